@@ -1,0 +1,1 @@
+"""Cluster I/O: the only package that imports the `kubernetes` client."""

@@ -1,0 +1,1 @@
+"""Controller wiring: the only package that imports kopf."""

@@ -1,0 +1,272 @@
+"""Build the plugin manager and call hooks through a typed façade.
+
+Every command (``run``, ``render``, ``validate``, ``demo``, ``simulate``) builds its plugins here, from
+the same selection (config file, ``--enable-plugin``/``--disable-plugin``), so what ``render`` shows is
+what the operator does.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pluggy
+
+from lws.api.errors import FieldError
+from lws.api.model import LeaderWorkerSet
+from lws.hooks import specs
+from lws.hooks.types import (
+    ExtraObject,
+    GroupContext,
+    HookObserver,
+    PodContext,
+    PolicyRegistry,
+    RestartDecision,
+    RestartEvent,
+    RestartPolicy,
+    StartupPolicy,
+    WorkerGate,
+)
+
+ENTRY_POINT_GROUP = specs.PROJECT_NAME
+#: A plugin module that sets ``LWS_DEFAULT_ENABLED = False`` loads only when named in ``enable``.
+DEFAULT_ENABLED_ATTR = "LWS_DEFAULT_ENABLED"
+
+
+class PluginError(RuntimeError):
+    """A plugin could not be loaded, or the plugin selection names something that is not installed."""
+
+
+@dataclass(frozen=True)
+class PluginSelection:
+    """Which installed plugins to use. Names are entry-point names (``lws plugins`` lists them)."""
+
+    enable: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    load_entrypoints: bool = True
+    #: Extra plugin objects registered after the entry points (tests, embedding), as (name, object).
+    extra: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...]
+    enabled: bool
+    reason: str = ""
+
+
+@dataclass
+class Hooks:
+    """Typed, instrumented calls into the enabled plugins.
+
+    Each implementation is called on its own so that its time and errors can be attributed to the plugin
+    (``observer``); results are returned in pluggy's call order.
+    """
+
+    pm: pluggy.PluginManager
+    policies: PolicyRegistry
+    observer: HookObserver | None = None
+    infos: tuple[PluginInfo, ...] = field(default_factory=tuple)
+
+    # --- generic calling -----------------------------------------------------------------------------------
+    def _call(self, name: str, firstresult: bool = False, **kwargs: Any) -> list[tuple[str, Any]]:
+        caller = getattr(self.pm.hook, name)
+        impls = caller.get_hookimpls()
+        if any(i.hookwrapper or i.wrapper for i in impls):
+            # Wrappers need pluggy's own call loop; the call is then observed as a whole.
+            start = time.perf_counter()
+            try:
+                result = caller(**kwargs)
+            except BaseException as exc:
+                self._observe(name, "*", start, exc)
+                raise
+            self._observe(name, "*", start, None)
+            results = [result] if firstresult else list(result)
+            return [("*", r) for r in results if r is not None]
+        out: list[tuple[str, Any]] = []
+        for impl in reversed(impls):
+            args = [kwargs[a] for a in impl.argnames]
+            start = time.perf_counter()
+            try:
+                res = impl.function(*args)
+            except Exception as exc:
+                self._observe(name, impl.plugin_name, start, exc)
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in {name}: {exc}") from exc
+            self._observe(name, impl.plugin_name, start, None)
+            if res is not None:
+                out.append((impl.plugin_name, res))
+                if firstresult:
+                    break
+        return out
+
+    def _observe(self, hook: str, plugin: str, start: float, error: BaseException | None) -> None:
+        if self.observer is not None:
+            self.observer(hook, plugin, time.perf_counter() - start, error)
+
+    # --- typed façade ----------------------------------------------------------------------------------------
+    def default(self, lws: dict[str, Any]) -> None:
+        self._call("lws_default", lws=lws)
+
+    def validate(self, lws: LeaderWorkerSet, old: LeaderWorkerSet | None) -> list[FieldError]:
+        errors: list[FieldError] = []
+        for plugin, errs in self._call("lws_validate", lws=lws, old=old):
+            errors.extend(replace(e, origin=plugin) for e in errs)
+        return errors
+
+    def pod_annotations(self, lws: LeaderWorkerSet) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for _plugin, annotations in self._call("lws_pod_annotations", lws=lws):
+            for key, value in annotations.items():
+                merged.setdefault(key, str(value))
+        return merged
+
+    def mutate_pod(self, pod: dict[str, Any], ctx: PodContext) -> None:
+        self._call("lws_mutate_pod", pod=pod, ctx=ctx)
+
+    def workers_gate(self, ctx: GroupContext) -> WorkerGate | None:
+        policy = self.startup_policy(ctx.lws.startup_policy)
+        if policy is not None:
+            gate = self._timed(f"startupPolicy={ctx.lws.startup_policy}", lambda: policy.workers_gate(ctx))
+            if gate is not None:
+                return gate
+        for _plugin, gate in self._call("lws_workers_gate", ctx=ctx):
+            return gate  # type: ignore[no-any-return]
+        return None
+
+    def worker_template(self, template: dict[str, Any], ctx: GroupContext) -> None:
+        self._call("lws_worker_template", template=template, ctx=ctx)
+
+    def group_objects(self, ctx: GroupContext) -> list[tuple[str, ExtraObject]]:
+        return [(p, o) for p, objs in self._call("lws_group_objects", ctx=ctx) for o in objs]
+
+    def set_objects(self, lws: LeaderWorkerSet) -> list[tuple[str, ExtraObject]]:
+        return [(p, o) for p, objs in self._call("lws_set_objects", lws=lws) for o in objs]
+
+    def decide_restart(self, event: RestartEvent) -> tuple[RestartDecision, str]:
+        """Ask the set's restart policy, then let reviewers bound it. Returns (decision, who decided)."""
+        value = event.lws.restart_policy
+        entry = self.policies.restart.get(value)
+        if entry is None:
+            return RestartDecision.ignore(f"no enabled plugin implements restartPolicy {value!r}"), "lws"
+        plugin, policy = entry
+        decision = self._timed(f"restartPolicy={value}", lambda: policy.decide(event))
+        for reviewer, reviewed in self._call("lws_review_restart", firstresult=True, decision=decision,
+                                             event=event):
+            return reviewed, reviewer
+        return decision, plugin
+
+    # --- policies --------------------------------------------------------------------------------------------
+    def startup_policy(self, value: str) -> StartupPolicy | None:
+        entry = self.policies.startup.get(value)
+        return entry[1] if entry else None
+
+    def restart_policy(self, value: str) -> RestartPolicy | None:
+        entry = self.policies.restart.get(value)
+        return entry[1] if entry else None
+
+    @property
+    def startup_values(self) -> list[str]:
+        return sorted(self.policies.startup)
+
+    @property
+    def restart_values(self) -> list[str]:
+        return sorted(self.policies.restart)
+
+    def _timed(self, what: str, fn: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            result = fn()
+        except Exception as exc:
+            self._observe("policy", what, start, exc)
+            raise PluginError(f"{what} failed: {exc}") from exc
+        self._observe("policy", what, start, None)
+        return result
+
+
+def make_hooks(selection: PluginSelection = PluginSelection(), observer: HookObserver | None = None) -> Hooks:
+    """Load the selected plugins and return the façade. Raises :class:`PluginError` with a fix on failure."""
+    pm = pluggy.PluginManager(specs.PROJECT_NAME)
+    pm.add_hookspecs(specs)
+    available = _entry_points() if selection.load_entrypoints else {}
+    known = set(available) | {name for name, _ in selection.extra}
+    for name in (*selection.enable, *selection.disable):
+        if name not in known:
+            raise PluginError(
+                f"unknown plugin {name!r}; installed plugins: {', '.join(sorted(known)) or '(none)'} "
+                f"(see `lws plugins`)"
+            )
+    infos: list[PluginInfo] = []
+    for name, ep in sorted(available.items()):
+        dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else "?"
+        if name in selection.disable:
+            infos.append(PluginInfo(name, dist, version, (), False, "disabled"))
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {name!r} (entry point {ep.value!r} of {dist} {version}) failed to load: "
+                f"{type(exc).__name__}: {exc}. Fix or uninstall it, or skip it with --disable-plugin {name}"
+            ) from exc
+        if not getattr(plugin, DEFAULT_ENABLED_ATTR, True) and name not in selection.enable:
+            infos.append(PluginInfo(name, dist, version, _hook_names_of(plugin), False, "opt-in"))
+            continue
+        _register(pm, plugin, name)
+        infos.append(PluginInfo(name, dist, version, _hook_names_of(plugin), True))
+    for name, plugin in selection.extra:
+        if name in selection.disable:
+            continue
+        _register(pm, plugin, name)
+        infos.append(PluginInfo(name, "(embedded)", "", _hook_names_of(plugin), True))
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} is invalid: {exc}") from exc
+    registry = PolicyRegistry()
+    for impl in reversed(pm.hook.lws_register_policies.get_hookimpls()):
+        registry._current_plugin = impl.plugin_name
+        impl.function(*[{"registry": registry}[a] for a in impl.argnames])
+    registry._current_plugin = "?"
+    return Hooks(pm=pm, policies=registry, observer=observer, infos=tuple(infos))
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
+    except ValueError as exc:
+        raise PluginError(f"plugin {name!r} could not be registered: {exc}") from exc
+
+
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    found: dict[str, importlib.metadata.EntryPoint] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def _hook_names_of(plugin: object) -> tuple[str, ...]:
+    return tuple(sorted(n for n in dir(plugin) if n.startswith("lws_") and callable(getattr(plugin, n))))
+
+
+def hook_names() -> Sequence[str]:
+    """Names of every hook specification, for docs and tests."""
+    return sorted(n for n in dir(specs) if n.startswith("lws_"))
+
+
+def deep_copy(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A private copy to hand to a plugin that mutates in place."""
+    return copy.deepcopy(dict(obj))
+
+
+def plugin_names(infos: Iterable[PluginInfo]) -> list[str]:
+    return [i.name for i in infos if i.enabled]
