@@ -1,1 +1,1 @@
-"""API layer: the LeaderWorkerSet schema, constants, defaulting and validation. Imports nothing else of lws."""
+"""API layer: the LeaderWorkerSet schema, constants, defaulting, validation. No other lws imports."""

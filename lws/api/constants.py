@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# --- resource identity -------------------------------------------------------------------------------
+# --- resource identity -----------------------------------------------------------------------------------
 
 GROUP: Final = "leaderworkerset.x-k8s.io"
 VERSION: Final = "v1"
@@ -67,7 +67,7 @@ TPU_PROCESS_ADDRESSES: Final = "TPU_PROCESS_ADDRESSES"
 TPU_PROCESS_PORT: Final = "TPU_PROCESS_PORT"
 TPU_DEFAULT_PORT: Final = 8476
 
-# --- enum values ------------------------------------------------------------------------------------------
+# --- enum values -----------------------------------------------------------------------------------------
 
 STARTUP_LEADER_CREATED: Final = "LeaderCreated"
 STARTUP_LEADER_READY: Final = "LeaderReady"
@@ -95,7 +95,7 @@ SUBDOMAIN_SHARED: Final = "Shared"
 SUBDOMAIN_UNIQUE_PER_REPLICA: Final = "UniquePerReplica"
 SUBDOMAIN_POLICIES: Final = (SUBDOMAIN_SHARED, SUBDOMAIN_UNIQUE_PER_REPLICA)
 
-# --- status ------------------------------------------------------------------------------------------------
+# --- status ----------------------------------------------------------------------------------------------
 
 CONDITION_AVAILABLE: Final = "Available"
 CONDITION_PROGRESSING: Final = "Progressing"
@@ -105,7 +105,7 @@ REASON_ALL_GROUPS_READY: Final = "AllGroupsReady"
 REASON_GROUPS_UPDATING: Final = "GroupsUpdating"
 REASON_GROUPS_PROGRESSING: Final = "GroupsProgressing"
 
-# --- events (reason strings, as upstream's recorder emits them) ---------------------------------------------
+# --- events (reason strings, as upstream's recorder emits them) ------------------------------------------
 
 EVENT_CREATING_REVISION: Final = "CreatingRevision"
 EVENT_GROUPS_PROGRESSING: Final = REASON_GROUPS_PROGRESSING
@@ -121,7 +121,7 @@ EVENT_GROUP_RESTART_DELAYED: Final = "GroupRestartDelayed"
 REPORTING_CONTROLLER: Final = "leaderworkerset"
 FIELD_MANAGER: Final = "lws"
 
-# --- operator install names (as upstream, for cert injection and tooling) ------------------------------------
+# --- operator install names (as upstream, for cert injection and tooling) --------------------------------
 
 OPERATOR_NAMESPACE: Final = "lws-system"
 WEBHOOK_SERVICE_NAME: Final = "lws-webhook-service"
@@ -134,7 +134,7 @@ WEBHOOK_PATH_VALIDATE_LWS: Final = "/validate-leaderworkerset-x-k8s-io-v1-leader
 WEBHOOK_PATH_MUTATE_POD: Final = "/mutate--v1-pod"
 WEBHOOK_PATH_VALIDATE_POD: Final = "/validate--v1-pod"
 
-# --- limits ------------------------------------------------------------------------------------------------
+# --- limits ----------------------------------------------------------------------------------------------
 
 MAX_REPLICAS: Final = 1_000_000
 MAX_INT32: Final = 2_147_483_647

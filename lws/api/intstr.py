@@ -21,7 +21,9 @@ def is_percent(value: IntOrStr) -> bool:
 def percent_value(value: str) -> int:
     match = _PERCENT.match(value)
     if not match:
-        raise ScaleError(f"invalid value for IntOrString: invalid type: string is not a percentage: {value!r}")
+        raise ScaleError(
+            f"invalid value for IntOrString: invalid type: string is not a percentage: {value!r}"
+        )
     return int(match.group(1))
 
 

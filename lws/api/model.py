@@ -27,7 +27,7 @@ class LeaderWorkerSet:
     def of(cls, obj: Obj) -> LeaderWorkerSet:
         return cls(obj)
 
-    # --- metadata -------------------------------------------------------------------------------------
+    # --- metadata ----------------------------------------------------------------------------------------
     @property
     def metadata(self) -> Obj:
         return self.raw.get("metadata") or {}
@@ -60,7 +60,7 @@ class LeaderWorkerSet:
     def deleting(self) -> bool:
         return bool(self.metadata.get("deletionTimestamp"))
 
-    # --- spec -------------------------------------------------------------------------------------------
+    # --- spec --------------------------------------------------------------------------------------------
     @property
     def spec(self) -> Obj:
         return self.raw.get("spec") or {}
@@ -159,7 +159,7 @@ class LeaderWorkerSet:
     def status(self) -> Obj:
         return self.raw.get("status") or {}
 
-    # --- derived names -------------------------------------------------------------------------------------
+    # --- derived names -----------------------------------------------------------------------------------
     def leader_pod_name(self, group_index: int) -> str:
         return f"{self.name}-{group_index}"
 

@@ -75,7 +75,7 @@ class Hooks:
     observer: HookObserver | None = None
     infos: tuple[PluginInfo, ...] = field(default_factory=tuple)
 
-    # --- generic calling -----------------------------------------------------------------------------------
+    # --- generic calling ---------------------------------------------------------------------------------
     def _call(self, name: str, firstresult: bool = False, **kwargs: Any) -> list[tuple[str, Any]]:
         caller = getattr(self.pm.hook, name)
         impls = caller.get_hookimpls()
@@ -110,7 +110,7 @@ class Hooks:
         if self.observer is not None:
             self.observer(hook, plugin, time.perf_counter() - start, error)
 
-    # --- typed façade ----------------------------------------------------------------------------------------
+    # --- typed façade ------------------------------------------------------------------------------------
     def default(self, lws: dict[str, Any]) -> None:
         self._call("lws_default", lws=lws)
 
@@ -122,8 +122,8 @@ class Hooks:
 
     def pod_annotations(self, lws: LeaderWorkerSet) -> dict[str, str]:
         merged: dict[str, str] = {}
-        for _plugin, annotations in self._call("lws_pod_annotations", lws=lws):
-            for key, value in annotations.items():
+        for _plugin, found in self._call("lws_pod_annotations", lws=lws):
+            for key, value in found.items():
                 merged.setdefault(key, str(value))
         return merged
 
@@ -135,9 +135,11 @@ class Hooks:
         if policy is not None:
             gate = self._timed(f"startupPolicy={ctx.lws.startup_policy}", lambda: policy.workers_gate(ctx))
             if gate is not None:
+                assert isinstance(gate, WorkerGate)
                 return gate
-        for _plugin, gate in self._call("lws_workers_gate", ctx=ctx):
-            return gate  # type: ignore[no-any-return]
+        for _plugin, found in self._call("lws_workers_gate", ctx=ctx):
+            assert isinstance(found, WorkerGate)
+            return found
         return None
 
     def worker_template(self, template: dict[str, Any], ctx: GroupContext) -> None:
@@ -157,12 +159,13 @@ class Hooks:
             return RestartDecision.ignore(f"no enabled plugin implements restartPolicy {value!r}"), "lws"
         plugin, policy = entry
         decision = self._timed(f"restartPolicy={value}", lambda: policy.decide(event))
-        for reviewer, reviewed in self._call("lws_review_restart", firstresult=True, decision=decision,
-                                             event=event):
+        for reviewer, reviewed in self._call(
+            "lws_review_restart", firstresult=True, decision=decision, event=event
+        ):
             return reviewed, reviewer
         return decision, plugin
 
-    # --- policies --------------------------------------------------------------------------------------------
+    # --- policies ----------------------------------------------------------------------------------------
     def startup_policy(self, value: str) -> StartupPolicy | None:
         entry = self.policies.startup.get(value)
         return entry[1] if entry else None

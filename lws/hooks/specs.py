@@ -45,7 +45,7 @@ PROJECT_NAME = "lws"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 
-# --- registration -------------------------------------------------------------------------------------------
+# --- registration ---------------------------------------------------------------------------------------
 
 
 @hookspec
@@ -65,7 +65,7 @@ def lws_register_policies(registry: PolicyRegistry) -> None:
     """
 
 
-# --- admission of LeaderWorkerSets ---------------------------------------------------------------------------
+# --- admission of LeaderWorkerSets ----------------------------------------------------------------------
 
 
 @hookspec
@@ -96,7 +96,7 @@ def lws_validate(lws: LeaderWorkerSet, old: LeaderWorkerSet | None) -> list[Fiel
     """
 
 
-# --- pod templates and pods ----------------------------------------------------------------------------------
+# --- pod templates and pods -----------------------------------------------------------------------------
 
 
 @hookspec
@@ -133,7 +133,7 @@ def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
     """
 
 
-# --- groups --------------------------------------------------------------------------------------------------
+# --- groups ---------------------------------------------------------------------------------------------
 
 
 @hookspec
@@ -191,7 +191,7 @@ def lws_set_objects(lws: LeaderWorkerSet) -> list[ExtraObject] | None:
     """
 
 
-# --- failures ------------------------------------------------------------------------------------------------
+# --- failures -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
