@@ -133,11 +133,16 @@ class RestartDecision:
     * ``ignore``: do nothing, per-pod StatefulSet semantics apply;
     * ``wait``: recreate later, not before ``not_before`` (backoff);
     * ``fail``: stop recreating; the group is reported failed in status and events.
+
+    ``reset_count`` asks the host to forget the group's earlier recreations (set its count to zero, clear
+    ``failed``) before applying the decision, so a ``recreate`` then counts as the first of a new series.
+    A reviewer that forgives a group after a long healthy spell needs this: only the host stores the count.
     """
 
     action: RestartAction
     reason: str = ""
     not_before: datetime | None = None
+    reset_count: bool = False
 
     @classmethod
     def recreate(cls, reason: str) -> RestartDecision:
