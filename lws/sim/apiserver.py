@@ -1,0 +1,1227 @@
+"""The request pipeline of the embedded API server (:class:`APIServer`).
+
+Every write, whether it arrives over HTTP or from a built-in controller in the same process, goes
+through the same steps, in Kubernetes' order:
+
+    decode -> metadata rules -> defaulting -> mutating admission -> (re-default) -> validation
+           -> validating admission -> optimistic-concurrency check -> store
+
+The server is generic: it knows resource *types* (``lws.sim.resources``) and what a CRD teaches, never
+particular workloads. Everything runs on the cluster's own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import datetime
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lws.sim import crds, errors, objects, scale
+from lws.sim.causes import Cause
+from lws.sim.errors import APIError
+from lws.sim.objects import clone
+from lws.sim.paging import ContinueToken, check_limit, page
+from lws.sim.patch.jsonpatch import apply_json_patch
+from lws.sim.patch.mergepatch import apply_merge_patch
+from lws.sim.patch.strategic import apply_strategic_merge_patch
+from lws.sim.resources import GVR, SUBRESOURCE_VERBS, ResourceRegistry, ResourceType
+from lws.sim.selectors import (
+    FieldSelector,
+    LabelSelector,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from lws.sim.store import ADDED, DELETED, MODIFIED, Store, StoredEvent, TooOld
+
+NAMESPACES_GVR: GVR = ("", "v1", "namespaces")
+PODS_GVR: GVR = ("", "v1", "pods")
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
+NAMESPACE_FINALIZER = "kubernetes"
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
+
+# How often a write is retried when the object changed while admission webhooks were being awaited
+# (only for requests that did not pin a resourceVersion; those get 409 instead).
+_MAX_WRITE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class AdmissionAttributes:
+    """What admission needs to know about one write (mirrors ``AdmissionReview.request``)."""
+
+    operation: str  # CREATE, UPDATE, DELETE
+    resource: ResourceType
+    subresource: str | None
+    namespace: str | None
+    name: str
+    dry_run: bool
+    old: dict[str, Any] | None
+
+
+class Admission(Protocol):
+    """Admission control: webhooks (``lws.sim.admission``) plugged into the pipeline."""
+
+    async def mutate(self, attrs: AdmissionAttributes, obj: dict[str, Any]) -> dict[str, Any]:
+        """Run mutating admission; returns the (possibly changed) object or raises ``APIError``."""
+
+    async def validate(self, attrs: AdmissionAttributes, obj: dict[str, Any]) -> None:
+        """Run validating admission; raises ``APIError`` to reject."""
+
+
+Defaulter = Callable[[ResourceType, dict[str, Any]], dict[str, Any]]
+Validator = Callable[[ResourceType, dict[str, Any], dict[str, Any] | None], list[Any]]
+
+
+class APIServer:
+    """The in-process Kubernetes API: the same operations and semantics the HTTP routes expose.
+
+    :param store: object storage (a fresh one by default).
+    :param registry: served resource types (the built-ins by default).
+    :param bookmark_interval: seconds between BOOKMARK events on watches that allow them.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store | None = None,
+        registry: ResourceRegistry | None = None,
+        bookmark_interval: float = 60.0,
+    ) -> None:
+        self.store = store if store is not None else Store()
+        self.registry = registry if registry is not None else ResourceRegistry.with_builtins()
+        self.bookmark_interval = bookmark_interval
+        self.admission: Admission | None = None
+        self.defaulters: list[Defaulter] = []
+        self.validators: list[Validator] = []
+        self._drop_watches: asyncio.Future[None] | None = None
+        self._bootstrapped = False
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def bootstrap(self) -> None:
+        """Create the namespaces every cluster starts with (idempotent)."""
+        if self._bootstrapped:
+            return
+        self._bootstrapped = True
+        gr = ("", "namespaces")
+        for name in INITIAL_NAMESPACES:
+            if self.store.get(gr, "", name) is None:
+                self.store.put(gr, _new_namespace(name))
+
+    # -- resolution ------------------------------------------------------------------------------
+
+    def resource(self, gvr: GVR) -> ResourceType:
+        """The served resource type for ``gvr``; a 404 when the server does not serve it."""
+        found = self.registry.get(gvr)
+        if found is None:
+            group, version, plural = gvr
+            where = f"{group}/{version}" if group else version
+            raise errors.resource_not_found(f"{plural} in {where}")
+        return found
+
+    def _live(self, resource: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
+        obj = self.store.get(resource.group_resource, self._ns(resource, namespace), name)
+        if obj is None:
+            raise errors.not_found(resource.plural, resource.group, name)
+        return obj
+
+    @staticmethod
+    def _ns(resource: ResourceType, namespace: str | None) -> str:
+        if not resource.namespaced:
+            return ""
+        if not namespace:
+            raise errors.bad_request(
+                f"{resource.describe()} is namespaced: the request needs a namespace (none was given)"
+            )
+        return namespace
+
+    def _out(self, resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = clone(objects.with_api_version(obj, resource))
+        return result
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    async def get(
+        self, gvr: GVR, namespace: str | None, name: str, *, subresource: str | None = None
+    ) -> dict[str, Any]:
+        """Read one object (``subresource="scale"`` gives its ``Scale``; ``"status"`` the whole object)."""
+        resource = self.resource(gvr)
+        self._check_subresource(resource, subresource, "get")
+        obj = self._live(resource, namespace, name)
+        if subresource == "scale":
+            return scale.scale_of(resource, obj)
+        return self._out(resource, obj)
+
+    async def list(
+        self,
+        gvr: GVR,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+    ) -> dict[str, Any]:
+        """A ``<Kind>List`` with ``metadata.resourceVersion`` (and ``continue`` when ``limit`` cut it)."""
+        result = self.list_raw(
+            gvr,
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            continue_=continue_,
+            resource_version=resource_version,
+            resource_version_match=resource_version_match,
+        )
+        result["items"] = [clone(item) for item in result["items"]]
+        return result
+
+    def list_raw(
+        self,
+        gvr: GVR,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+    ) -> dict[str, Any]:
+        """Like :meth:`list`, but the items are the stored objects themselves: serialise, never mutate."""
+        resource = self.resource(gvr)
+        check_limit(limit)
+        labels, fields = self._selectors(resource, label_selector, field_selector)
+        ns = (namespace or None) if resource.namespaced else None
+        start_after: tuple[str, str] | None = None
+        if continue_:
+            if resource_version not in (None, "", "0"):
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
+            token = ContinueToken.decode(continue_)
+            snapshot_rv, start_after = token.rv, token.start_after
+            items = self._items_at(resource, ns, snapshot_rv, continuing=True)
+        else:
+            snapshot_rv = self._list_rv(resource_version, resource_version_match)
+            items = self._items_at(resource, ns, snapshot_rv, continuing=False)
+        items = [obj for obj in items if _matches(obj, labels, fields)]
+        chosen, next_token, remaining = page(items, limit=limit, rv=snapshot_rv, start_after=start_after)
+        meta: dict[str, Any] = {"resourceVersion": str(snapshot_rv)}
+        if next_token is not None:
+            meta["continue"] = next_token
+            meta["remainingItemCount"] = remaining
+        return {
+            "kind": resource.list_kind,
+            "apiVersion": resource.api_version,
+            "metadata": meta,
+            "items": [objects.with_api_version(obj, resource) for obj in chosen],
+        }
+
+    def _list_rv(self, resource_version: str | None, match: str | None) -> int:
+        current = self.store.resource_version
+        if match not in (None, "", "NotOlderThan", "Exact"):
+            raise errors.bad_request(
+                f'resourceVersionMatch "{match}" is not supported: use NotOlderThan or Exact'
+            )
+        if resource_version in (None, ""):
+            if match:
+                raise errors.bad_request(
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
+            return current
+        requested = _parse_rv(resource_version)
+        if requested == 0:
+            if match == "Exact":
+                raise errors.bad_request('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"')
+            return current
+        if requested > current:
+            raise APIError(
+                errors.status(
+                    504,
+                    "Timeout",
+                    f"Too large resource version: {requested}, current: {current}",
+                    causes=[Cause("", "ResourceVersionTooLarge", "Too large resource version")],
+                    retry_after_seconds=1,
+                )
+            )
+        return requested if match == "Exact" else current
+
+    def _items_at(
+        self, resource: ResourceType, namespace: str | None, rv: int, *, continuing: bool
+    ) -> builtins.list[dict[str, Any]]:
+        try:
+            return self.store.items_at(resource.group_resource, namespace, rv)
+        except TooOld as exc:
+            if continuing:
+                raise errors.gone(
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter."
+                ) from exc
+            raise errors.gone(f"too old resource version: {exc.requested} ({exc.oldest})") from exc
+
+    def _selectors(
+        self, resource: ResourceType, label_selector: str | None, field_selector: str | None
+    ) -> tuple[LabelSelector | None, FieldSelector | None]:
+        try:
+            labels = parse_label_selector(label_selector) if label_selector else None
+            fields = (
+                parse_field_selector(field_selector, kind=(resource.group, resource.kind))
+                if field_selector
+                else None
+            )
+        except SelectorError as exc:
+            raise errors.bad_request(str(exc)) from exc
+        if labels is not None and labels.is_empty():
+            labels = None
+        if fields is not None and fields.is_empty():
+            fields = None
+        return labels, fields
+
+    # -- watch -----------------------------------------------------------------------------------
+
+    def watch(
+        self,
+        gvr: GVR,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        allow_bookmarks: bool = False,
+        timeout_seconds: float | None = None,
+        send_initial_events: bool | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream ``{"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": {...}}`` events.
+
+        ``resource_version`` None/""/"0" starts with synthetic ADDED events for the current objects (unless
+        ``send_initial_events`` is False); a number resumes after it, or yields one ERROR ``410 Expired``
+        event when that version has left the history. Bad arguments raise ``APIError`` here, not later.
+        """
+        stream = self.watch_raw(
+            gvr,
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            resource_version=resource_version,
+            allow_bookmarks=allow_bookmarks,
+            timeout_seconds=timeout_seconds,
+            send_initial_events=send_initial_events,
+        )
+        return _cloned(stream)
+
+    def watch_raw(
+        self,
+        gvr: GVR,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        allow_bookmarks: bool = False,
+        timeout_seconds: float | None = None,
+        send_initial_events: bool | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Like :meth:`watch`, but events carry the stored objects themselves: serialise, never mutate."""
+        resource = self.resource(gvr)
+        labels, fields = self._selectors(resource, label_selector, field_selector)
+        if resource_version in (None, "", "0"):
+            start_rv: int | None = None
+            initial = send_initial_events is not False
+        else:
+            start_rv = _parse_rv(resource_version)
+            initial = bool(send_initial_events)
+        return self._watch_stream(
+            resource,
+            (namespace or None) if resource.namespaced else None,
+            labels,
+            fields,
+            start_rv,
+            initial=initial,
+            initial_end_bookmark=bool(send_initial_events) and allow_bookmarks,
+            allow_bookmarks=allow_bookmarks,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def drop_watches(self) -> None:
+        """End every open watch stream now, as when an API server restarts (clients must resume)."""
+        if self._drop_watches is not None and not self._drop_watches.done():
+            self._drop_watches.set_result(None)
+        self._drop_watches = None
+
+    def _drop_signal(self) -> asyncio.Future[None]:
+        if self._drop_watches is None or self._drop_watches.done():
+            self._drop_watches = asyncio.get_running_loop().create_future()
+        return self._drop_watches
+
+    async def _watch_stream(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        labels: LabelSelector | None,
+        fields: FieldSelector | None,
+        start_rv: int | None,
+        *,
+        initial: bool,
+        initial_end_bookmark: bool,
+        allow_bookmarks: bool,
+        timeout_seconds: float | None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        gr = resource.group_resource
+        dropped = self._drop_signal()
+        deadline = loop.time() + timeout_seconds if timeout_seconds else None
+        if start_rv is None or initial:
+            # Snapshot and cursor are taken together, with no await in between: nothing is missed.
+            cursor = self.store.cursor_now(gr)
+            if initial:
+                for obj in self.store.items(gr, namespace):
+                    if _matches(obj, labels, fields):
+                        yield {"type": ADDED, "object": objects.with_api_version(obj, resource)}
+            if initial_end_bookmark:
+                yield _bookmark(resource, self.store.resource_version, initial_events_end=True)
+        else:
+            try:
+                cursor = self.store.cursor_after(gr, start_rv)
+            except TooOld as exc:
+                yield _expired(exc)
+                return
+        next_bookmark = loop.time() + self.bookmark_interval
+        while True:
+            try:
+                events, cursor = self.store.read(gr, cursor)
+            except TooOld as exc:
+                if self.registry.get(resource.gvr) is None:
+                    return  # the CRD went away: the stream simply ends
+                yield _expired(exc)
+                return
+            for event in events:
+                out = _visible(event, namespace, labels, fields)
+                if out is not None:
+                    yield {"type": out[0], "object": objects.with_api_version(out[1], resource)}
+            if dropped.done() or self.registry.get(resource.gvr) is None:
+                return
+            now = loop.time()
+            if deadline is not None and now >= deadline:
+                if allow_bookmarks:
+                    yield _bookmark(resource, self.store.resource_version)
+                return
+            if allow_bookmarks and now >= next_bookmark:
+                yield _bookmark(resource, self.store.resource_version)
+                next_bookmark = now + self.bookmark_interval
+                continue
+            wake_times = [t for t in (deadline, next_bookmark if allow_bookmarks else None) if t is not None]
+            timeout = max(0.0, min(wake_times) - now) if wake_times else None
+            await asyncio.wait((self.store.changed(gr), dropped), timeout=timeout)
+
+    # -- writes: create --------------------------------------------------------------------------
+
+    async def create(
+        self,
+        gvr: GVR,
+        namespace: str | None,
+        body: dict[str, Any],
+        *,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        subresource: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Create an object (``201`` over HTTP), or act on a create-only subresource of ``name``
+        (``pods/eviction``, ``pods/binding``)."""
+        resource = self.resource(gvr)
+        if subresource is not None:
+            self._check_subresource(resource, subresource, "create")
+            if name is None:
+                raise errors.bad_request(f"creating {resource.plural}/{subresource} needs the object's name")
+            return await self._create_subresource(
+                resource=resource,
+                namespace=namespace,
+                name=name,
+                subresource=subresource,
+                body=body,
+                dry_run=dry_run,
+            )
+        self._check_verb(resource, "create")
+        obj = self._decode(resource, body)
+        meta = obj["metadata"]
+        ns = self._ns(resource, namespace)
+        self._check_body_namespace(resource, meta, ns)
+        if not meta.get("name"):
+            if not meta.get("generateName"):
+                raise errors.invalid(
+                    resource.kind,
+                    resource.group,
+                    "",
+                    [
+                        Cause(
+                            "metadata.name",
+                            "FieldValueRequired",
+                            "Required value: name or generateName is required",
+                        )
+                    ],
+                )
+            meta["name"] = self._unused_name(resource, ns, meta["generateName"])
+        name = meta["name"]
+        self._check_namespace_usable(resource, ns, name)
+        if meta.get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        for key in objects.SERVER_OWNED_METADATA:
+            meta.pop(key, None)
+        meta["uid"] = objects.new_uid()
+        meta["creationTimestamp"] = objects.now()
+        if resource.tracks_generation:
+            meta["generation"] = 1
+        self._prepare_create(resource, obj)
+        attrs = AdmissionAttributes("CREATE", resource, None, ns or None, name, dry_run, None)
+        obj = await self._admit(resource, attrs, obj, None)
+        if self.store.get(resource.group_resource, ns, name) is not None:
+            raise errors.already_exists(resource.plural, resource.group, name)
+        if dry_run:
+            return self._out(resource, obj)
+        self.store.put(resource.group_resource, obj)
+        self._after_write(resource, obj)
+        return self._out(resource, obj)
+
+    def _unused_name(self, resource: ResourceType, namespace: str, prefix: str) -> str:
+        for _ in range(32):
+            candidate = objects.generated_name(prefix)
+            if self.store.get(resource.group_resource, namespace, candidate) is None:
+                return candidate
+        raise errors.internal(f"could not generate a free name with prefix {prefix!r}")
+
+    def _prepare_create(self, resource: ResourceType, obj: dict[str, Any]) -> None:
+        """What the registry strategies do on create: creating cannot set status (nodes excepted)."""
+        if (
+            resource.has_status
+            and resource.kind != "Node"
+            and not (resource.group == "" and resource.kind == "Pod")
+        ):
+            obj.pop("status", None)
+        if resource.group == "" and resource.kind == "Namespace":
+            obj.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
+            obj["status"] = {"phase": "Active"}
+        elif resource.group == "" and resource.kind == "Pod":
+            obj["status"] = {"phase": "Pending"}
+        elif resource.gvr == crds.CRD_GVR:
+            obj.pop("status", None)
+
+    # -- writes: update and patch ----------------------------------------------------------------
+
+    async def update(
+        self,
+        gvr: GVR,
+        namespace: str | None,
+        name: str,
+        body: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace an object (PUT). A ``metadata.resourceVersion`` in ``body`` must match (else 409);
+        without one the write is unconditional."""
+        resource = self.resource(gvr)
+        self._check_subresource(resource, subresource, "update")
+        if subresource is None:
+            self._check_verb(resource, "update")
+        new_body = self._decode(resource, body) if subresource != "scale" else clone(body)
+        body_name = (new_body.get("metadata") or {}).get("name")
+        if body_name and body_name != name:
+            raise errors.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )
+        pinned = (new_body.get("metadata") or {}).get("resourceVersion") or None
+
+        def compute(old: dict[str, Any]) -> dict[str, Any]:
+            if subresource == "scale":
+                return scale.with_scale(resource, old, new_body)
+            copied: dict[str, Any] = clone(new_body)
+            return copied
+
+        result = await self._update(
+            resource=resource,
+            namespace=namespace,
+            name=name,
+            compute=compute,
+            subresource=subresource,
+            pinned_rv=pinned,
+            dry_run=dry_run,
+        )
+        return scale.scale_of(resource, result) if subresource == "scale" else result
+
+    async def patch(
+        self,
+        gvr: GVR,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        patch_type: str,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        """Patch an object with a JSON, merge, strategic-merge or server-side-apply patch."""
+        resource = self.resource(gvr)
+        self._check_subresource(resource, subresource, "patch")
+        if subresource is None:
+            self._check_verb(resource, "patch")
+        apply_patch = _patcher(resource, patch_type, patch, field_manager=field_manager, force=force)
+        if (
+            patch_type == APPLY_PATCH
+            and self.store.get(resource.group_resource, self._ns(resource, namespace), name) is None
+        ):
+            created = apply_patch(None)
+            created.setdefault("metadata", {})["name"] = name
+            return await self.create(gvr, namespace, created, dry_run=dry_run, field_manager=field_manager)
+        # The patch may name a resourceVersion; if it differs from the live one the write is a conflict.
+        pinned = (
+            _pinned_rv(patch) if patch_type in (MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH) else None
+        )
+
+        def compute(old: dict[str, Any]) -> dict[str, Any]:
+            if subresource == "scale":
+                patched_scale = apply_patch(scale.scale_of(resource, old))
+                return scale.with_scale(resource, old, patched_scale)
+            patched = apply_patch(clone(objects.with_api_version(old, resource)))
+            if not isinstance(patched, dict):
+                raise errors.bad_request("the patch must produce a JSON object")
+            return patched
+
+        result = await self._update(
+            resource=resource,
+            namespace=namespace,
+            name=name,
+            compute=compute,
+            subresource=subresource,
+            pinned_rv=pinned,
+            dry_run=dry_run,
+        )
+        return scale.scale_of(resource, result) if subresource == "scale" else result
+
+    async def _update(
+        self,
+        *,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        compute: Callable[[dict[str, Any]], dict[str, Any]],
+        subresource: str | None,
+        pinned_rv: str | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        ns = self._ns(resource, namespace)
+        for _attempt in range(_MAX_WRITE_ATTEMPTS):
+            old = self._live(resource, ns, name)
+            old_rv = old["metadata"]["resourceVersion"]
+            if pinned_rv is not None and pinned_rv != old_rv:
+                raise errors.conflict(
+                    resource.plural,
+                    resource.group,
+                    name,
+                    errors.STALE_OBJECT,
+                )
+            new = compute(old)
+            new = self._merge_update(resource, old, new, subresource)
+            if objects.same_content(old, new):
+                return self._out(resource, old)
+            attrs = AdmissionAttributes("UPDATE", resource, subresource, ns or None, name, dry_run, old)
+            new = await self._admit(resource, attrs, new, old)
+            current = self.store.get(resource.group_resource, ns, name)
+            if current is None:
+                raise errors.not_found(resource.plural, resource.group, name)
+            if current["metadata"]["resourceVersion"] != old_rv:
+                if pinned_rv is not None:
+                    raise errors.conflict(
+                        resource.plural,
+                        resource.group,
+                        name,
+                        errors.STALE_OBJECT,
+                    )
+                continue  # changed while admission ran: recompute from the newer object
+            if dry_run:
+                return self._out(resource, new)
+            if _ready_to_remove(new):
+                event = self.store.remove(resource.group_resource, ns, name)
+                assert event is not None
+                self._after_remove(resource, event.obj)
+                return self._out(resource, {**event.obj, **{k: v for k, v in new.items() if k != "metadata"}})
+            self.store.put(resource.group_resource, new)
+            self._after_write(resource, new)
+            return self._out(resource, new)
+        raise errors.conflict(
+            resource.plural,
+            resource.group,
+            name,
+            "the object kept changing while the update was admitted; retry",
+        )
+
+    def _merge_update(
+        self, resource: ResourceType, old: dict[str, Any], new: dict[str, Any], subresource: str | None
+    ) -> dict[str, Any]:
+        """Apply the registry's update rules: server-owned metadata survives, status and spec are kept
+        apart when a status subresource exists, generation counts spec changes."""
+        if subresource == "status":
+            # A status write changes status only (plus nothing else the client sent).
+            merged: dict[str, Any] = clone(old)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            return merged
+        new.setdefault("metadata", {})
+        new["apiVersion"] = old.get("apiVersion", resource.api_version)
+        new["kind"] = resource.kind
+        meta, old_meta = new["metadata"], old["metadata"]
+        for key in (*objects.SERVER_OWNED_METADATA, "name", "namespace"):
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        if subresource is None and resource.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        if old_meta.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
+            if added:
+                raise errors.invalid(
+                    resource.kind,
+                    resource.group,
+                    old_meta["name"],
+                    [
+                        Cause(
+                            "metadata.finalizers",
+                            "FieldValueForbidden",
+                            f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                            f"found new finalizers {sorted(added)}",
+                        )
+                    ],
+                )
+        if resource.tracks_generation and objects.spec_changed(resource, old, new):
+            meta["generation"] = int(old_meta.get("generation") or 0) + 1
+        if not meta.get("finalizers"):
+            meta.pop("finalizers", None)
+        return new
+
+    # -- writes: delete --------------------------------------------------------------------------
+
+    async def delete(
+        self,
+        gvr: GVR,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Delete an object; returns it (when deletion is pending, or for kinds that return it) or a Status.
+
+        Objects with finalizers, foreground/orphan deletions, namespaces and bound pods with a grace period
+        are only marked (``deletionTimestamp``) and go away once their finalizers or the kubelet say so.
+        """
+        resource = self.resource(gvr)
+        self._check_verb(resource, "delete")
+        if propagation_policy not in (None, "", "Background", "Foreground", "Orphan"):
+            raise errors.bad_request(
+                f'propagationPolicy "{propagation_policy}" is not supported: '
+                "use Background, Foreground or Orphan"
+            )
+        if grace_period_seconds is not None and grace_period_seconds < 0:
+            grace_period_seconds = 1  # Kubernetes treats a negative grace period as "as soon as possible"
+        ns = self._ns(resource, namespace)
+        old = self._live(resource, ns, name)
+        _check_preconditions(resource, old, preconditions or {})
+        attrs = AdmissionAttributes("DELETE", resource, None, ns or None, name, dry_run, old)
+        await self._admit_delete(attrs, old)
+        old = self._live(resource, ns, name)
+        marked = self._deletion_mark(resource, old, propagation_policy or "", grace_period_seconds)
+        if marked is not None:
+            if dry_run:
+                return self._out(resource, marked)
+            if marked is old:
+                return self._out(resource, old)
+            if _ready_to_remove(marked):
+                return self._remove(resource, ns, name, dry_run=False)
+            self.store.put(resource.group_resource, marked)
+            self._after_write(resource, marked)
+            return self._out(resource, marked)
+        return self._remove(resource, ns, name, dry_run=dry_run)
+
+    def _deletion_mark(
+        self, resource: ResourceType, old: dict[str, Any], policy: str, grace: int | None
+    ) -> dict[str, Any] | None:
+        """The object marked for deletion, ``old`` itself if nothing changes, or None to remove it now."""
+        meta = old["metadata"]
+        finalizers = list(meta.get("finalizers") or ())
+        if policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
+            finalizers.append(FOREGROUND_FINALIZER)
+        elif policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
+            finalizers.append(ORPHAN_FINALIZER)
+        is_namespace = resource.group == "" and resource.kind == "Namespace"
+        is_crd = resource.gvr == crds.CRD_GVR
+        if is_crd and crds.CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(crds.CLEANUP_FINALIZER)
+        pod_grace = self._pod_grace(resource, old, grace)
+        if not finalizers and not is_namespace and pod_grace is None:
+            return None
+        if meta.get("deletionTimestamp"):
+            # Already being deleted: only a shorter grace period or new GC finalizers change anything.
+            current_grace = meta.get("deletionGracePeriodSeconds") or 0
+            new_grace = current_grace
+            if resource.group == "" and resource.kind == "Pod":
+                new_grace = min(current_grace, pod_grace or 0)
+            if new_grace == 0 and not finalizers and not is_namespace:
+                return None
+            if new_grace != current_grace or finalizers != list(meta.get("finalizers") or ()):
+                return _marked(old, finalizers, new_grace, keep_time=new_grace == current_grace)
+            return old
+        marked = _marked(old, finalizers, pod_grace or 0)
+        if is_namespace:
+            marked["status"] = {**(marked.get("status") or {}), "phase": "Terminating"}
+        return marked
+
+    @staticmethod
+    def _pod_grace(resource: ResourceType, pod: dict[str, Any], grace: int | None) -> int | None:
+        """Seconds a pod gets to terminate, or None when it can go at once (unbound, finished, grace 0)."""
+        if not (resource.group == "" and resource.kind == "Pod"):
+            return None
+        spec = pod.get("spec") or {}
+        if not spec.get("nodeName") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return None
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds")
+            grace = 30 if grace is None else int(grace)
+        return grace if grace > 0 else None
+
+    def _remove(self, resource: ResourceType, namespace: str, name: str, *, dry_run: bool) -> dict[str, Any]:
+        if dry_run:
+            obj = self._live(resource, namespace, name)
+        else:
+            event = self.store.remove(resource.group_resource, namespace, name)
+            if event is None:
+                raise errors.not_found(resource.plural, resource.group, name)
+            obj = event.obj
+            self._after_remove(resource, obj)
+        if resource.returns_deleted_object:
+            return self._out(resource, obj)
+        return _success_status(resource, obj)
+
+    async def delete_collection(
+        self,
+        gvr: GVR,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Delete every matching object; returns the list of what was deleted (or marked)."""
+        resource = self.resource(gvr)
+        self._check_verb(resource, "deletecollection")
+        listed = self.list_raw(gvr, namespace, label_selector=label_selector, field_selector=field_selector)
+        deleted: list[dict[str, Any]] = []
+        for item in listed["items"]:
+            meta = item["metadata"]
+            try:
+                result = await self.delete(
+                    gvr,
+                    meta.get("namespace"),
+                    meta["name"],
+                    propagation_policy=propagation_policy,
+                    grace_period_seconds=grace_period_seconds,
+                    dry_run=dry_run,
+                )
+            except APIError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(result if result.get("kind") == resource.kind else clone(item))
+        listed["items"] = deleted
+        return listed
+
+    # -- subresources ----------------------------------------------------------------------------
+
+    async def _create_subresource(
+        self,
+        *,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        subresource: str,
+        body: dict[str, Any],
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        if subresource == "eviction":
+            # PodDisruptionBudgets are not consulted: an eviction always deletes the pod.
+            options = (body or {}).get("deleteOptions") or {}
+            await self.delete(
+                resource.gvr,
+                namespace,
+                name,
+                grace_period_seconds=options.get("gracePeriodSeconds"),
+                preconditions=options.get("preconditions"),
+                dry_run=dry_run or bool(options.get("dryRun")),
+            )
+            return _CREATED_STATUS.copy()
+        if subresource == "binding":
+            target = (body or {}).get("target") or {}
+            node = target.get("name")
+            if not node:
+                raise errors.invalid(
+                    "Binding", "", name, [Cause("target.name", "FieldValueRequired", "Required value")]
+                )
+
+            def bind(old: dict[str, Any]) -> dict[str, Any]:
+                current = (old.get("spec") or {}).get("nodeName")
+                if current:
+                    raise errors.conflict(
+                        resource.plural,
+                        resource.group,
+                        name,
+                        f"pod {name} is already assigned to node {current!r}",
+                    )
+                new: dict[str, Any] = clone(old)
+                new.setdefault("spec", {})["nodeName"] = node
+                status = new.setdefault("status", {})
+                conditions = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"]
+                conditions.append(
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": objects.now()}
+                )
+                status["conditions"] = conditions
+                return new
+
+            await self._update(
+                resource=resource,
+                namespace=namespace,
+                name=name,
+                compute=bind,
+                subresource="binding",
+                pinned_rv=None,
+                dry_run=dry_run,
+            )
+            return _CREATED_STATUS.copy()
+        raise errors.method_not_allowed(f"{resource.plural}/{subresource} does not support create")
+
+    # -- pipeline pieces -------------------------------------------------------------------------
+
+    def _decode(self, resource: ResourceType, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.bad_request(
+                f"the body must be a JSON object ({resource.kind}), got {type(body).__name__}"
+            )
+        obj: dict[str, Any] = clone(body)
+        api_version = obj.get("apiVersion")
+        if api_version and api_version != resource.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({resource.api_version})"
+            )
+        kind = obj.get("kind")
+        if kind and kind != resource.kind:
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})"
+            )
+        obj["apiVersion"] = resource.api_version
+        obj["kind"] = resource.kind
+        meta = obj.get("metadata")
+        if meta is None:
+            obj["metadata"] = {}
+        elif not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be a JSON object")
+        return obj
+
+    @staticmethod
+    def _check_body_namespace(resource: ResourceType, meta: dict[str, Any], namespace: str) -> None:
+        if not resource.namespaced:
+            meta.pop("namespace", None)
+            return
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        meta["namespace"] = namespace
+
+    def _check_namespace_usable(self, resource: ResourceType, namespace: str, name: str) -> None:
+        if not resource.namespaced:
+            return
+        ns_obj = self.store.get(("", "namespaces"), "", namespace)
+        if ns_obj is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if ns_obj["metadata"].get("deletionTimestamp"):
+            raise errors.forbidden(
+                resource.plural,
+                resource.group,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
+
+    def _check_verb(self, resource: ResourceType, verb: str) -> None:
+        if verb not in resource.verbs:
+            raise errors.method_not_allowed(f"{resource.describe()} does not support {verb}")
+
+    @staticmethod
+    def _check_subresource(resource: ResourceType, subresource: str | None, verb: str) -> None:
+        if subresource is None:
+            return
+        if subresource not in resource.subresources:
+            raise errors.resource_not_found(f"{resource.describe()}/{subresource}")
+        if verb not in SUBRESOURCE_VERBS.get(subresource, ()):
+            raise errors.method_not_allowed(f"{resource.plural}/{subresource} does not support {verb}")
+
+    async def _admit(
+        self,
+        resource: ResourceType,
+        attrs: AdmissionAttributes,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        obj = self._default(resource, obj)
+        if self.admission is not None:
+            obj = await self.admission.mutate(attrs, obj)
+            obj = self._default(resource, obj)
+        self._validate(resource, obj, old)
+        if self.admission is not None:
+            await self.admission.validate(attrs, obj)
+        return obj
+
+    async def _admit_delete(self, attrs: AdmissionAttributes, old: dict[str, Any]) -> None:
+        if self.admission is not None:
+            await self.admission.validate(attrs, old)
+
+    def _default(self, resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        for defaulter in self.defaulters:
+            obj = defaulter(resource, obj)
+        return obj
+
+    def _validate(self, resource: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        problems: list[Any] = []
+        if resource.gvr == crds.CRD_GVR:
+            problems.extend(crds.validate_crd(obj))
+        for validator in self.validators:
+            problems.extend(validator(resource, obj, old))
+        if problems:
+            raise errors.invalid(resource.kind, resource.group, obj["metadata"].get("name", ""), problems)
+
+    def _after_write(self, resource: ResourceType, obj: dict[str, Any]) -> None:
+        if resource.gvr == crds.CRD_GVR:
+            self._install_crd(obj)
+
+    def _after_remove(self, resource: ResourceType, obj: dict[str, Any]) -> None:
+        if resource.gvr == crds.CRD_GVR:
+            name = obj["metadata"]["name"]
+            group_resources = {rt.group_resource for rt in self.registry if rt.crd_name == name}
+            self.registry.remove_crd(name)
+            for gr in group_resources:
+                self.store.drop_resource(gr)
+
+    def _install_crd(self, crd: dict[str, Any]) -> None:
+        """Serve the CRD's versions and, once, record the status a real server would settle on."""
+        name = crd["metadata"]["name"]
+        self.registry.remove_crd(name)
+        for served in crds.resource_types(crd):
+            self.registry.add(served)
+        status = crds.established_status(crd, objects.now())
+        if crd.get("status") != status and not crd["metadata"].get("deletionTimestamp"):
+            updated = {**crd, "metadata": dict(crd["metadata"]), "status": status}
+            self.store.put(("apiextensions.k8s.io", "customresourcedefinitions"), updated)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise errors.bad_request(
+            f'invalid resource version "{text}": use a resourceVersion the server returned'
+        )
+    return value
+
+
+def _pinned_rv(patch: Any) -> str | None:
+    if isinstance(patch, dict):
+        meta = patch.get("metadata")
+        if isinstance(meta, dict) and isinstance(meta.get("resourceVersion"), str):
+            return meta["resourceVersion"] or None
+    return None
+
+
+def _patcher(
+    resource: ResourceType, patch_type: str, patch: Any, *, field_manager: str | None, force: bool
+) -> Callable[[Any], Any]:
+    """The function that applies ``patch`` to a document, chosen by content type."""
+    base = patch_type.split(";", maxsplit=1)[0].strip()
+    if base == JSON_PATCH:
+        if not isinstance(patch, list):
+            raise errors.bad_request("a JSON patch must be a JSON array of operations")
+        return lambda doc: _run_patch(apply_json_patch, doc, patch)
+    if base == MERGE_PATCH:
+        if not isinstance(patch, dict):
+            raise errors.bad_request("a merge patch must be a JSON object")
+        return lambda doc: _run_patch(apply_merge_patch, doc, patch)
+    if base == STRATEGIC_MERGE_PATCH:
+        if resource.custom:
+            raise errors.unsupported_media_type(base, (JSON_PATCH, MERGE_PATCH, APPLY_PATCH))
+        if not isinstance(patch, dict):
+            raise errors.bad_request("a strategic merge patch must be a JSON object")
+        kind = (resource.group, resource.kind)
+        return lambda doc: _run_patch(lambda d, p: apply_strategic_merge_patch(d, p, kind), doc, patch)
+    if base == APPLY_PATCH:
+        raise errors.unsupported_media_type(base, (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH))
+    raise errors.unsupported_media_type(patch_type, PATCH_TYPES)
+
+
+def _run_patch(function: Callable[[Any, Any], Any], doc: Any, patch: Any) -> Any:
+    try:
+        return function(doc, patch)
+    except APIError:
+        raise
+    except ValueError as exc:
+        raise errors.from_code(getattr(exc, "code", 422), str(exc)) from exc
+
+
+def _check_preconditions(
+    resource: ResourceType, obj: dict[str, Any], preconditions: Mapping[str, Any]
+) -> None:
+    meta = obj["metadata"]
+    uid = preconditions.get("uid")
+    if uid and uid != meta.get("uid"):
+        raise errors.conflict(
+            resource.plural,
+            resource.group,
+            meta["name"],
+            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}",
+        )
+    rv = preconditions.get("resourceVersion")
+    if rv and rv != meta.get("resourceVersion"):
+        raise errors.conflict(
+            resource.plural,
+            resource.group,
+            meta["name"],
+            f"Precondition failed: ResourceVersion in precondition: {rv}, "
+            f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
+        )
+
+
+def _marked(
+    old: dict[str, Any], finalizers: list[str], grace: int, *, keep_time: bool = False
+) -> dict[str, Any]:
+    marked = dict(old)
+    meta = dict(old["metadata"])
+    if not keep_time:
+        moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
+        meta["deletionTimestamp"] = objects.format_time(moment)
+    meta["deletionGracePeriodSeconds"] = grace
+    if finalizers:
+        meta["finalizers"] = finalizers
+    else:
+        meta.pop("finalizers", None)
+    marked["metadata"] = meta
+    return marked
+
+
+def _ready_to_remove(obj: dict[str, Any]) -> bool:
+    """An object being deleted goes once no finalizer holds it and no grace period is running."""
+    meta = obj["metadata"]
+    if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+        return False
+    if obj.get("kind") == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
+        return False
+    return not meta.get("deletionGracePeriodSeconds")
+
+
+_CREATED_STATUS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def _success_status(resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    return errors.success(name=meta["name"], group=resource.group, kind=resource.plural, uid=meta.get("uid"))
+
+
+def _new_namespace(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "uid": objects.new_uid(),
+            "creationTimestamp": objects.now(),
+            "labels": {"kubernetes.io/metadata.name": name},
+        },
+        "spec": {"finalizers": [NAMESPACE_FINALIZER]},
+        "status": {"phase": "Active"},
+    }
+
+
+def _matches(obj: dict[str, Any], labels: LabelSelector | None, fields: FieldSelector | None) -> bool:
+    if labels is not None and not labels.matches(obj["metadata"].get("labels")):
+        return False
+    return fields is None or fields.matches(obj)
+
+
+def _visible(
+    event: StoredEvent, namespace: str | None, labels: LabelSelector | None, fields: FieldSelector | None
+) -> tuple[str, dict[str, Any]] | None:
+    """How a watcher with these filters sees ``event``: objects entering the selection are ADDED,
+    leaving it DELETED, as the Kubernetes watch cache reports them."""
+    if namespace is not None and event.obj["metadata"].get("namespace") != namespace:
+        return None
+    if labels is None and fields is None:
+        return event.type, event.obj
+    now_in = event.type != DELETED and _matches(event.obj, labels, fields)
+    was_in = event.prev is not None and _matches(event.prev, labels, fields)
+    if event.type == DELETED:
+        return (DELETED, event.obj) if was_in else None
+    if now_in and was_in:
+        return MODIFIED, event.obj
+    if now_in:
+        return ADDED, event.obj
+    if was_in:
+        return DELETED, event.obj
+    return None
+
+
+def _bookmark(resource: ResourceType, rv: int, *, initial_events_end: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {"resourceVersion": str(rv)}
+    if initial_events_end:
+        meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+    return {
+        "type": "BOOKMARK",
+        "object": {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": meta},
+    }
+
+
+def _expired(exc: TooOld) -> dict[str, Any]:
+    return {
+        "type": "ERROR",
+        "object": errors.gone(f"too old resource version: {exc.requested} ({exc.oldest})").status,
+    }
+
+
+async def _cloned(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    async for event in stream:
+        yield {"type": event["type"], "object": clone(event["object"])}

@@ -1,0 +1,455 @@
+"""The HTTP face of the embedded API server: Kubernetes REST paths and query parameters mapped onto
+:class:`~lws.sim.apiserver.APIServer`, discovery, health, and the ``/sim/v1`` control endpoints.
+
+Only JSON (and YAML request bodies) is spoken; ``kubectl``, kopf and the official client all accept that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from lws.sim import discovery, errors, tables
+from lws.sim.apifaults import APIFaults
+from lws.sim.apiserver import APPLY_PATCH, PATCH_TYPES, APIServer
+from lws.sim.errors import APIError
+from lws.sim.resources import ResourceType
+
+ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_WATCH_TRUE = ("true", "1")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a REST path names."""
+
+    group: str
+    version: str
+    plural: str
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    watch_prefix: bool = False
+
+    @property
+    def gvr(self) -> tuple[str, str, str]:
+        """``(group, version, plural)``."""
+        return (self.group, self.version, self.plural)
+
+
+def parse_path(path: str) -> Target | None:
+    """Map a resource path (``/api/v1/namespaces/x/pods/y/status``...) to a :class:`Target`, or None."""
+    parts = [part for part in path.split("/") if part]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    watch_prefix = bool(rest) and rest[0] == "watch"
+    if watch_prefix:
+        rest = rest[1:]
+    if not rest:
+        return None
+    namespace: str | None = None
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
+    ):
+        namespace, rest = rest[1], rest[2:]
+    if len(rest) > 3:
+        return None
+    return Target(
+        group=group,
+        version=version,
+        plural=rest[0],
+        namespace=namespace,
+        name=rest[1] if len(rest) > 1 else None,
+        subresource=rest[2] if len(rest) > 2 else None,
+        watch_prefix=watch_prefix,
+    )
+
+
+def _json_response(body: Any, status: int = 200, content_type: str = "application/json") -> web.Response:
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        headers={"Content-Type": content_type},
+    )
+
+
+def error_response(error: APIError) -> web.Response:
+    """The ``Status`` body and code for ``error`` (with ``Retry-After`` when the error carries one)."""
+    response = _json_response(error.status, status=error.code)
+    retry = (error.status.get("details") or {}).get("retryAfterSeconds")
+    if retry is not None:
+        response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def _flag(request: web.Request, name: str) -> bool | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    return value.lower() in _WATCH_TRUE
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f"{name} must be an integer, got {value!r}") from None
+
+
+def _dry_run(request: web.Request, options: Mapping[str, Any] | None = None) -> bool:
+    values = list(request.query.getall("dryRun", []))
+    values += list((options or {}).get("dryRun") or [])
+    for value in values:
+        if value != "All":
+            raise errors.bad_request(
+                f'unsupported dry run value "{value}": the only supported value is "All"'
+            )
+    return bool(values)
+
+
+class HTTPFrontend:
+    """Builds the aiohttp application serving one :class:`APIServer`."""
+
+    def __init__(self, api: APIServer, *, faults: APIFaults | None = None, server_address: str = "") -> None:
+        self.api = api
+        self.faults = faults if faults is not None else APIFaults(api)
+        self.server_address = server_address
+        self._control: dict[tuple[str, str], ControlHandler] = {}
+        self._openapi: Callable[[str], Any] | None = None
+        for (method, path), handler in self.faults.control_routes().items():
+            self.add_control_route(method, path, handler)
+
+    def add_control_route(self, method: str, path: str, handler: ControlHandler) -> None:
+        """Serve ``method path`` (under ``/sim/v1/``) with ``handler`` (used by fault modules)."""
+        self._control[(method.upper(), path.rstrip("/"))] = handler
+
+    def set_openapi(self, document: Callable[[str], Any]) -> None:
+        """Serve ``/openapi/...`` from ``document(path)`` (returns a JSON-ready dict, or None for 404)."""
+        self._openapi = document
+
+    def application(self) -> web.Application:
+        """The aiohttp application."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    # -- dispatch --------------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._route(request)
+        except APIError as error:
+            return error_response(error)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug in the server must still answer like Kubernetes does
+            return error_response(errors.internal(f"{type(exc).__name__}: {exc}"))
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if path in ("/healthz", "/readyz", "/livez") or path.startswith(("/healthz/", "/readyz/", "/livez/")):
+            return web.Response(text="ok", content_type="text/plain")
+        if path == "/version":
+            return _json_response(discovery.KUBERNETES_VERSION)
+        if path.startswith("/sim/v1/"):
+            handler = self._control.get((request.method, path))
+            if handler is None:
+                raise errors.resource_not_found(path)
+            return await handler(request)
+        if path.startswith("/openapi/"):
+            document = self._openapi(path) if self._openapi is not None else None
+            if document is None:
+                raise errors.resource_not_found(path)
+            return _json_response(document)
+        discovered = self._discovery(request, path)
+        if discovered is not None:
+            return discovered
+        target = parse_path(path)
+        if target is None:
+            raise errors.resource_not_found(path)
+        return await self._resource(request, target)
+
+    def _discovery(self, request: web.Request, path: str) -> web.Response | None:
+        if request.method != "GET":
+            return None
+        accept = request.headers.get("Accept", "")
+        registry = self.api.registry
+        if path in ("/api", "/apis"):
+            if discovery.wants_aggregated(accept):
+                body = discovery.aggregated(registry, legacy=path == "/api")
+                return _json_response(body, content_type=discovery.AGGREGATED_MEDIA_TYPE)
+            if path == "/api":
+                return _json_response(discovery.api_versions(self.server_address))
+            return _json_response(discovery.api_group_list(registry))
+        parts = [part for part in path.split("/") if part]
+        if parts[0] == "api" and len(parts) == 2:
+            found = discovery.api_resource_list(registry, "", parts[1])
+        elif parts[0] == "apis" and len(parts) == 2:
+            found = discovery.api_group(registry, parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            found = discovery.api_resource_list(registry, parts[1], parts[2])
+        else:
+            return None
+        if found is None:
+            raise errors.resource_not_found(path)
+        return _json_response(found)
+
+    # -- resources -------------------------------------------------------------------------------
+
+    async def _resource(self, request: web.Request, target: Target) -> web.StreamResponse:
+        resource = self.api.resource(target.gvr)
+        if not resource.namespaced and target.namespace is not None:
+            raise errors.resource_not_found(request.path)
+        verb = self._verb(request, target)
+        await self.faults.before_request(verb, resource, target.subresource, target.namespace, target.name)
+        if verb == "watch":
+            return await self._watch(request, target, resource)
+        if verb == "list":
+            return self._list(request, target, resource)
+        if verb == "get":
+            obj = await self.api.get(
+                target.gvr, target.namespace, target.name or "", subresource=target.subresource
+            )
+            return self._object_response(request, resource, obj)
+        if verb == "create":
+            body = await self._body(request)
+            created = await self.api.create(
+                target.gvr,
+                target.namespace,
+                body,
+                dry_run=_dry_run(request),
+                field_manager=request.query.get("fieldManager"),
+                subresource=target.subresource,
+                name=target.name,
+            )
+            return _json_response(created, status=201)
+        if verb == "update":
+            body = await self._body(request)
+            updated = await self.api.update(
+                target.gvr,
+                target.namespace,
+                target.name or "",
+                body,
+                subresource=target.subresource,
+                dry_run=_dry_run(request),
+                field_manager=request.query.get("fieldManager"),
+            )
+            return _json_response(updated)
+        if verb == "patch":
+            return await self._patch(request, target)
+        if verb == "delete":
+            return await self._delete(request, target)
+        if verb == "deletecollection":
+            options = await self._options(request)
+            deleted = await self.api.delete_collection(
+                target.gvr,
+                target.namespace,
+                label_selector=request.query.get("labelSelector"),
+                field_selector=request.query.get("fieldSelector"),
+                propagation_policy=_propagation(request, options),
+                grace_period_seconds=_grace(request, options),
+                dry_run=_dry_run(request, options),
+            )
+            return _json_response(deleted)
+        raise errors.method_not_allowed(f"{request.method} is not supported on {request.path}")
+
+    @staticmethod
+    def _verb(request: web.Request, target: Target) -> str:
+        method = request.method
+        collection = target.name is None
+        if method == "GET":
+            if collection:
+                return "watch" if target.watch_prefix or _flag(request, "watch") else "list"
+            return "watch" if target.watch_prefix else "get"
+        if method == "POST":
+            return "create"
+        if method == "PUT" and not collection:
+            return "update"
+        if method == "PATCH" and not collection:
+            return "patch"
+        if method == "DELETE":
+            return "deletecollection" if collection else "delete"
+        raise errors.method_not_allowed(f"{method} is not supported on {request.path}")
+
+    def _list(self, request: web.Request, target: Target, resource: ResourceType) -> web.Response:
+        listed = self.api.list_raw(
+            target.gvr,
+            target.namespace,
+            label_selector=request.query.get("labelSelector"),
+            field_selector=request.query.get("fieldSelector"),
+            limit=_int_param(request, "limit"),
+            continue_=request.query.get("continue"),
+            resource_version=request.query.get("resourceVersion"),
+            resource_version_match=request.query.get("resourceVersionMatch"),
+        )
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return _json_response(
+                tables.table(
+                    resource,
+                    listed["items"],
+                    list_meta=listed["metadata"],
+                    include_object=request.query.get("includeObject", "Metadata"),
+                )
+            )
+        return _json_response(listed)
+
+    def _object_response(
+        self, request: web.Request, resource: ResourceType, obj: dict[str, Any]
+    ) -> web.Response:
+        if obj.get("kind") == resource.kind and tables.wants_table(request.headers.get("Accept", "")):
+            meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+            include = request.query.get("includeObject", "Metadata")
+            return _json_response(tables.table(resource, [obj], list_meta=meta, include_object=include))
+        return _json_response(obj)
+
+    async def _watch(
+        self, request: web.Request, target: Target, resource: ResourceType
+    ) -> web.StreamResponse:
+        field_selector = request.query.get("fieldSelector")
+        if target.name is not None:
+            by_name = f"metadata.name={target.name}"
+            field_selector = f"{field_selector},{by_name}" if field_selector else by_name
+        timeout = _int_param(request, "timeoutSeconds")
+        stream = self.api.watch_raw(
+            target.gvr,
+            target.namespace,
+            label_selector=request.query.get("labelSelector"),
+            field_selector=field_selector,
+            resource_version=request.query.get("resourceVersion"),
+            allow_bookmarks=bool(_flag(request, "allowWatchBookmarks")),
+            timeout_seconds=timeout,
+            send_initial_events=_flag(request, "sendInitialEvents"),
+        )
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
+        response = web.StreamResponse(status=200, headers=_JSON_HEADERS)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            async for line in _encoded(
+                stream, resource, as_table, request.query.get("includeObject", "Metadata")
+            ):
+                await response.write(line)
+        except (ConnectionResetError, ConnectionError):
+            return response
+        await response.write_eof()
+        return response
+
+    async def _patch(self, request: web.Request, target: Target) -> web.Response:
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in PATCH_TYPES:
+            raise errors.unsupported_media_type(content_type, PATCH_TYPES)
+        body = await self._body(request, yaml_ok=content_type == APPLY_PATCH)
+        force = bool(_flag(request, "force"))
+        manager = request.query.get("fieldManager")
+        if content_type == APPLY_PATCH and not manager:
+            raise errors.bad_request("PATCH with server-side apply requires the fieldManager query parameter")
+        patched = await self.api.patch(
+            target.gvr,
+            target.namespace,
+            target.name or "",
+            body,
+            content_type,
+            subresource=target.subresource,
+            dry_run=_dry_run(request),
+            field_manager=manager,
+            force=force,
+        )
+        return _json_response(patched)
+
+    async def _delete(self, request: web.Request, target: Target) -> web.Response:
+        options = await self._options(request)
+        preconditions = (
+            options.get("preconditions") if isinstance(options.get("preconditions"), dict) else None
+        )
+        result = await self.api.delete(
+            target.gvr,
+            target.namespace,
+            target.name or "",
+            propagation_policy=_propagation(request, options),
+            grace_period_seconds=_grace(request, options),
+            preconditions=preconditions,
+            dry_run=_dry_run(request, options),
+        )
+        return _json_response(result)
+
+    # -- bodies ----------------------------------------------------------------------------------
+
+    async def _body(self, request: web.Request, *, yaml_ok: bool = False) -> Any:
+        raw = await request.read()
+        content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if "protobuf" in content_type:
+            raise errors.unsupported_media_type(content_type, ("application/json", "application/yaml"))
+        try:
+            if yaml_ok or content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+                return yaml.safe_load(raw.decode() or "null")
+            return json.loads(raw or b"null")
+        except (ValueError, yaml.YAMLError) as exc:
+            raise errors.bad_request(f"the request body is not valid JSON or YAML: {exc}") from exc
+
+    async def _options(self, request: web.Request) -> dict[str, Any]:
+        if not request.can_read_body:
+            return {}
+        body = await self._body(request)
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise errors.bad_request("DeleteOptions must be a JSON object")
+        return body
+
+
+def _propagation(request: web.Request, options: Mapping[str, Any]) -> str | None:
+    policy = request.query.get("propagationPolicy") or options.get("propagationPolicy")
+    if policy is None:
+        orphan = options.get("orphanDependents")
+        if orphan is None:
+            orphan = _flag(request, "orphanDependents")
+        if orphan is True:
+            return "Orphan"
+    return policy if isinstance(policy, str) else None
+
+
+def _grace(request: web.Request, options: Mapping[str, Any]) -> int | None:
+    from_query = _int_param(request, "gracePeriodSeconds")
+    if from_query is not None:
+        return from_query
+    value = options.get("gracePeriodSeconds")
+    return int(value) if isinstance(value, int) else None
+
+
+async def _encoded(
+    stream: AsyncIterator[dict[str, Any]], resource: ResourceType, as_table: bool, include_object: str
+) -> AsyncIterator[bytes]:
+    columns = tables.columns_for(resource) if as_table else None
+    first = True
+    async for raw in stream:
+        event = raw
+        if as_table and raw["type"] in ("ADDED", "MODIFIED", "DELETED"):
+            event = {
+                "type": raw["type"],
+                "object": tables.table(
+                    resource,
+                    [raw["object"]],
+                    include_object=include_object,
+                    columns=columns,
+                    with_definitions=first,
+                ),
+            }
+            first = False
+        yield json.dumps(event, separators=(",", ":")).encode() + b"\n"

@@ -1,0 +1,116 @@
+"""pytest fixtures for tests that need a Kubernetes API: load with ``pytest_plugins = ["lws.sim.testing"]``.
+
+* ``kube_api``: an official ``kubernetes`` client ``ApiClient`` for the cluster under test;
+  ``kubeconfig_path`` its kubeconfig; ``test_namespace`` a fresh namespace, deleted afterwards.
+  By default the cluster is an embedded one shared by the session; with ``LWS_TEST_KUBECONFIG`` set they
+  point at that (real) cluster instead, so API-semantics tests run unchanged against Kubernetes.
+* ``embedded_cluster``: a fresh :class:`~lws.sim.runner.EmbeddedCluster` for one test (faults, direct
+  store access...). Tests using it are simulator-only and are skipped in real-cluster mode, as are tests
+  marked ``sim_only``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from lws.sim.runner import EmbeddedCluster
+
+REAL_CLUSTER_ENV = "LWS_TEST_KUBECONFIG"
+
+
+def real_kubeconfig() -> Path | None:
+    """The kubeconfig of the real cluster tests must use, if ``LWS_TEST_KUBECONFIG`` names one."""
+    value = os.environ.get(REAL_CLUSTER_ENV)
+    return Path(value) if value else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``sim_only`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "sim_only: needs the embedded cluster's own features; skipped when LWS_TEST_KUBECONFIG is set",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In real-cluster mode, skip the tests marked ``sim_only``."""
+    if real_kubeconfig() is None:
+        return
+    skip = pytest.mark.skip(reason=f"simulator-only test; {REAL_CLUSTER_ENV} points at a real cluster")
+    for item in items:
+        if item.get_closest_marker("sim_only") is not None:
+            item.add_marker(skip)
+
+
+def _skip_if_real(what: str) -> None:
+    if real_kubeconfig() is not None:
+        pytest.skip(f"{what} needs the embedded cluster; {REAL_CLUSTER_ENV} points at a real cluster")
+
+
+@pytest.fixture
+def embedded_cluster() -> Iterator[EmbeddedCluster]:
+    """A fresh embedded cluster for this test only (skipped in real-cluster mode)."""
+    _skip_if_real("this test")
+    with EmbeddedCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def shared_embedded_cluster() -> Iterator[EmbeddedCluster]:
+    """One embedded cluster for the whole session (per xdist worker); isolate tests by namespace."""
+    _skip_if_real("this test")
+    with EmbeddedCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kubeconfig_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The kubeconfig of the cluster under test: ``LWS_TEST_KUBECONFIG`` or the shared embedded one."""
+    real = real_kubeconfig()
+    if real is not None:
+        return real
+    cluster: EmbeddedCluster = request.getfixturevalue("shared_embedded_cluster")
+    return cluster.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig")
+
+
+@pytest.fixture
+def kube_api(kubeconfig_path: Path) -> Iterator[client.ApiClient]:
+    """An official client ``ApiClient`` for the cluster under test."""
+    api_client = config.new_client_from_config(str(kubeconfig_path))  # type: ignore[no-untyped-call]
+    try:
+        yield api_client
+    finally:
+        api_client.close()
+
+
+@pytest.fixture
+def embedded_api(embedded_cluster: EmbeddedCluster, tmp_path: Path) -> Iterator[client.ApiClient]:
+    """An official client ``ApiClient`` for this test's own :func:`embedded_cluster`."""
+    path = embedded_cluster.write_kubeconfig(tmp_path / "kubeconfig")
+    api_client = config.new_client_from_config(str(path))  # type: ignore[no-untyped-call]
+    try:
+        yield api_client
+    finally:
+        api_client.close()
+
+
+@pytest.fixture
+def test_namespace(kube_api: client.ApiClient) -> Iterator[str]:
+    """A namespace of its own for this test, deleted (with its contents) afterwards."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        try:
+            core.delete_namespace(name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
