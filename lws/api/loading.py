@@ -72,14 +72,14 @@ class Document:
         return _text(metadata.get("namespace")) if isinstance(metadata, Mapping) else ""
 
     @property
+    def label(self) -> str:
+        """``document 2`` or ``document 2, item 3``."""
+        return f"document {self.index}" if self.item is None else f"document {self.index}, item {self.item}"
+
+    @property
     def where(self) -> str:
         """``document 2 (line 14)`` or ``document 2, item 3 (line 14)``."""
-        text = f"document {self.index}"
-        if self.item is not None:
-            text += f", item {self.item}"
-        if self.line is not None:
-            text += f" (line {self.line})"
-        return text
+        return self.label if self.line is None else f"{self.label} (line {self.line})"
 
     def describe(self, default_namespace: str = "default") -> str:
         """``LeaderWorkerSet default/my-lws``, as messages about the object name it."""
@@ -195,7 +195,7 @@ def _classify(doc: Document, found: Manifests) -> None:
         found.errors.append(
             LoadError(
                 doc.source,
-                f"{doc.where}: {' and '.join(missing)} not set: every Kubernetes object needs "
+                f"{doc.label}: {' and '.join(missing)} not set: every Kubernetes object needs "
                 f"apiVersion and kind",
                 doc.line,
             )
@@ -217,7 +217,7 @@ def _classify(doc: Document, found: Manifests) -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without timestamps, and with duplicate keys as errors."""
+    """SafeLoader as kubectl reads YAML: no timestamps, string keys, and duplicate keys as errors."""
 
     yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -225,21 +225,42 @@ class _Loader(yaml.SafeLoader):
     }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue  # complex keys: SafeLoader rejects the unhashable ones itself
+        # Keys become JSON's string keys here, before Python could merge 1 and true into one dict key.
+        explicit = {id(pair) for pair in node.value}
+        self.flatten_mapping(node)  # resolves YAML merge keys (<<)
+        mapping: dict[str, Any] = {}
+        seen: set[str] = set()
+        for pair in node.value:
+            key_node, value_node = pair
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) or key is None:
-                if key in seen:
+            if isinstance(key, list | dict | set):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found unhashable key",
+                    key_node.start_mark,
+                )
+            try:
+                text = _key_text(key, "")
+            except _NotJSON:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found a {type(key).__name__} key: JSON keys are strings",
+                    key_node.start_mark,
+                ) from None
+            # Keys merged in with << may be overridden; keys written twice may not.
+            if id(pair) in explicit:
+                if text in seen:
                     raise yaml.constructor.ConstructorError(
                         "while constructing a mapping",
                         node.start_mark,
                         f"found duplicate key {key_node.value!r}: each key may appear once in a mapping",
                         key_node.start_mark,
                     )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+                seen.add(text)
+            mapping[text] = self.construct_object(value_node, deep=deep)
+        return mapping
 
 
 def _documents(text: str, source: str, errors: list[LoadError]) -> Iterator[tuple[int, int | None, Any]]:
@@ -253,9 +274,10 @@ def _documents(text: str, source: str, errors: list[LoadError]) -> Iterator[tupl
         else:
             yield from _checked(1, 1, value, source, errors)
             return
-    loader = _Loader(text)
     index = 0
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         while loader.check_node():
             node = loader.get_node()
             index += 1
@@ -274,12 +296,20 @@ def _documents(text: str, source: str, errors: list[LoadError]) -> Iterator[tupl
                 mark.column + 1 if mark else None,
             )
         )
+    except yaml.reader.ReaderError as exc:
+        errors.append(
+            LoadError(
+                source,
+                f"invalid YAML: {exc.reason}: character #x{exc.character:04x} at offset {exc.position}",
+            )
+        )
     except RecursionError:
         errors.append(LoadError(source, "invalid YAML: nested too deeply to read"))
     except (yaml.YAMLError, ValueError, TypeError) as exc:
-        errors.append(LoadError(source, f"invalid YAML: {type(exc).__name__}: {exc}"))
+        errors.append(LoadError(source, " ".join(f"invalid YAML: {type(exc).__name__}: {exc}".split())))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _checked(

@@ -39,7 +39,8 @@ _INT_RANGES = {"int32": (INT32_MIN, INT32_MAX), "int64": (INT64_MIN, INT64_MAX)}
 
 def join(path: str, key: object) -> str:
     """The JSON path of ``key`` under ``path`` (``spec`` + ``replicas`` → ``spec.replicas``)."""
-    return f"{path}.{key}" if path else str(key)
+    text = str(key) if key != "" else '""'
+    return f"{path}.{text}" if path else text
 
 
 def type_name(value: object) -> str:
@@ -161,7 +162,8 @@ def _check_object(schema: Schema, value: Any, path: str) -> list[FieldError]:
                 errors.extend(check(prop, item, join(path, key)))
         elif isinstance(additional, Mapping):
             errors.extend(check(additional, item, join(path, key)))
-        elif properties and not schema.get(PRESERVE_UNKNOWN):
+        elif properties and not schema.get(PRESERVE_UNKNOWN) and item is not None:
+            # A null unknown field carries nothing (Go-generated manifests write creationTimestamp: null).
             errors.append(_unknown_field(path, key, properties))
     return errors
 
@@ -181,7 +183,7 @@ def _unknown_field(path: str, key: object, properties: Mapping[str, Schema]) -> 
         detail += f'; did you mean "{close[0]}"?'
     else:
         detail += f"; known fields here: {quoted(sorted(properties))}"
-    return FieldError(join(path, name), detail, type="Forbidden")
+    return FieldError(join(path, key), detail, type="Forbidden")
 
 
 def _check_array(schema: Schema, value: Any, path: str) -> list[FieldError]:

@@ -39,7 +39,7 @@ from lws.api.names import (
     mask_trailing_dash,
     name_budget,
 )
-from lws.api.schema import Schema, leaderworkerset_schema
+from lws.api.schema import INT32_MAX, INT32_MIN, Schema, leaderworkerset_schema
 from lws.api.structural import check, type_error
 
 SPEC: Final = "spec"
@@ -139,7 +139,7 @@ def _validate_metadata(metadata: Any) -> list[FieldError]:
     if metadata is None:
         return [FieldError("metadata.name", "name or generateName is required", type="Required")]
     if not isinstance(metadata, Mapping):
-        return [type_error("metadata", metadata, "object")]
+        return []  # reported by the schema checks
     errors: list[FieldError] = []
     for key in metadata:
         if key not in _METADATA_FIELDS:
@@ -247,8 +247,11 @@ def _get(obj: Mapping[str, Any], key: str, default: Any) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    """An integer field's value, or ``None`` when it is absent or of the wrong type (reported elsewhere)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An int32 field's value, or ``None`` when it is absent or not an int32 (reported by the schema checks:
+    upstream's webhook could not even decode it)."""
+    if isinstance(value, int) and not isinstance(value, bool) and INT32_MIN <= value <= INT32_MAX:
+        return value
+    return None
 
 
 def _int_or_string(value: Any) -> int | str | None:
