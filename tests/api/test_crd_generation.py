@@ -1,0 +1,295 @@
+"""The generated CRD: equal to the checked-in file, and upstream's identity, columns, subresources and
+defaults; every default valid under its own schema (the API server refuses a CRD where one is not)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from lws.api import constants as c
+from lws.api.crd import CRD_FILE_NAME, build_crd, crd_yaml
+from lws.api.schema import INT_OR_STRING, LIST_MAP_KEYS, PRESERVE_UNKNOWN
+from lws.api.structural import check
+from lws.cli.main import cli
+from lws.hooks.manager import make_hooks
+
+CHECKED_IN = Path(__file__).resolve().parents[2] / "crds" / CRD_FILE_NAME
+
+
+@pytest.fixture(scope="module")
+def crd() -> dict[str, Any]:
+    hooks = make_hooks()
+    return build_crd(startup_policies=hooks.startup_values, restart_policies=hooks.restart_values)
+
+
+def schema_at(crd: dict[str, Any], *path: str) -> dict[str, Any]:
+    node: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for key in path:
+        node = node["items"] if key == "[]" else node["properties"][key]
+    return node
+
+
+def test_checked_in_crd_is_the_generated_one(crd: dict[str, Any]) -> None:
+    expected = crd_yaml(crd)
+    assert CHECKED_IN.read_text(encoding="utf-8") == expected, (
+        "crds/ is stale: regenerate it with `lws crd > crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml`"
+    )
+
+
+def test_lws_crd_prints_the_checked_in_crd() -> None:
+    result = CliRunner().invoke(cli, ["crd"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == CHECKED_IN.read_text(encoding="utf-8")
+
+
+def test_identity_is_upstreams(crd: dict[str, Any]) -> None:
+    assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
+    assert crd["metadata"]["name"] == "leaderworkersets.leaderworkerset.x-k8s.io"
+    spec = crd["spec"]
+    assert spec["group"] == "leaderworkerset.x-k8s.io"
+    assert spec["scope"] == "Namespaced"
+    assert spec["names"] == {
+        "kind": "LeaderWorkerSet",
+        "listKind": "LeaderWorkerSetList",
+        "plural": "leaderworkersets",
+        "singular": "leaderworkerset",
+        "shortNames": ["lws"],
+    }
+    [version] = spec["versions"]
+    assert (version["name"], version["served"], version["storage"]) == ("v1", True, True)
+    assert "conversion" not in spec
+
+
+def test_printer_columns_are_upstreams(crd: dict[str, Any]) -> None:
+    columns = [
+        (col["name"], col["type"], col["jsonPath"])
+        for col in crd["spec"]["versions"][0]["additionalPrinterColumns"]
+    ]
+    assert columns == [
+        ("Ready", "integer", ".status.readyReplicas"),
+        ("Desired", "integer", ".spec.replicas"),
+        ("Up-to-date", "integer", ".status.updatedReplicas"),
+        ("Age", "date", ".metadata.creationTimestamp"),
+    ]
+
+
+def test_subresources_are_upstreams(crd: dict[str, Any]) -> None:
+    assert crd["spec"]["versions"][0]["subresources"] == {
+        "status": {},
+        "scale": {
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.hpaPodSelector",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "default"),
+    [
+        (("spec", "replicas"), 1),
+        (("spec", "startupPolicy"), "LeaderCreated"),
+        (("spec", "leaderWorkerTemplate", "size"), 1),
+        (("spec", "leaderWorkerTemplate", "restartPolicy"), "RecreateGroupOnPodRestart"),
+        (("spec", "leaderWorkerTemplate", "subGroupPolicy", "subGroupPolicyType"), "LeaderWorker"),
+        (("spec", "rolloutStrategy", "type"), "RollingUpdate"),
+        (("spec", "rolloutStrategy", "rollingUpdateConfiguration", "partition"), 0),
+        (("spec", "rolloutStrategy", "rollingUpdateConfiguration", "maxUnavailable"), 1),
+        (("spec", "rolloutStrategy", "rollingUpdateConfiguration", "maxSurge"), 0),
+    ],
+)
+def test_defaults_are_upstreams(crd: dict[str, Any], path: tuple[str, ...], default: object) -> None:
+    assert schema_at(crd, *path)["default"] == default
+
+
+def test_only_upstream_defaults_are_declared(crd: dict[str, Any]) -> None:
+    # networkConfig and a missing rollingUpdateConfiguration are the webhook's to default, not the schema's.
+    declared = {path for path, node in walk(schema_at(crd)) if "default" in node}
+    assert declared == {
+        "spec.replicas",
+        "spec.startupPolicy",
+        "spec.leaderWorkerTemplate.size",
+        "spec.leaderWorkerTemplate.restartPolicy",
+        "spec.leaderWorkerTemplate.subGroupPolicy.subGroupPolicyType",
+        "spec.rolloutStrategy.type",
+        "spec.rolloutStrategy.rollingUpdateConfiguration.partition",
+        "spec.rolloutStrategy.rollingUpdateConfiguration.maxUnavailable",
+        "spec.rolloutStrategy.rollingUpdateConfiguration.maxSurge",
+    }
+
+
+def test_replicas_range_and_int32_formats(crd: dict[str, Any]) -> None:
+    replicas = schema_at(crd, "spec", "replicas")
+    assert (replicas["minimum"], replicas["maximum"], replicas["format"]) == (0, c.MAX_REPLICAS, "int32")
+    for path in (
+        ("spec", "leaderWorkerTemplate", "size"),
+        ("spec", "leaderWorkerTemplate", "subGroupPolicy", "subGroupSize"),
+    ):
+        assert schema_at(crd, *path)["format"] == "int32"
+
+
+@pytest.mark.parametrize("field", ["maxUnavailable", "maxSurge"])
+def test_int_or_string_fields(crd: dict[str, Any], field: str) -> None:
+    node = schema_at(crd, "spec", "rolloutStrategy", "rollingUpdateConfiguration", field)
+    assert node[INT_OR_STRING] is True
+    assert node["anyOf"] == [{"type": "integer"}, {"type": "string"}]
+    assert "type" not in node
+
+
+@pytest.mark.parametrize(
+    ("path", "values"),
+    [
+        (("spec", "startupPolicy"), ["LeaderCreated", "LeaderReady"]),
+        (
+            ("spec", "leaderWorkerTemplate", "restartPolicy"),
+            ["Default", "RecreateGroupOnPodRestart", "RecreateGroupAfterStart", "None"],
+        ),
+        (("spec", "rolloutStrategy", "type"), ["RollingUpdate"]),
+        (
+            ("spec", "leaderWorkerTemplate", "subGroupPolicy", "subGroupPolicyType"),
+            ["LeaderWorker", "LeaderExcluded"],
+        ),
+        (("spec", "networkConfig", "subdomainPolicy"), ["Shared", "UniquePerReplica"]),
+    ],
+)
+def test_enums_are_upstreams_with_the_builtin_plugins(
+    crd: dict[str, Any], path: tuple[str, ...], values: list[str]
+) -> None:
+    assert schema_at(crd, *path)["enum"] == values
+
+
+def test_policy_enums_are_upstream_values_plus_registered_ones() -> None:
+    crd = build_crd(
+        startup_policies=["LeaderScheduled"], restart_policies=["RecreateGroupWithBackoff", "None"]
+    )
+    assert schema_at(crd, "spec", "startupPolicy")["enum"] == [
+        "LeaderCreated",
+        "LeaderReady",
+        "LeaderScheduled",
+    ]
+    assert schema_at(crd, "spec", "leaderWorkerTemplate", "restartPolicy")["enum"] == [
+        "Default",
+        "RecreateGroupOnPodRestart",
+        "RecreateGroupAfterStart",
+        "None",
+        "RecreateGroupWithBackoff",
+    ]
+
+
+def test_upstream_values_stay_in_the_crd_without_any_plugin() -> None:
+    crd = build_crd(startup_policies=[], restart_policies=[])
+    assert schema_at(crd, "spec", "startupPolicy")["enum"] == ["LeaderCreated", "LeaderReady"]
+    assert "Default" in schema_at(crd, "spec", "leaderWorkerTemplate", "restartPolicy")["enum"]
+
+
+@pytest.mark.parametrize(
+    ("path", "required"),
+    [
+        (("spec",), ["leaderWorkerTemplate"]),
+        (("spec", "leaderWorkerTemplate"), ["workerTemplate"]),
+        (("spec", "rolloutStrategy"), ["type"]),
+        (("spec", "networkConfig"), ["subdomainPolicy"]),
+    ],
+)
+def test_required_fields_are_upstreams(
+    crd: dict[str, Any], path: tuple[str, ...], required: list[str]
+) -> None:
+    assert schema_at(crd, *path)["required"] == required
+
+
+@pytest.mark.parametrize("template", ["leaderTemplate", "workerTemplate"])
+def test_pod_templates_keep_typed_metadata_and_an_open_spec(crd: dict[str, Any], template: str) -> None:
+    node = schema_at(crd, "spec", "leaderWorkerTemplate", template)
+    assert set(node["properties"]["metadata"]["properties"]) == {
+        "annotations",
+        "labels",
+        "finalizers",
+        "name",
+        "namespace",
+    }
+    assert node["properties"]["spec"] == {
+        "type": "object",
+        PRESERVE_UNKNOWN: True,
+        "description": node["properties"]["spec"]["description"],
+    }
+
+
+def test_volume_claim_templates_are_objects_with_open_specs(crd: dict[str, Any]) -> None:
+    vcts = schema_at(crd, "spec", "leaderWorkerTemplate", "volumeClaimTemplates")
+    assert vcts["type"] == "array"
+    assert vcts["items"]["properties"]["spec"][PRESERVE_UNKNOWN] is True
+
+
+def test_status_has_upstream_fields_and_the_group_restarts_extension(crd: dict[str, Any]) -> None:
+    status = schema_at(crd, "status")
+    assert set(status["properties"]) == {
+        "conditions",
+        "readyReplicas",
+        "updatedReplicas",
+        "replicas",
+        "hpaPodSelector",
+        "observedGeneration",
+        "groupRestarts",
+    }
+    conditions = status["properties"]["conditions"]
+    assert (conditions["x-kubernetes-list-type"], conditions[LIST_MAP_KEYS]) == ("map", ["type"])
+    restarts = status["properties"]["groupRestarts"]
+    assert (restarts["x-kubernetes-list-type"], restarts[LIST_MAP_KEYS]) == ("map", ["index"])
+    item = restarts["items"]
+    assert set(item["properties"]) == {"index", "count", "lastRecreateTime", "state", "message"}
+    assert item["properties"]["state"]["enum"] == ["Backoff", "Failed"]
+    assert item["properties"]["lastRecreateTime"]["format"] == "date-time"
+    assert "beyond upstream" in restarts["description"]
+
+
+# --- structural-schema rules the API server enforces on a CRD -------------------------------------------
+
+
+def walk(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    yield path, node
+    for key, child in (node.get("properties") or {}).items():
+        yield from walk(child, f"{path}.{key}" if path else key)
+    if isinstance(node.get("items"), dict):
+        yield from walk(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        yield from walk(node["additionalProperties"], f"{path}{{}}")
+
+
+def test_every_node_has_a_type(crd: dict[str, Any]) -> None:
+    untyped = [
+        path for path, node in walk(schema_at(crd)) if "type" not in node and not node.get(INT_OR_STRING)
+    ]
+    assert untyped == []
+
+
+def test_every_default_is_valid_under_its_own_schema(crd: dict[str, Any]) -> None:
+    for path, node in walk(schema_at(crd)):
+        if "default" in node:
+            assert check(node, node["default"], path) == [], path
+
+
+def test_list_map_keys_are_required_scalars(crd: dict[str, Any]) -> None:
+    for path, node in walk(schema_at(crd)):
+        for key in node.get(LIST_MAP_KEYS, ()):
+            assert key in node["items"]["required"], path
+            assert node["items"]["properties"][key]["type"] in ("string", "integer"), path
+
+
+def test_every_field_is_described_for_kubectl_explain(crd: dict[str, Any]) -> None:
+    undescribed = [
+        path
+        for path, node in walk(schema_at(crd, "spec"))
+        if not path.endswith(("[]", "{}")) and not node.get("description")
+    ]
+    assert undescribed == []
+
+
+def test_yaml_output_round_trips(crd: dict[str, Any]) -> None:
+    text = crd_yaml(crd)
+    assert text.startswith("# ")
+    assert yaml.safe_load(text) == crd
