@@ -21,13 +21,17 @@ from typing import Any, Protocol
 
 from lws.sim import crds, errors, objects, scale
 from lws.sim.causes import Cause
+from lws.sim.defaults import apply_builtin_defaults, validate_builtin
 from lws.sim.errors import APIError
 from lws.sim.objects import clone
 from lws.sim.paging import ContinueToken, check_limit, page
+from lws.sim.patch import PatchError
+from lws.sim.patch.apply import record_update, server_side_apply
 from lws.sim.patch.jsonpatch import apply_json_patch
 from lws.sim.patch.mergepatch import apply_merge_patch
 from lws.sim.patch.strategic import apply_strategic_merge_patch
 from lws.sim.resources import GVR, SUBRESOURCE_VERBS, ResourceRegistry, ResourceType
+from lws.sim.schema import StructuralSchema
 from lws.sim.selectors import (
     FieldSelector,
     LabelSelector,
@@ -51,6 +55,9 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
+
+# The field manager of in-process writes that name none (the built-in controllers should name theirs).
+DEFAULT_MANAGER = "lws-sim"
 
 # How often a write is retried when the object changed while admission webhooks were being awaited
 # (only for requests that did not pin a resourceVersion; those get 409 instead).
@@ -106,6 +113,7 @@ class APIServer:
         self.defaulters: list[Defaulter] = []
         self.validators: list[Validator] = []
         self._drop_watches: asyncio.Future[None] | None = None
+        self._schemas: dict[GVR, tuple[Mapping[str, Any], StructuralSchema]] = {}
         self._bootstrapped = False
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -455,6 +463,18 @@ class APIServer:
                 dry_run=dry_run,
             )
         self._check_verb(resource, "create")
+        return await self._create_object(resource, namespace, body, dry_run=dry_run, manager=field_manager)
+
+    async def _create_object(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: dict[str, Any],
+        *,
+        dry_run: bool,
+        manager: str | None,
+        applied: bool = False,
+    ) -> dict[str, Any]:
         obj = self._decode(resource, body)
         meta = obj["metadata"]
         ns = self._ns(resource, namespace)
@@ -484,7 +504,13 @@ class APIServer:
         meta["creationTimestamp"] = objects.now()
         if resource.tracks_generation:
             meta["generation"] = 1
-        self._prepare_create(resource, obj)
+        # Defaults count as the writer's (they are applied as the body is decoded); fields the server resets
+        # (status) and then sets itself do not.
+        obj = self._default(resource, obj)
+        self._reset_on_create(resource, obj)
+        if not applied:
+            obj = self._record(resource, None, obj, manager, None)
+        self._set_initial_state(resource, obj)
         attrs = AdmissionAttributes("CREATE", resource, None, ns or None, name, dry_run, None)
         obj = await self._admit(resource, attrs, obj, None)
         if self.store.get(resource.group_resource, ns, name) is not None:
@@ -502,21 +528,21 @@ class APIServer:
                 return candidate
         raise errors.internal(f"could not generate a free name with prefix {prefix!r}")
 
-    def _prepare_create(self, resource: ResourceType, obj: dict[str, Any]) -> None:
-        """What the registry strategies do on create: creating cannot set status (nodes excepted)."""
+    @staticmethod
+    def _reset_on_create(resource: ResourceType, obj: dict[str, Any]) -> None:
+        """Creating cannot set status where a status subresource exists (nodes excepted)."""
         if (
             resource.has_status
             and resource.kind != "Node"
             and not (resource.group == "" and resource.kind == "Pod")
         ):
             obj.pop("status", None)
-        if resource.group == "" and resource.kind == "Namespace":
+
+    @staticmethod
+    def _set_initial_state(resource: ResourceType, obj: dict[str, Any]) -> None:
+        """What the registry strategies force on new objects (initial status comes from defaulting)."""
+        if (resource.group, resource.kind) == ("", "Namespace"):
             obj.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
-            obj["status"] = {"phase": "Active"}
-        elif resource.group == "" and resource.kind == "Pod":
-            obj["status"] = {"phase": "Pending"}
-        elif resource.gvr == crds.CRD_GVR:
-            obj.pop("status", None)
 
     # -- writes: update and patch ----------------------------------------------------------------
 
@@ -559,6 +585,7 @@ class APIServer:
             subresource=subresource,
             pinned_rv=pinned,
             dry_run=dry_run,
+            manager=field_manager,
         )
         return scale.scale_of(resource, result) if subresource == "scale" else result
 
@@ -580,14 +607,21 @@ class APIServer:
         self._check_subresource(resource, subresource, "patch")
         if subresource is None:
             self._check_verb(resource, "patch")
-        apply_patch = _patcher(resource, patch_type, patch, field_manager=field_manager, force=force)
-        if (
-            patch_type == APPLY_PATCH
-            and self.store.get(resource.group_resource, self._ns(resource, namespace), name) is None
-        ):
+        is_apply = patch_type.split(";", maxsplit=1)[0].strip() == APPLY_PATCH
+        if is_apply:
+            apply_patch = self._applier(
+                resource, patch, manager=field_manager, force=force, subresource=subresource
+            )
+        else:
+            apply_patch = _patcher(resource, patch_type, patch)
+        if is_apply and self.store.get(resource.group_resource, self._ns(resource, namespace), name) is None:
+            if subresource is not None:
+                raise errors.not_found(resource.plural, resource.group, name)
             created = apply_patch(None)
             created.setdefault("metadata", {})["name"] = name
-            return await self.create(gvr, namespace, created, dry_run=dry_run, field_manager=field_manager)
+            return await self._create_object(
+                resource, namespace, created, dry_run=dry_run, manager=field_manager, applied=True
+            )
         # The patch may name a resourceVersion; if it differs from the live one the write is a conflict.
         pinned = (
             _pinned_rv(patch) if patch_type in (MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH) else None
@@ -597,7 +631,8 @@ class APIServer:
             if subresource == "scale":
                 patched_scale = apply_patch(scale.scale_of(resource, old))
                 return scale.with_scale(resource, old, patched_scale)
-            patched = apply_patch(clone(objects.with_api_version(old, resource)))
+            current = objects.with_api_version(old, resource)
+            patched = apply_patch(current if is_apply else clone(current))
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch must produce a JSON object")
             return patched
@@ -610,6 +645,8 @@ class APIServer:
             subresource=subresource,
             pinned_rv=pinned,
             dry_run=dry_run,
+            manager=None if is_apply else field_manager,
+            record=not is_apply,
         )
         return scale.scale_of(resource, result) if subresource == "scale" else result
 
@@ -623,6 +660,8 @@ class APIServer:
         subresource: str | None,
         pinned_rv: str | None,
         dry_run: bool,
+        manager: str | None = None,
+        record: bool = True,
     ) -> dict[str, Any]:
         ns = self._ns(resource, namespace)
         for _attempt in range(_MAX_WRITE_ATTEMPTS):
@@ -653,6 +692,8 @@ class APIServer:
                         errors.STALE_OBJECT,
                     )
                 continue  # changed while admission ran: recompute from the newer object
+            if record:
+                new = self._record(resource, old, new, manager, subresource)
             if dry_run:
                 return self._out(resource, new)
             if _ready_to_remove(new):
@@ -682,6 +723,9 @@ class APIServer:
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
+            managed = (new.get("metadata") or {}).get("managedFields")
+            if managed is not None:
+                merged["metadata"]["managedFields"] = managed
             return merged
         new.setdefault("metadata", {})
         new["apiVersion"] = old.get("apiVersion", resource.api_version)
@@ -1010,14 +1054,95 @@ class APIServer:
             await self.admission.validate(attrs, old)
 
     def _default(self, resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        schema = self._schema(resource)
+        if schema is not None:
+            # As when a real server decodes a custom resource: defaults applied, unknown fields dropped.
+            obj = schema.prune(schema.default(obj))
+        elif not resource.custom:
+            obj = apply_builtin_defaults(resource.group, resource.kind, obj)
         for defaulter in self.defaulters:
             obj = defaulter(resource, obj)
         return obj
+
+    def _schema(self, resource: ResourceType) -> StructuralSchema | None:
+        if resource.schema is None:
+            return None
+        cached = self._schemas.get(resource.gvr)
+        if cached is None or cached[0] is not resource.schema:
+            cached = (resource.schema, StructuralSchema(resource.schema))
+            self._schemas[resource.gvr] = cached
+        return cached[1]
+
+    def _record(
+        self,
+        resource: ResourceType,
+        old: dict[str, Any] | None,
+        new: dict[str, Any],
+        manager: str | None,
+        subresource: str | None,
+    ) -> dict[str, Any]:
+        """``new`` with ``managedFields`` recording this write (not for apply, which records its own)."""
+        if subresource == "finalize":
+            subresource = None  # finalize writes the namespace itself
+        try:
+            return record_update(
+                old,
+                new,
+                manager=manager or DEFAULT_MANAGER,
+                operation="Create" if old is None else "Update",
+                now=objects.now(),
+                kind=(resource.group, resource.kind),
+                schema=resource.schema if resource.custom else None,
+                subresource=subresource,
+            )
+        except PatchError as exc:
+            raise errors.from_code(exc.code, str(exc)) from exc
+
+    def _applier(
+        self,
+        resource: ResourceType,
+        applied: Any,
+        *,
+        manager: str | None,
+        force: bool,
+        subresource: str | None,
+    ) -> Callable[[Any], Any]:
+        """The function that server-side-applies ``applied`` to a live object (or None to create)."""
+        if not manager:
+            raise errors.bad_request("PATCH with server-side apply requires a fieldManager")
+        if not isinstance(applied, dict):
+            raise errors.bad_request("an apply patch must be a YAML or JSON object")
+        kind = (resource.group, resource.kind)
+        schema = resource.schema if resource.custom else None
+
+        def apply(live: Any) -> Any:
+            return _run_patch(
+                lambda doc, config: server_side_apply(
+                    doc,
+                    config,
+                    manager=manager,
+                    force=force,
+                    kind=kind,
+                    now=objects.now(),
+                    schema=schema,
+                    subresource=subresource,
+                    status_subresource=resource.has_status,
+                ),
+                live,
+                applied,
+            )
+
+        return apply
 
     def _validate(self, resource: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         problems: list[Any] = []
         if resource.gvr == crds.CRD_GVR:
             problems.extend(crds.validate_crd(obj))
+        schema = self._schema(resource)
+        if schema is not None:
+            problems.extend(schema.validate(obj))
+        elif not resource.custom:
+            problems.extend(validate_builtin(resource.group, resource.kind, obj))
         for validator in self.validators:
             problems.extend(validator(resource, obj, old))
         if problems:
@@ -1070,9 +1195,7 @@ def _pinned_rv(patch: Any) -> str | None:
     return None
 
 
-def _patcher(
-    resource: ResourceType, patch_type: str, patch: Any, *, field_manager: str | None, force: bool
-) -> Callable[[Any], Any]:
+def _patcher(resource: ResourceType, patch_type: str, patch: Any) -> Callable[[Any], Any]:
     """The function that applies ``patch`` to a document, chosen by content type."""
     base = patch_type.split(";", maxsplit=1)[0].strip()
     if base == JSON_PATCH:
@@ -1090,8 +1213,6 @@ def _patcher(
             raise errors.bad_request("a strategic merge patch must be a JSON object")
         kind = (resource.group, resource.kind)
         return lambda doc: _run_patch(lambda d, p: apply_strategic_merge_patch(d, p, kind), doc, patch)
-    if base == APPLY_PATCH:
-        raise errors.unsupported_media_type(base, (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH))
     raise errors.unsupported_media_type(patch_type, PATCH_TYPES)
 
 

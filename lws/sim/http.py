@@ -235,7 +235,7 @@ class HTTPFrontend:
                 target.namespace,
                 body,
                 dry_run=_dry_run(request),
-                field_manager=request.query.get("fieldManager"),
+                field_manager=_manager(request),
                 subresource=target.subresource,
                 name=target.name,
             )
@@ -249,7 +249,7 @@ class HTTPFrontend:
                 body,
                 subresource=target.subresource,
                 dry_run=_dry_run(request),
-                field_manager=request.query.get("fieldManager"),
+                field_manager=_manager(request),
             )
             return _json_response(updated)
         if verb == "patch":
@@ -360,6 +360,7 @@ class HTTPFrontend:
         manager = request.query.get("fieldManager")
         if content_type == APPLY_PATCH and not manager:
             raise errors.bad_request("PATCH with server-side apply requires the fieldManager query parameter")
+        manager = manager or _manager(request)
         patched = await self.api.patch(
             target.gvr,
             target.namespace,
@@ -412,6 +413,15 @@ class HTTPFrontend:
         if not isinstance(body, dict):
             raise errors.bad_request("DeleteOptions must be a JSON object")
         return body
+
+
+def _manager(request: web.Request) -> str:
+    """``fieldManager``, or (as Kubernetes does) the User-Agent up to its first ``/``."""
+    explicit = request.query.get("fieldManager")
+    if explicit:
+        return explicit
+    agent = request.headers.get("User-Agent", "")
+    return agent.split("/", 1)[0].strip() or "unknown"
 
 
 def _propagation(request: web.Request, options: Mapping[str, Any]) -> str | None:
