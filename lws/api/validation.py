@@ -40,7 +40,7 @@ from lws.api.names import (
     name_budget,
 )
 from lws.api.schema import INT32_MAX, INT32_MIN, Schema, leaderworkerset_schema
-from lws.api.structural import check, type_error
+from lws.api.structural import check, join, type_error
 
 SPEC: Final = "spec"
 REPLICAS: Final = "spec.replicas"
@@ -143,7 +143,9 @@ def _validate_metadata(metadata: Any) -> list[FieldError]:
     errors: list[FieldError] = []
     for key in metadata:
         if key not in _METADATA_FIELDS:
-            errors.append(FieldError(f"metadata.{key}", "unknown field in object metadata", type="Forbidden"))
+            errors.append(
+                FieldError(join("metadata", key), "unknown field in object metadata", type="Forbidden")
+            )
     errors.extend(_validate_name(metadata))
     namespace = metadata.get("namespace")
     if namespace is None or namespace == "":
