@@ -129,6 +129,8 @@ class PodInfo:
     preferred_anti_affinity: tuple[WeightedTerm, ...] = ()
     spread: tuple[SpreadConstraint, ...] = ()
     terminating: bool = False
+    nonzero: Mapping[str, int] = field(default_factory=dict)
+    """cpu and memory with kube-scheduler's defaults for containers that request none (for scoring)."""
 
     @property
     def key(self) -> PodKey:
@@ -146,6 +148,7 @@ class NodeInfo:
     allocatable: Mapping[str, int]
     unschedulable: bool
     requested: Counter[str] = field(default_factory=Counter)
+    nonzero_requested: Counter[str] = field(default_factory=Counter)
     pods: set[PodKey] = field(default_factory=set)
 
 
@@ -167,6 +170,26 @@ def pod_requests(spec: Mapping[str, Any]) -> dict[str, int]:
         for name, value in container_requests(container).items():
             total[name] = max(total[name], value)
     return dict(total)
+
+
+# kube-scheduler scores a container without requests as if it asked for 100m CPU and 200Mi memory,
+# so pods without requests still spread across nodes.
+DEFAULT_MILLI_CPU = 100
+DEFAULT_MEMORY_MILLI = 200 * 2**20 * 1000
+
+
+def nonzero_requests(spec: Mapping[str, Any]) -> dict[str, int]:
+    """Summed cpu and memory requests with the scoring defaults for unset ones (thousandths)."""
+    cpu = memory = 0
+    for container in spec.get("containers") or []:
+        resources = container.get("resources") or {}
+        requests = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+        try:
+            cpu += milli_value(requests["cpu"]) if "cpu" in requests else DEFAULT_MILLI_CPU
+            memory += milli_value(requests["memory"]) if "memory" in requests else DEFAULT_MEMORY_MILLI
+        except QuantityError as exc:
+            raise PodSpecError(f"container {container.get('name')!r}: {exc}") from exc
+    return {"cpu": cpu, "memory": memory}
 
 
 def node_info(node: Mapping[str, Any]) -> NodeInfo:
@@ -226,6 +249,7 @@ def pod_info(pod: Mapping[str, Any]) -> PodInfo:
             labels=labels,
             node_name=str(spec.get("nodeName") or ""),
             requests=pod_requests(spec),
+            nonzero=nonzero_requests(spec),
             node_selector=dict(spec.get("nodeSelector") or {}),
             node_affinity=node_terms,
             preferred_node_affinity=preferred_nodes,
@@ -370,6 +394,7 @@ class ClusterSnapshot:
         old = self.nodes.get(info.name)
         if old is not None:
             info.requested = old.requested
+            info.nonzero_requested = old.nonzero_requested
             info.pods = old.pods
         self.nodes[info.name] = info
         self._sorted_nodes = None
@@ -393,6 +418,7 @@ class ClusterSnapshot:
         node = self.nodes.get(info.node_name)
         if node is not None:
             node.requested.update(info.requests)
+            node.nonzero_requested.update(info.nonzero)
             node.pods.add(info.key)
 
     def remove_pod(self, key: PodKey) -> None:
@@ -405,6 +431,7 @@ class ClusterSnapshot:
         node = self.nodes.get(info.node_name)
         if node is not None:
             node.requested.subtract(info.requests)
+            node.nonzero_requested.subtract(info.nonzero)
             node.pods.discard(key)
 
     def pods_for(self, term: AffinityTerm) -> Iterable[PodInfo]:
@@ -634,9 +661,13 @@ def _score(
     free = 0
     for resource in resources:
         capacity = node.allocatable.get(resource, 0)
-        if capacity > 0:
+        if capacity <= 0:
+            continue
+        if resource in ("cpu", "memory"):
+            used = node.nonzero_requested.get(resource, 0) + pod.nonzero.get(resource, 0)
+        else:
             used = node.requested.get(resource, 0) + pod.requests.get(resource, 0)
-            free += max(0, (capacity - used) * 100 // capacity)
+        free += max(0, (capacity - used) * 100 // capacity)
     least_allocated = free // max(1, len(resources))
     return (preferred_nodes, interpod, least_allocated)
 
