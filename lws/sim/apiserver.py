@@ -361,6 +361,7 @@ class APIServer:
             initial_end_bookmark=bool(send_initial_events) and allow_bookmarks,
             allow_bookmarks=allow_bookmarks,
             timeout_seconds=timeout_seconds,
+            dropped=self._drop_signal(),
         )
 
     def drop_watches(self) -> None:
@@ -386,10 +387,10 @@ class APIServer:
         initial_end_bookmark: bool,
         allow_bookmarks: bool,
         timeout_seconds: float | None,
+        dropped: asyncio.Future[None],
     ) -> AsyncIterator[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         gr = resource.group_resource
-        dropped = self._drop_signal()
         deadline = loop.time() + timeout_seconds if timeout_seconds else None
         if start_rv is None or initial:
             # Snapshot and cursor are taken together, with no await in between: nothing is missed.

@@ -361,6 +361,8 @@ class HTTPFrontend:
         if content_type == APPLY_PATCH and not manager:
             raise errors.bad_request("PATCH with server-side apply requires the fieldManager query parameter")
         manager = manager or _manager(request)
+        # Server-side apply creates missing objects, and answers 201 when it does.
+        created = content_type == APPLY_PATCH and not self._exists(target)
         patched = await self.api.patch(
             target.gvr,
             target.namespace,
@@ -372,7 +374,12 @@ class HTTPFrontend:
             field_manager=manager,
             force=force,
         )
-        return _json_response(patched)
+        return _json_response(patched, status=201 if created else 200)
+
+    def _exists(self, target: Target) -> bool:
+        resource = self.api.resource(target.gvr)
+        namespace = (target.namespace or "") if resource.namespaced else ""
+        return self.api.store.get(resource.group_resource, namespace, target.name or "") is not None
 
     async def _delete(self, request: web.Request, target: Target) -> web.Response:
         options = await self._options(request)

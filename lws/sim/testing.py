@@ -11,15 +11,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
 
+from lws.sim.apiserver import APIServer
+from lws.sim.resources import GroupResource
 from lws.sim.runner import EmbeddedCluster
+from lws.sim.store import StoredEvent
 
 REAL_CLUSTER_ENV = "LWS_TEST_KUBECONFIG"
 
@@ -28,6 +34,47 @@ def real_kubeconfig() -> Path | None:
     """The kubeconfig of the real cluster tests must use, if ``LWS_TEST_KUBECONFIG`` names one."""
     value = os.environ.get(REAL_CLUSTER_ENV)
     return Path(value) if value else None
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition") -> Any:
+    """Poll ``predicate`` (from a thread other than the cluster's) until it returns something truthy."""
+    pause = threading.Event()
+    deadline = threading.Timer(timeout, pause.set)
+    deadline.start()
+    try:
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if pause.wait(0.02):
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    finally:
+        deadline.cancel()
+
+
+async def until(api: APIServer, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "it") -> Any:
+    """Re-check ``predicate`` after every change committed to ``api``'s store, until it holds (or time out).
+
+    For tests that run an :class:`APIServer` and its controllers on their own loop: no polling, no sleeps.
+    """
+    changed = asyncio.Event()
+
+    def listener(gr: GroupResource, event: StoredEvent) -> None:
+        changed.set()
+
+    api.store.add_listener(listener)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = predicate()
+                if result:
+                    return result
+                changed.clear()
+                await changed.wait()
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+    finally:
+        api.store.remove_listener(listener)
 
 
 def pytest_configure(config: pytest.Config) -> None:
