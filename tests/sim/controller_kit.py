@@ -1,0 +1,171 @@
+"""Helpers for the built-in controller tests: an in-process API server with nodes and controllers, and
+waits that are driven by watch events (never by sleeping)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lws.sim.apiserver import APIServer
+from lws.sim.controllers import Controllers, ControllersConfig, KubeletConfig, start_controllers
+from lws.sim.gc import run_garbage_collector
+from lws.sim.resources import GVR
+from lws.sim.store import StoredEvent
+from lws.sim.topology import NodeTiming, load_topology
+
+PODS: GVR = ("", "v1", "pods")
+NODES: GVR = ("", "v1", "nodes")
+STATEFULSETS: GVR = ("apps", "v1", "statefulsets")
+REVISIONS: GVR = ("apps", "v1", "controllerrevisions")
+CLAIMS: GVR = ("", "v1", "persistentvolumeclaims")
+SERVICES: GVR = ("", "v1", "services")
+
+FAST = KubeletConfig(timing=NodeTiming(), max_termination_seconds=0.01, node_eviction_seconds=0.05)
+
+
+@dataclass
+class Sim:
+    api: APIServer
+    controllers: Controllers
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(
+    topology: str = "tiny", *, kubelet: KubeletConfig = FAST, timing: NodeTiming | None = None, **config: Any
+) -> AsyncIterator[Sim]:
+    """An API server with the topology's nodes, the garbage collector and the workload controllers."""
+    api = APIServer()
+    api.bootstrap()
+    topo = load_topology(topology)
+    for node in topo.nodes():
+        await api.create(NODES, None, node)
+    kubelet = replace(kubelet, timing=timing or kubelet.timing)
+    controllers = start_controllers(api, ControllersConfig(kubelet=kubelet, **config))
+    gc = asyncio.get_running_loop().create_task(run_garbage_collector(api))
+    try:
+        await asyncio.wait_for(controllers.wait_synced(), 5)
+        yield Sim(api, controllers)
+    finally:
+        gc.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gc
+        await controllers.stop()
+        api.drop_watches()
+
+
+Objects = dict[str, dict[str, Any]]
+
+
+async def wait_for(
+    api: APIServer,
+    gvr: GVR,
+    namespace: str | None,
+    predicate: Callable[[Objects], bool],
+    *,
+    timeout: float = 10.0,
+    what: str = "the condition",
+    on_change: Callable[[Objects], None] | None = None,
+) -> Objects:
+    """Return the objects (by name) once ``predicate`` holds, re-checked on every committed change.
+
+    It follows the store's listeners (as the controllers do), so ``on_change`` sees every state.
+    """
+    gr = api.resource(gvr).group_resource
+    objects: Objects = {obj["metadata"]["name"]: obj for obj in api.store.items(gr, namespace)}
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def check() -> None:
+        if on_change is not None:
+            on_change(objects)
+        if not done.done() and predicate(objects):
+            done.set_result(None)
+
+    def listener(changed: Any, event: StoredEvent) -> None:
+        if changed != gr or (namespace is not None and event.obj["metadata"].get("namespace") != namespace):
+            return
+        name = event.obj["metadata"]["name"]
+        if event.type == "DELETED":
+            objects.pop(name, None)
+        else:
+            objects[name] = event.obj
+        check()
+
+    api.store.add_listener(listener)
+    try:
+        check()
+        await asyncio.wait_for(done, timeout)
+        return dict(objects)
+    except TimeoutError:
+        summary = {name: _brief(obj) for name, obj in sorted(objects.items())}
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {summary}") from None
+    finally:
+        api.store.remove_listener(listener)
+
+
+def _brief(obj: Mapping[str, Any]) -> Any:
+    status = obj.get("status") or {}
+    if obj.get("kind") == "Pod":
+        ready = next((c["status"] for c in status.get("conditions") or [] if c.get("type") == "Ready"), "-")
+        gone = " terminating" if obj["metadata"].get("deletionTimestamp") else ""
+        return f"{status.get('phase')}/ready={ready}{gone} node={obj['spec'].get('nodeName')}"
+    return status
+
+
+def is_ready(pod: Mapping[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    return status.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+
+
+def statefulset(
+    name: str,
+    replicas: int,
+    *,
+    namespace: str = "default",
+    image: str = "nginx:1",
+    policy: str = "OrderedReady",
+    strategy: Mapping[str, Any] | None = None,
+    requests: Mapping[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "main", "image": image}
+    if requests:
+        container["resources"] = {"requests": dict(requests)}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "podManagementPolicy": policy,
+            "selector": {"matchLabels": {"app": name}},
+            "updateStrategy": dict(strategy or {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
+            **spec,
+        },
+    }
+
+
+def pods_of(objects: Objects, name: str) -> dict[int, dict[str, Any]]:
+    """Pods of set ``name`` by ordinal."""
+    result = {}
+    for pod_name, pod in objects.items():
+        prefix, _, ordinal = pod_name.rpartition("-")
+        if prefix == name and ordinal.isdigit():
+            result[int(ordinal)] = pod
+    return result
+
+
+def all_ready(name: str, count: int) -> Callable[[Objects], bool]:
+    def check(objects: Objects) -> bool:
+        pods = pods_of(objects, name)
+        return len(pods) == count and all(
+            is_ready(p) and not p["metadata"].get("deletionTimestamp") for p in pods.values()
+        )
+
+    return check
