@@ -28,12 +28,14 @@ from aiohttp import web
 
 from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APIServer
+from lws.sim.controllers import ControllersConfig, WorkloadControllers
 from lws.sim.controllers.crds import run_crd_cleanup
 from lws.sim.controllers.namespaces import run_namespace_lifecycle
 from lws.sim.gc import run_garbage_collector
 from lws.sim.http import HTTPFrontend
 from lws.sim.kubeconfig import write_kubeconfig
 from lws.sim.store import Store
+from lws.sim.topology import load_topology
 
 T = TypeVar("T")
 
@@ -55,7 +57,7 @@ class EmbeddedCluster:
     :param history_size: watch events kept per resource; resuming from older versions answers 410.
     :param bookmark_interval: seconds between watch BOOKMARK events.
     :param controllers: the built-in controllers to run (default: namespaces, GC, CRD cleanup, plus the
-        workload controllers ``lws.sim.controllers`` provides).
+        workload controllers of ``lws.sim.controllers``, reachable as :attr:`workloads`).
     """
 
     def __init__(
@@ -75,9 +77,13 @@ class EmbeddedCluster:
         self.api = APIServer(store=Store(history_size=history_size), bookmark_interval=bookmark_interval)
         self.api_faults = APIFaults(self.api)
         self.frontend = HTTPFrontend(self.api, faults=self.api_faults)
-        self.controllers: tuple[Controller, ...] = (
-            tuple(controllers) if controllers is not None else CORE_CONTROLLERS + _workload_controllers()
-        )
+        self.workloads: WorkloadControllers | None = None
+        if controllers is None:
+            self.workloads = WorkloadControllers(
+                ControllersConfig.from_topology(load_topology(topology) if topology is not None else None)
+            )
+            controllers = (*CORE_CONTROLLERS, self.workloads)
+        self.controllers: tuple[Controller, ...] = tuple(controllers)
         self.sync = SyncAPI(self)
         self.aio = AsyncAPI(self)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,6 +206,9 @@ class EmbeddedCluster:
             self.frontend.server_address = f"{self.host}:{self.port}"
             await self._create_nodes()
             self._tasks = [asyncio.create_task(controller(self.api)) for controller in self.controllers]
+            if self.workloads is not None:
+                # Callers may count on the controllers' caches being filled once start() returns.
+                await asyncio.wait_for(self.workloads.ready.wait(), timeout=30)
             self._started.set()
             await self._stopping.wait()
         finally:
@@ -214,15 +223,8 @@ class EmbeddedCluster:
     async def _create_nodes(self) -> None:
         if self.topology is None:
             return
-        from lws.sim.topology import load_topology
-
         for node in load_topology(self.topology).nodes():
             await self.api.create(("", "v1", "nodes"), None, node)
-
-
-def _workload_controllers() -> tuple[Controller, ...]:
-    """The workload controllers of ``lws.sim.controllers`` that exist in this build."""
-    return ()
 
 
 def _bound_port(runner: web.AppRunner) -> int:
