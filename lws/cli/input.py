@@ -1,57 +1,92 @@
 """Reading LeaderWorkerSet manifests for a command and admitting them as the webhooks would.
 
-Shared by ``lws render``, ``lws validate`` and ``lws simulate`` so that one manifest gets the same verdict
-and the same error lines from each of them.
+Shared by ``lws render``, ``lws validate`` and ``lws simulate``, so one manifest gets the same verdict and
+the same ``error:`` lines from each of them.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lws.api.loading import Document, Manifests, load_path, load_text
-from lws.core.admission import admit
+from lws.api.errors import FieldError
+from lws.api.loading import STDIN, Document, LoadError, Manifests, load_path, load_text
+from lws.core import admission
 from lws.hooks.manager import Hooks, PluginError
 
 
 @dataclass
 class Admitted:
-    """The defaulted objects that passed, and one ``error:`` line per problem."""
+    """Defaulted objects that passed; one ``error:`` line per problem, one ``note:`` per skipped object."""
 
     objects: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checked: int = 0
 
 
-def read(path: str) -> Manifests:
-    """``-`` reads standard input; anything else a file or a directory of manifests."""
-    if path == "-":
-        return load_text(sys.stdin.read())
-    return load_path(path)
+def read(paths: Iterable[str]) -> Manifests:
+    """``-`` reads standard input; anything else is a file or a directory of manifests."""
+    manifests = Manifests()
+    for path in paths:
+        manifests.extend(_read_stdin() if path == "-" else load_path(path))
+    return manifests
+
+
+def _read_stdin() -> Manifests:
+    try:
+        # Bytes, so that input that is not UTF-8 is a clean error rather than a decoding traceback.
+        binary = getattr(sys.stdin, "buffer", None)
+        text = binary.read().decode("utf-8") if binary is not None else sys.stdin.read()
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return Manifests(errors=[LoadError.unreadable("standard input", exc)])
+    return load_text(text, STDIN)
 
 
 def admit_all(manifests: Manifests, hooks: Hooks, *, namespace: str | None = None) -> Admitted:
     """Default and validate every LeaderWorkerSet; other kinds are noted and skipped."""
     result = Admitted()
-    result.errors += [f"error: {e}" for e in manifests.errors]
-    for doc in manifests.others:
-        result.notes.append(
-            f"note: {_where(doc)}: skipping {doc.describe(namespace or 'default')}: not a LeaderWorkerSet"
-        )
+    result.errors += [f"error: {one_line(str(e))}" for e in manifests.errors]
+    result.notes += [
+        f"note: {doc.source}: {doc.where}: {doc.kind} is not a LeaderWorkerSet; not checked"
+        for doc in manifests.others
+    ]
     for doc in manifests.leaderworkersets:
-        try:
-            defaulted, problems = admit(doc.body, None, hooks, namespace=namespace)
-        except PluginError as exc:
-            result.errors.append(f"error: {_where(doc)}: {doc.describe(namespace or 'default')}: {exc}")
-            continue
-        if problems:
-            prefix = f"error: {_where(doc)}: {doc.describe(namespace or 'default')}"
-            result.errors += [f"{prefix}: {p}" for p in problems]
-        else:
-            result.objects.append(defaulted)
+        result.checked += 1
+        obj, problems = admit_document(doc, hooks, namespace)
+        result.errors += [f"error: {one_line(p)}" for p in problems]
+        if obj is not None:
+            result.objects.append(obj)
     return result
 
 
-def _where(doc: Document) -> str:
-    return f"{doc.source} {doc.where}" if doc.source else doc.where
+def admit_document(
+    doc: Document, hooks: Hooks, namespace: str | None
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The defaulted object (``None`` if invalid) and its problems: ``<file>: <Kind> <ns>/<name>: <error>``."""
+    subject = f"{doc.source}: {doc.describe(namespace or 'default')}"
+    try:
+        defaulted, errors = admission.admit(doc.body, None, hooks, namespace=namespace)
+    except PluginError as exc:
+        return None, [f"{subject}: {exc}"]
+    except RecursionError:
+        return None, [f"{subject}: nested too deeply to check"]
+    except Exception as exc:  # a bug must still not end in a traceback
+        return None, [
+            f"{subject}: internal error while checking ({type(exc).__name__}: {exc}); please report it"
+        ]
+    if errors:
+        return None, [f"{subject}: {describe(error)}" for error in errors]
+    return defaulted, []
+
+
+def describe(error: FieldError) -> str:
+    """A field error, naming the plugin when a plugin's rule raised it."""
+    return str(error) if error.origin == "lws" else f"{error} (plugin {error.origin})"
+
+
+def one_line(text: str) -> str:
+    """Keep one problem on one line, whatever a plugin or parser message holds."""
+    return " ".join(text.splitlines())

@@ -49,10 +49,11 @@ Examples:
 @click.option(
     "-f",
     "--filename",
-    "path",
+    "paths",
     required=True,
+    multiple=True,
     metavar="FILE|-",
-    help="Manifest file, directory of manifests, or - for standard input.",
+    help="Manifest file, directory of manifests, or - for standard input (repeatable).",
 )
 @click.option(
     "-o",
@@ -71,7 +72,7 @@ Examples:
 )
 @plugin_options
 def command(
-    path: str,
+    paths: tuple[str, ...],
     output: str,
     namespace: str | None,
     config_path: str | None,
@@ -93,12 +94,10 @@ def command(
     nothing on stdout.
     """
     _, hooks = load(config_path, enable_plugins, disable_plugins)
-    admitted = manifest_input.admit_all(manifest_input.read(path), hooks, namespace=namespace)
-    for note in admitted.notes:
-        click.echo(note, err=True)
+    admitted = manifest_input.admit_all(manifest_input.read(paths), hooks, namespace=namespace)
+    for line in (*admitted.errors, *admitted.notes):
+        click.echo(line, err=True)
     if admitted.errors:
-        for line in admitted.errors:
-            click.echo(line, err=True)
         sys.exit(1)
     items: list[dict[str, Any]] = []
     try:

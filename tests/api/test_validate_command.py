@@ -13,6 +13,7 @@ from lws_api_testing import lws_like, make_lws
 
 from lws.api import constants as c
 from lws.cli.main import cli
+from lws.hooks.manager import make_hooks
 
 SAMPLES = Path("/work/shared/samples/upstream")
 
@@ -41,13 +42,17 @@ def test_other_documents_are_noted_not_errors() -> None:
     ]
 
 
+def _startup_choices() -> str:
+    return ", ".join(f'"{v}"' for v in make_hooks().startup_values)
+
+
 def test_each_problem_is_one_error_line_naming_file_object_and_field() -> None:
     result = run("-f", "-", stdin=manifest(spec={"replicas": -1, "startupPolicy": "Sometimes"}))
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         'error: <stdin>: LeaderWorkerSet default/demo: spec.startupPolicy: Unsupported value: "Sometimes": '
-        'supported values: "LeaderCreated", "LeaderReady"',
+        f"supported values: {_startup_choices()}",
         "error: <stdin>: LeaderWorkerSet default/demo: spec.replicas: Invalid value: -1: "
         "replicas must be equal or greater than 0",
     ]
@@ -94,7 +99,9 @@ def test_plugin_rules_run_after_the_core_rules_and_are_attributed() -> None:
 
 
 def test_policy_values_come_from_the_enabled_plugins() -> None:
-    result = run("--disable-plugin", "startup_policies", "-f", "-", stdin=manifest())
+    owners = sorted({plugin for plugin, _ in make_hooks().policies.startup.values()})
+    disable = [arg for owner in owners for arg in ("--disable-plugin", owner)]
+    result = run(*disable, "-f", "-", stdin=manifest())
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         'error: <stdin>: LeaderWorkerSet default/demo: spec.startupPolicy: Unsupported value: "LeaderCreated": '
