@@ -65,7 +65,7 @@ def admit_all(manifests: Manifests, hooks: Hooks, *, namespace: str | None = Non
 def admit_document(
     doc: Document, hooks: Hooks, namespace: str | None
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """The defaulted object (``None`` if invalid) and its problems: ``<file>: <Kind> <ns>/<name>: <error>``."""
+    """The defaulted object (``None`` if invalid) and problems (``<file>: <Kind> <ns>/<name>: <error>``)."""
     subject = f"{doc.source}: {doc.describe(namespace or 'default')}"
     try:
         defaulted, errors = admission.admit(doc.body, None, hooks, namespace=namespace)
