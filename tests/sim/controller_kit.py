@@ -59,6 +59,74 @@ async def running_cluster(
 Objects = dict[str, dict[str, Any]]
 
 
+class Watcher:
+    """Follows one resource type through the store's listeners from the moment it is made.
+
+    ``on_change`` sees every committed state; :meth:`until` waits for a predicate over the objects.
+    """
+
+    def __init__(
+        self,
+        api: APIServer,
+        gvr: GVR,
+        namespace: str | None,
+        on_change: Callable[[Objects], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.gr = api.resource(gvr).group_resource
+        self.namespace = namespace
+        self.on_change = on_change
+        self.objects: Objects = {obj["metadata"]["name"]: obj for obj in api.store.items(self.gr, namespace)}
+        self._waiters: list[tuple[Callable[[Objects], bool], asyncio.Future[None]]] = []
+        api.store.add_listener(self._listener)
+        if on_change is not None:
+            on_change(self.objects)
+
+    def _listener(self, changed: Any, event: StoredEvent) -> None:
+        meta = event.obj["metadata"]
+        if changed != self.gr or (self.namespace is not None and meta.get("namespace") != self.namespace):
+            return
+        if event.type == "DELETED":
+            self.objects.pop(meta["name"], None)
+        else:
+            self.objects[meta["name"]] = event.obj
+        if self.on_change is not None:
+            self.on_change(self.objects)
+        for predicate, future in self._waiters:
+            if not future.done() and predicate(self.objects):
+                future.set_result(None)
+
+    async def until(
+        self, predicate: Callable[[Objects], bool], *, timeout: float = 10.0, what: str = "the condition"
+    ) -> Objects:
+        """The objects (by name) once ``predicate`` holds; re-checked on every committed change."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if predicate(self.objects):
+            return dict(self.objects)
+        entry = (predicate, future)
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(future, timeout)
+            return dict(self.objects)
+        except TimeoutError:
+            summary = {name: _brief(obj) for name, obj in sorted(self.objects.items())}
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}; last seen: {summary}"
+            ) from None
+        finally:
+            self._waiters.remove(entry)
+
+    def close(self) -> None:
+        """Stop following the store."""
+        self.api.store.remove_listener(self._listener)
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 async def wait_for(
     api: APIServer,
     gvr: GVR,
@@ -69,40 +137,9 @@ async def wait_for(
     what: str = "the condition",
     on_change: Callable[[Objects], None] | None = None,
 ) -> Objects:
-    """Return the objects (by name) once ``predicate`` holds, re-checked on every committed change.
-
-    It follows the store's listeners (as the controllers do), so ``on_change`` sees every state.
-    """
-    gr = api.resource(gvr).group_resource
-    objects: Objects = {obj["metadata"]["name"]: obj for obj in api.store.items(gr, namespace)}
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def check() -> None:
-        if on_change is not None:
-            on_change(objects)
-        if not done.done() and predicate(objects):
-            done.set_result(None)
-
-    def listener(changed: Any, event: StoredEvent) -> None:
-        if changed != gr or (namespace is not None and event.obj["metadata"].get("namespace") != namespace):
-            return
-        name = event.obj["metadata"]["name"]
-        if event.type == "DELETED":
-            objects.pop(name, None)
-        else:
-            objects[name] = event.obj
-        check()
-
-    api.store.add_listener(listener)
-    try:
-        check()
-        await asyncio.wait_for(done, timeout)
-        return dict(objects)
-    except TimeoutError:
-        summary = {name: _brief(obj) for name, obj in sorted(objects.items())}
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {summary}") from None
-    finally:
-        api.store.remove_listener(listener)
+    """Return the objects (by name) once ``predicate`` holds, re-checked on every committed change."""
+    with Watcher(api, gvr, namespace, on_change) as watcher:
+        return await watcher.until(predicate, timeout=timeout, what=what)
 
 
 def _brief(obj: Mapping[str, Any]) -> Any:
