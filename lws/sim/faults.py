@@ -13,14 +13,21 @@ these act on workloads through the simulated kubelets:
   tainted unreachable, pods NotReady, then ``Failed``/``NodeLost``), or comes back.
 
 Every method runs on the cluster's event loop (the runner offers thread-safe wrappers) and returns a
-small JSON-able summary. :meth:`Faults.run` dispatches by action name for the HTTP control routes.
+small JSON-able summary. :meth:`Faults.run` dispatches by action name; :meth:`Faults.control_routes`
+serves them over HTTP as ``POST /sim/v1/faults/pods/<action>`` (body ``{namespace, pod, container?,
+...}``) and ``POST /sim/v1/faults/nodes/<fail|recover>`` (body ``{node}``); ``GET /sim/v1/faults/nodes``
+lists failed nodes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiohttp import web
+
+from lws.sim import errors
 from lws.sim.controllers import Controllers
 from lws.sim.controllers import container_runtime as cr
 from lws.sim.errors import APIError
@@ -31,6 +38,10 @@ NODES = ("", "v1", "nodes")
 
 class FaultError(LookupError):
     """A fault that cannot be applied; the message says what is missing and what to do."""
+
+
+class FaultUsageError(FaultError):
+    """A fault asked for with an unknown action or wrong parameters."""
 
 
 class Faults:
@@ -193,11 +204,53 @@ class Faults:
         }
         method = actions.get(action)
         if method is None:
-            raise FaultError(f"unknown fault {action!r}: use one of {', '.join(actions)}")
+            raise FaultUsageError(f"unknown fault {action!r}: use one of {', '.join(actions)}")
         try:
             result: dict[str, Any] = await method(**params)
         except TypeError as exc:
-            raise FaultError(f"fault {action!r}: {exc}") from exc
+            raise FaultUsageError(f"fault {action!r}: {exc}") from exc
         except APIError as exc:
             raise FaultError(f"fault {action!r} failed: {exc}") from exc
         return result
+
+    # -- HTTP control routes ---------------------------------------------------------------------
+
+    def control_routes(self) -> dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+        """``/sim/v1/faults/pods/...`` and ``/sim/v1/faults/nodes/...`` for ``lws cluster`` subcommands."""
+        routes: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] = {
+            ("GET", "/sim/v1/faults/nodes"): self._get_nodes,
+        }
+        for action in ("restart-container", "crash-loop", "crash-pod", "delete-pod"):
+            path = f"/sim/v1/faults/pods/{action.removesuffix('-pod')}"
+            routes[("POST", path)] = self._handler(action)
+        routes[("POST", "/sim/v1/faults/nodes/fail")] = self._handler("fail-node")
+        routes[("POST", "/sim/v1/faults/nodes/recover")] = self._handler("recover-node")
+        return routes
+
+    def _handler(self, action: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError as exc:
+                raise errors.bad_request(f"the fault request body is not JSON: {exc}") from exc
+            if not isinstance(body, dict):
+                raise errors.bad_request("the fault request body must be a JSON object")
+            params = {str(_PARAMETERS.get(key, key)): value for key, value in body.items()}
+            try:
+                result = await self.run(action, **params)
+            except FaultUsageError as exc:
+                raise errors.bad_request(str(exc)) from exc
+            except FaultError as exc:
+                code, reason = (404, "NotFound") if "does not exist" in str(exc) else (409, "Conflict")
+                raise APIError(errors.status(code, reason, str(exc))) from exc
+            return web.json_response(result, status=201)
+
+        return handle
+
+    async def _get_nodes(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"failed": self.failed_nodes()})
+
+
+# JSON bodies use Kubernetes' camelCase; the methods take snake_case keywords.
+_PARAMETERS = {"exitCode": "exit_code", "gracePeriodSeconds": "grace_period_seconds"}

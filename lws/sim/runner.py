@@ -31,6 +31,7 @@ from lws.sim.apiserver import APIServer
 from lws.sim.controllers import ControllersConfig, WorkloadControllers
 from lws.sim.controllers.crds import run_crd_cleanup
 from lws.sim.controllers.namespaces import run_namespace_lifecycle
+from lws.sim.faults import Faults
 from lws.sim.gc import run_garbage_collector
 from lws.sim.http import HTTPFrontend
 from lws.sim.kubeconfig import write_kubeconfig
@@ -84,6 +85,10 @@ class EmbeddedCluster:
             )
             controllers = (*CORE_CONTROLLERS, self.workloads)
         self.controllers: tuple[Controller, ...] = tuple(controllers)
+        # Pod and node faults act through the running kubelets (POST /sim/v1/faults/pods|nodes/...).
+        self.faults = Faults(lambda: self.workloads.running if self.workloads is not None else None)
+        for (method, path), handler in self.faults.control_routes().items():
+            self.frontend.add_control_route(method, path, handler)
         self.sync = SyncAPI(self)
         self.aio = AsyncAPI(self)
         self._loop: asyncio.AbstractEventLoop | None = None
