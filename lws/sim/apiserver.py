@@ -433,7 +433,9 @@ class APIServer:
                 continue
             wake_times = [t for t in (deadline, next_bookmark if allow_bookmarks else None) if t is not None]
             timeout = max(0.0, min(wake_times) - now) if wake_times else None
-            await asyncio.wait((self.store.changed(gr), dropped), timeout=timeout)
+            await asyncio.wait(
+                (self.store.changed(gr), dropped), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
 
     # -- writes: create --------------------------------------------------------------------------
 

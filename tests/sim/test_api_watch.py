@@ -87,6 +87,23 @@ def test_server_ends_the_stream_after_timeout_seconds(kube_api, test_namespace):
     assert events == []
 
 
+async def test_a_waiting_watcher_wakes_on_a_change(api):
+    stream = api.watch(CM, "default", resource_version=str(api.store.resource_version))
+
+    async def first_event() -> dict:
+        async for event in stream:
+            return event
+        raise AssertionError("the stream ended without an event")
+
+    watcher = asyncio.ensure_future(first_event())
+    # Runs after the watcher's first step, so the write lands while the watcher waits for changes.
+    asyncio.get_running_loop().call_soon(
+        lambda: asyncio.ensure_future(api.create(CM, "default", _cm("late")))
+    )
+    event = await asyncio.wait_for(watcher, 5)
+    assert event["object"]["metadata"]["name"] == "late"
+
+
 async def test_label_selector_watch_reports_objects_entering_and_leaving(api):
     await api.create(CM, "default", _cm("x", tier="db"))
     rv = (await api.list(CM, "default"))["metadata"]["resourceVersion"]
