@@ -20,8 +20,7 @@ configuration takes effect on the very next write), picks the webhooks whose rul
 * ``reinvocationPolicy: IfNeeded`` is simplified: after all mutating webhooks ran, each ``IfNeeded`` webhook
   whose output was changed by a later one is called once more, in order (Kubernetes also reinvokes after
   built-in mutating plugins, which this server does not have).
-* Warnings in responses reach the client when the HTTP layer collects them with
-  :func:`collecting_warnings` and sends them as ``Warning`` headers.
+* Warnings in responses reach the client as ``Warning`` headers (:mod:`lws.sim.clientwarnings`).
 
 Requests carry a fixed identity (``system:admin`` in ``system:masters``): the embedded cluster does not
 authenticate. A write to the ``scale`` subresource is sent as the whole object, not as an ``autoscaling/v1``
@@ -33,18 +32,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
-import contextvars
 import json
 import ssl
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from lws.sim import errors
+from lws.sim.clientwarnings import warn
 from lws.sim.errors import APIError
 from lws.sim.patch import PatchError
 from lws.sim.patch.jsonpatch import apply_json_patch
@@ -65,7 +63,7 @@ from lws.sim.webhooks import (
 if TYPE_CHECKING:
     from lws.sim.apiserver import AdmissionAttributes, APIServer
 
-__all__ = ["DEFAULT_USER", "WebhookAdmission", "collecting_warnings"]
+__all__ = ["DEFAULT_USER", "WebhookAdmission"]
 
 DEFAULT_USER: Mapping[str, Any] = {
     "username": "system:admin",
@@ -75,21 +73,6 @@ _MUTATING = ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfiguration
 _VALIDATING = ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")
 _NAMESPACES = ("", "v1", "namespaces")
 _DRY_RUN_SAFE = ("None", "NoneOnDryRun")
-
-_warnings: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "admission_warnings", default=None
-)
-
-
-@contextlib.contextmanager
-def collecting_warnings() -> Iterator[list[str]]:
-    """Collect the warnings webhooks return while the block runs (for ``Warning`` response headers)."""
-    sink: list[str] = []
-    token = _warnings.set(sink)
-    try:
-        yield sink
-    finally:
-        _warnings.reset(token)
 
 
 class WebhookAdmission:
@@ -253,9 +236,8 @@ class WebhookAdmission:
             if ignore_failures:
                 return None
             raise errors.internal(f'failed calling webhook "{name}": {error}') from error
-        sink = _warnings.get()
-        if sink is not None:
-            sink.extend(verdict.warnings)
+        for text in verdict.warnings:
+            warn(text)
         if not verdict.allowed:
             raise APIError(denial_status(name, verdict.status))
         return verdict

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from webhook_tls import Certificates, WebhookServer, answer, make_certificates
 
-from lws.sim.admission import WebhookAdmission, collecting_warnings
+from lws.sim.admission import WebhookAdmission
 from lws.sim.apiserver import APIServer
+from lws.sim.clientwarnings import collecting_warnings
 from lws.sim.errors import APIError
 
 PODS = ("", "v1", "pods")

@@ -1,0 +1,58 @@
+"""``fieldValidation``: what the server does with fields a custom resource's schema does not know.
+
+kubectl sends ``fieldValidation=Strict`` with every write (its default ``--validate=strict``), because the
+OpenAPI documents (:mod:`lws.sim.openapi`) say the server supports it; without a parameter Kubernetes behaves
+as ``Warn``. For custom resources:
+
+* ``Strict``: the request fails with 400 ``BadRequest``, worded as Kubernetes words it: ``Widget in version
+  "v1" cannot be handled as a Widget: strict decoding error: unknown field "spec.colour"``;
+* ``Warn``: the fields are dropped (pruned, as always) and each becomes a ``Warning`` header,
+  ``unknown field "spec.colour"``, which kubectl prints;
+* ``Ignore``: the fields are dropped silently.
+
+The fields checked are those of the request body: the object for a create or an update, the patch for a merge
+patch or an apply (both are partial objects). JSON patches are not checked, and neither are built-in kinds,
+whose full schemas this server does not have; unknown ``metadata`` fields are not reported either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lws.sim import errors
+from lws.sim.resources import ResourceType
+from lws.sim.schema import StructuralSchema
+
+__all__ = ["DIRECTIVES", "check_fields"]
+
+DIRECTIVES = ("Ignore", "Warn", "Strict")
+_CHECKED_PATCHES = ("application/merge-patch+json", "application/apply-patch+yaml")
+
+
+def check_fields(
+    directive: str | None, resource: ResourceType, body: Any, *, patch_type: str | None = None
+) -> list[str]:
+    """Apply ``fieldValidation=directive`` to a write of ``body``; returns the warnings to send.
+
+    :param patch_type: the patch's media type for a PATCH, ``None`` for a create or an update.
+    :raises APIError: 400 for an unknown directive, or for unknown fields under ``Strict``.
+    """
+    chosen = directive or "Warn"
+    if chosen not in DIRECTIVES:
+        raise errors.bad_request(
+            f'fieldValidation: Unsupported value: "{chosen}": supported values: "Ignore", "Strict", "Warn"'
+        )
+    if chosen == "Ignore" or not resource.custom or resource.schema is None or not isinstance(body, Mapping):
+        return []
+    if patch_type is not None and patch_type.split(";", 1)[0].strip() not in _CHECKED_PATCHES:
+        return []
+    unknown = StructuralSchema(resource.schema).unknown_fields(body)
+    if not unknown:
+        return []
+    problems = [f'unknown field "{path}"' for path in unknown]
+    if chosen == "Warn":
+        return problems
+    kind, version = resource.kind, resource.version
+    reason = "strict decoding error: " + ", ".join(problems)
+    raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {reason}')
