@@ -18,7 +18,9 @@ from aiohttp import web
 from lws.sim import discovery, errors, tables
 from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APPLY_PATCH, PATCH_TYPES, APIServer
+from lws.sim.clientwarnings import collecting_warnings, header_value, warn
 from lws.sim.errors import APIError
+from lws.sim.fieldvalidation import check_fields
 from lws.sim.resources import ResourceType
 
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -132,7 +134,7 @@ class HTTPFrontend:
         self.faults = faults if faults is not None else APIFaults(api)
         self.server_address = server_address
         self._control: dict[tuple[str, str], ControlHandler] = {}
-        self._openapi: Callable[[str], Any] | None = None
+        self._openapi: Callable[[str, str], tuple[bytes, str] | None] | None = None
         for (method, path), handler in self.faults.control_routes().items():
             self.add_control_route(method, path, handler)
 
@@ -140,9 +142,10 @@ class HTTPFrontend:
         """Serve ``method path`` (under ``/sim/v1/``) with ``handler`` (used by fault modules)."""
         self._control[(method.upper(), path.rstrip("/"))] = handler
 
-    def set_openapi(self, document: Callable[[str], Any]) -> None:
-        """Serve ``/openapi/...`` from ``document(path)`` (returns a JSON-ready dict, or None for 404)."""
-        self._openapi = document
+    def set_openapi(self, documents: Callable[[str, str], tuple[bytes, str] | None]) -> None:
+        """Serve ``/openapi/...`` from ``documents(path, accept)``: body and content type, or None for 404
+        (:meth:`lws.sim.openapi.OpenAPIDocuments.respond`)."""
+        self._openapi = documents
 
     def application(self) -> web.Application:
         """The aiohttp application."""
@@ -153,6 +156,14 @@ class HTTPFrontend:
     # -- dispatch --------------------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        with collecting_warnings() as warnings:
+            response = await self._answer(request)
+        if not response.prepared:  # a watch has sent its headers already
+            for text in warnings:
+                response.headers.add("Warning", header_value(text))
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._route(request)
         except APIError as error:
@@ -174,10 +185,12 @@ class HTTPFrontend:
                 raise errors.resource_not_found(path)
             return await handler(request)
         if path.startswith("/openapi/"):
-            document = self._openapi(path) if self._openapi is not None else None
-            if document is None:
+            accept = request.headers.get("Accept", "")
+            found = self._openapi(path, accept) if self._openapi is not None else None
+            if found is None:
                 raise errors.resource_not_found(path)
-            return _json_response(document)
+            body, content_type = found
+            return web.Response(body=body, headers={"Content-Type": content_type})
         discovered = self._discovery(request, path)
         if discovered is not None:
             return discovered
@@ -230,6 +243,7 @@ class HTTPFrontend:
             return self._object_response(request, resource, obj)
         if verb == "create":
             body = await self._body(request)
+            self._check_fields(request, resource, target, body)
             created = await self.api.create(
                 target.gvr,
                 target.namespace,
@@ -242,6 +256,7 @@ class HTTPFrontend:
             return _json_response(created, status=201)
         if verb == "update":
             body = await self._body(request)
+            self._check_fields(request, resource, target, body)
             updated = await self.api.update(
                 target.gvr,
                 target.namespace,
@@ -361,6 +376,7 @@ class HTTPFrontend:
         if content_type == APPLY_PATCH and not manager:
             raise errors.bad_request("PATCH with server-side apply requires the fieldManager query parameter")
         manager = manager or _manager(request)
+        self._check_fields(request, self.api.resource(target.gvr), target, body, content_type)
         # Server-side apply creates missing objects, and answers 201 when it does.
         created = content_type == APPLY_PATCH and not self._exists(target)
         patched = await self.api.patch(
@@ -375,6 +391,17 @@ class HTTPFrontend:
             force=force,
         )
         return _json_response(patched, status=201 if created else 200)
+
+    @staticmethod
+    def _check_fields(
+        request: web.Request, resource: ResourceType, target: Target, body: Any, patch_type: str | None = None
+    ) -> None:
+        """``fieldValidation``: refuse (Strict) or warn about (Warn) fields the schema does not know."""
+        if target.subresource in (None, "status"):
+            for text in check_fields(
+                request.query.get("fieldValidation"), resource, body, patch_type=patch_type
+            ):
+                warn(text)
 
     def _exists(self, target: Target) -> bool:
         resource = self.api.resource(target.gvr)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from lws.sim.admission import WebhookAdmission
 from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APIServer
 from lws.sim.controllers import ControllersConfig, WorkloadControllers
@@ -35,6 +36,7 @@ from lws.sim.faults import Faults
 from lws.sim.gc import run_garbage_collector
 from lws.sim.http import HTTPFrontend
 from lws.sim.kubeconfig import write_kubeconfig
+from lws.sim.openapi import OpenAPIDocuments
 from lws.sim.store import Store
 from lws.sim.topology import load_topology
 
@@ -78,6 +80,10 @@ class EmbeddedCluster:
         self.api = APIServer(store=Store(history_size=history_size), bookmark_interval=bookmark_interval)
         self.api_faults = APIFaults(self.api)
         self.frontend = HTTPFrontend(self.api, faults=self.api_faults)
+        # Every write, the built-in controllers' included, goes through the cluster's admission webhooks.
+        self.admission = WebhookAdmission(self.api)
+        self.api.admission = self.admission
+        self.frontend.set_openapi(OpenAPIDocuments(self.api.registry).respond)
         self.workloads: WorkloadControllers | None = None
         if controllers is None:
             self.workloads = WorkloadControllers(
@@ -224,6 +230,7 @@ class EmbeddedCluster:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await runner.cleanup()
+            await self.admission.close()
 
     async def _create_nodes(self) -> None:
         if self.topology is None:
