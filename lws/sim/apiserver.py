@@ -507,15 +507,15 @@ class APIServer:
         meta["creationTimestamp"] = objects.now()
         if resource.tracks_generation:
             meta["generation"] = 1
-        # Defaults count as the writer's (they are applied as the body is decoded); fields the server resets
-        # (status) and then sets itself do not.
-        obj = self._default(resource, obj)
+        # Defaults count as the writer's (they are applied as the body is decoded); the status the server
+        # resets and then fills in itself does not.
         self._reset_on_create(resource, obj)
-        if not applied:
-            obj = self._record(resource, None, obj, manager, None)
         self._set_initial_state(resource, obj)
+        obj = self._default(resource, obj)
+        if not applied:
+            obj = self._record_create(resource, obj, manager)
         attrs = AdmissionAttributes("CREATE", resource, None, ns or None, name, dry_run, None)
-        obj = await self._admit(resource, attrs, obj, None)
+        obj = await self._admit(resource, attrs, obj, None, defaulted=True)
         if self.store.get(resource.group_resource, ns, name) is not None:
             raise errors.already_exists(resource.plural, resource.group, name)
         if dry_run:
@@ -1042,8 +1042,11 @@ class APIServer:
         attrs: AdmissionAttributes,
         obj: dict[str, Any],
         old: dict[str, Any] | None,
+        *,
+        defaulted: bool = False,
     ) -> dict[str, Any]:
-        obj = self._default(resource, obj)
+        if not defaulted:
+            obj = self._default(resource, obj)
         if self.admission is not None:
             obj = await self.admission.mutate(attrs, obj)
             obj = self._default(resource, obj)
@@ -1075,6 +1078,16 @@ class APIServer:
             cached = (resource.schema, StructuralSchema(resource.schema))
             self._schemas[resource.gvr] = cached
         return cached[1]
+
+    def _record_create(
+        self, resource: ResourceType, obj: dict[str, Any], manager: str | None
+    ) -> dict[str, Any]:
+        if not resource.has_status or "status" not in obj or (resource.group, resource.kind) == ("", "Node"):
+            return self._record(resource, None, obj, manager, None)
+        view = {key: value for key, value in obj.items() if key != "status"}
+        recorded = self._record(resource, None, view, manager, None)
+        recorded["status"] = obj["status"]
+        return recorded
 
     def _record(
         self,
