@@ -29,6 +29,7 @@ from aiohttp import web
 from lws.sim.admission import WebhookAdmission
 from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APIServer
+from lws.sim.clusterfaults import ClusterFaults
 from lws.sim.controllers import ControllersConfig, WorkloadControllers
 from lws.sim.controllers.crds import run_crd_cleanup
 from lws.sim.controllers.namespaces import run_namespace_lifecycle
@@ -92,9 +93,11 @@ class EmbeddedCluster:
             controllers = (*CORE_CONTROLLERS, self.workloads)
         self.controllers: tuple[Controller, ...] = tuple(controllers)
         # Pod and node faults act through the running kubelets (POST /sim/v1/faults/pods|nodes/...).
-        self.faults = Faults(lambda: self.workloads.running if self.workloads is not None else None)
-        for (method, path), handler in self.faults.control_routes().items():
+        self.pod_faults = Faults(lambda: self.workloads.running if self.workloads is not None else None)
+        for (method, path), handler in self.pod_faults.control_routes().items():
             self.frontend.add_control_route(method, path, handler)
+        self.faults = ClusterFaults(self.call, self.api_faults, self.pod_faults)
+        """Every fault (API, pods, nodes), callable from other threads."""
         self.sync = SyncAPI(self)
         self.aio = AsyncAPI(self)
         self._loop: asyncio.AbstractEventLoop | None = None

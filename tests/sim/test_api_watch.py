@@ -229,7 +229,7 @@ def test_watch_over_http_resumes_and_reports_410_after_compaction(embedded_clust
     core.create_namespaced_config_map("default", _cm("a"))
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     core.create_namespaced_config_map("default", _cm("b"))
-    embedded_cluster.api_faults.compact()
+    embedded_cluster.faults.compact()
     with pytest.raises(client.ApiException) as caught:
         for _ in watch.Watch().stream(
             core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=2
