@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from lws.sim import discovery, errors, tables
+from lws.sim import discovery, errors, protobuf, tables
 from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APPLY_PATCH, PATCH_TYPES, APIServer
 from lws.sim.clientwarnings import collecting_warnings, header_value, warn
@@ -429,6 +429,14 @@ class HTTPFrontend:
     async def _body(self, request: web.Request, *, yaml_ok: bool = False) -> Any:
         raw = await request.read()
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if content_type == protobuf.MEDIA_TYPE:
+            # kubectl's generators (create namespace, configmap...) send built-ins as protobuf.
+            try:
+                return protobuf.decode_object(raw)
+            except protobuf.ProtobufError as exc:
+                if exc.unsupported:
+                    raise APIError(errors.status(415, "UnsupportedMediaType", str(exc))) from exc
+                raise errors.bad_request(f"the request body is not valid Kubernetes protobuf: {exc}") from exc
         if "protobuf" in content_type:
             raise errors.unsupported_media_type(content_type, ("application/json", "application/yaml"))
         try:
