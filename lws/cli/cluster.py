@@ -216,3 +216,63 @@ def drop_watches(kubeconfig: Path) -> None:
 def compact(resource: str | None, kubeconfig: Path) -> None:
     """Forget watch history so resuming from an older resourceVersion answers 410 Gone."""
     _control(kubeconfig, "POST", "/sim/v1/compact", {"resource": resource})
+
+
+# -- pod and node faults (lws.sim.faults, served by the running cluster) ------------------------------
+
+_POD_NAMESPACE_OPTION = click.option(
+    "--namespace", "-n", default="default", show_default=True, help="The pod's namespace."
+)
+
+
+@fault.command("restart-container")
+@click.argument("pod")
+@click.option("--container", "-c", default=None, help="Container to kill; default the pod's first.")
+@click.option("--exit-code", type=int, default=137, show_default=True, help="Exit code it dies with.")
+@_POD_NAMESPACE_OPTION
+@_KUBECONFIG_OPTION
+def restart_container(
+    pod: str, container: str | None, exit_code: int, namespace: str, kubeconfig: Path
+) -> None:
+    """Kill a container of POD; its kubelet restarts it as the pod's restart policy says."""
+    body = {"namespace": namespace, "pod": pod, "container": container, "exit_code": exit_code}
+    click.echo(json.dumps(_control(kubeconfig, "POST", "/sim/v1/faults/pods/restart-container", body)))
+
+
+@fault.command("crash-loop")
+@click.argument("pod")
+@click.option("--container", "-c", default=None, help="Container to crash; default the pod's first.")
+@click.option("--off", is_flag=True, help="Stop crashing it.")
+@_POD_NAMESPACE_OPTION
+@_KUBECONFIG_OPTION
+def crash_loop(pod: str, container: str | None, off: bool, namespace: str, kubeconfig: Path) -> None:
+    """Make a container of POD exit shortly after every start (CrashLoopBackOff), or stop that."""
+    body = {"namespace": namespace, "pod": pod, "container": container, "enabled": not off}
+    click.echo(json.dumps(_control(kubeconfig, "POST", "/sim/v1/faults/pods/crash-loop", body)))
+
+
+@fault.command("crash-pod")
+@click.argument("pod")
+@click.option("--reason", default="Error", show_default=True, help="Termination reason (OOMKilled...).")
+@_POD_NAMESPACE_OPTION
+@_KUBECONFIG_OPTION
+def crash_pod(pod: str, reason: str, namespace: str, kubeconfig: Path) -> None:
+    """Fail POD as a whole: every container terminated, phase Failed."""
+    body = {"namespace": namespace, "pod": pod, "reason": reason}
+    click.echo(json.dumps(_control(kubeconfig, "POST", "/sim/v1/faults/pods/crash", body)))
+
+
+@fault.command("fail-node")
+@click.argument("node")
+@_KUBECONFIG_OPTION
+def fail_node(node: str, kubeconfig: Path) -> None:
+    """Stop NODE's kubelet: the node goes NotReady/unreachable and its pods fail."""
+    click.echo(json.dumps(_control(kubeconfig, "POST", "/sim/v1/faults/nodes/fail", {"node": node})))
+
+
+@fault.command("recover-node")
+@click.argument("node")
+@_KUBECONFIG_OPTION
+def recover_node(node: str, kubeconfig: Path) -> None:
+    """Bring a failed NODE back."""
+    click.echo(json.dumps(_control(kubeconfig, "POST", "/sim/v1/faults/nodes/recover", {"node": node})))

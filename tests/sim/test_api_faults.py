@@ -16,6 +16,7 @@ from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APIServer
 from lws.sim.errors import APIError
 from lws.sim.resources import ResourceRegistry
+from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
 
 pytestmark = pytest.mark.sim_only
@@ -195,3 +196,43 @@ def test_pod_and_node_faults_are_reachable_through_the_same_facade(embedded_clus
     assert embedded_cluster.faults.failed_nodes() == []
     with pytest.raises(FaultError, match="ghost"):
         embedded_cluster.faults.fail_node("ghost")
+
+
+def test_pod_and_node_fault_commands(tmp_path):
+    with EmbeddedCluster(topology="tiny") as cluster:
+        kubeconfig = str(cluster.write_kubeconfig(tmp_path / "kubeconfig"))
+        pods = ("", "v1", "pods")
+        cluster.sync.create(
+            pods,
+            "default",
+            {"metadata": {"name": "web"}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        )
+
+        def running() -> dict | None:
+            pod = cluster.sync.get(pods, "default", "web")
+            return pod if pod.get("status", {}).get("phase") == "Running" else None
+
+        node = wait_until(running, what="the pod to run")["spec"]["nodeName"]
+        runner = CliRunner()
+        restarted = runner.invoke(
+            cluster_command, ["fault", "restart-container", "web", "--kubeconfig", kubeconfig]
+        )
+        assert restarted.exit_code == 0, restarted.output
+
+        def restart_count() -> int:
+            statuses = (
+                cluster.sync.get(pods, "default", "web").get("status", {}).get("containerStatuses") or []
+            )
+            return sum(status.get("restartCount", 0) for status in statuses)
+
+        wait_until(lambda: restart_count() == 1, what="the container restart to be reported")
+        failed = runner.invoke(cluster_command, ["fault", "fail-node", node, "--kubeconfig", kubeconfig])
+        assert failed.exit_code == 0, failed.output
+        assert cluster.faults.failed_nodes() == [node]
+        recovered = runner.invoke(
+            cluster_command, ["fault", "recover-node", node, "--kubeconfig", kubeconfig]
+        )
+        assert recovered.exit_code == 0, recovered.output
+        assert cluster.faults.failed_nodes() == []
+        unknown = runner.invoke(cluster_command, ["fault", "crash-pod", "ghost", "--kubeconfig", kubeconfig])
+        assert unknown.exit_code != 0 and "ghost" in unknown.output
