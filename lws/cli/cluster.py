@@ -44,17 +44,24 @@ def up(topology: str | None, port: int, kubeconfig: Path) -> None:
 
     Once the server answers, the kubeconfig's absolute path is printed as the first line of stdout.
     """
-    from lws.sim.runner import EmbeddedCluster
+    from lws.sim.runner import ClusterError, EmbeddedCluster
+    from lws.sim.topology import TopologyError
 
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    cluster = EmbeddedCluster(port=port, topology=topology)
     try:
-        cluster.start()
+        cluster = EmbeddedCluster(port=port, topology=topology)
+    except TopologyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--topology") from exc
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            cluster.start()
+        except ClusterError as exc:
+            raise click.ClickException(f"{exc} (is port {port} free?)" if port else str(exc)) from exc
         path = cluster.write_kubeconfig(kubeconfig)
         click.echo(str(path))
         click.echo(f"lws embedded cluster serving {cluster.url} (Ctrl-C to stop)", err=True)

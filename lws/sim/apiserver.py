@@ -286,7 +286,11 @@ class APIServer:
         try:
             labels = parse_label_selector(label_selector) if label_selector else None
             fields = (
-                parse_field_selector(field_selector, kind=(resource.group, resource.kind))
+                parse_field_selector(
+                    field_selector,
+                    kind=(resource.group, resource.kind),
+                    selectable_fields=resource.selectable_fields,
+                )
                 if field_selector
                 else None
             )

@@ -99,6 +99,11 @@ def resource_types(crd: Mapping[str, Any]) -> list[ResourceType]:
                 printer_columns=tuple(
                     _printer_column(c) for c in version.get("additionalPrinterColumns") or ()
                 ),
+                selectable_fields=tuple(
+                    str(field["jsonPath"])
+                    for field in version.get("selectableFields") or ()
+                    if field.get("jsonPath")
+                ),
                 crd_name=crd["metadata"]["name"],
             )
         )

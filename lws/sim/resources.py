@@ -81,6 +81,8 @@ class ResourceType:
     custom: bool = False
     schema: Mapping[str, Any] | None = field(default=None, compare=False)
     printer_columns: tuple[PrinterColumn, ...] = ()
+    # CRD ``selectableFields`` (``.spec.color``): extra field-selector labels besides metadata.name/namespace.
+    selectable_fields: tuple[str, ...] = ()
     crd_name: str | None = None
 
     @property
