@@ -15,7 +15,7 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,18 @@ def kube_api(kubeconfig_path: Path) -> Iterator[client.ApiClient]:
         yield api_client
     finally:
         api_client.close()
+
+
+@pytest.fixture
+async def kube_aio_api(kubeconfig_path: Path) -> AsyncIterator[Any]:
+    """An asyncio official client (``kubernetes.aio``) ``ApiClient`` for the cluster under test."""
+    from kubernetes.aio import config as aio_config
+
+    api_client = await aio_config.new_client_from_config(str(kubeconfig_path))  # type: ignore[no-untyped-call]
+    try:
+        yield api_client
+    finally:
+        await api_client.close()
 
 
 @pytest.fixture

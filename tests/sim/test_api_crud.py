@@ -169,3 +169,12 @@ def test_delete_returns_pod_and_status_for_configmap(kube_api, test_namespace):
     with pytest.raises(client.ApiException) as caught:
         core.read_namespaced_config_map("gone", test_namespace)
     assert caught.value.status == 404
+
+
+async def test_asyncio_client_reads_and_writes(kube_aio_api, test_namespace):
+    from kubernetes.aio import client as aio_client
+
+    core = aio_client.CoreV1Api(kube_aio_api)
+    await core.create_namespaced_config_map(test_namespace, {"metadata": {"name": "aio"}, "data": {"a": "1"}})
+    read = await core.read_namespaced_config_map("aio", test_namespace)
+    assert read.data == {"a": "1"}
