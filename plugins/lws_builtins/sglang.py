@@ -45,6 +45,22 @@ Example::
 gives ``python3 -m sglang.launch_server --model-path meta-llama/Meta-Llama-3.1-8B-Instruct --tp 2
 --dist-init-addr <leader>:20000 --nnodes 2 --node-rank 0 --host 0.0.0.0 --port 30000`` on the leader and
 the same with ``--node-rank 1`` (and no ``--host``/``--port``) on the worker, as upstream's SGLang example.
+
+All settings (annotations on the LeaderWorkerSet; they are copied onto the pod templates, with the resolved
+parallel sizes, so changing them rolls the groups):
+
+``sglang.lws.x-k8s.io/launch``                  ``native``; turns the wiring on
+``sglang.lws.x-k8s.io/tensor-parallel-size``    ``--tp`` (default: every GPU of the group / pipeline size)
+``sglang.lws.x-k8s.io/pipeline-parallel-size``  ``--pp-size`` (default ``1``)
+``sglang.lws.x-k8s.io/port``                    the leader's API port (default ``30000``)
+``sglang.lws.x-k8s.io/dist-init-port``          the leader's distributed-init port (default ``20000``)
+``sglang.lws.x-k8s.io/command``                 ``auto``: generate the command
+``sglang.lws.x-k8s.io/model``                   the model, for the generated command
+``sglang.lws.x-k8s.io/args``                    more arguments for the generated command (shell words)
+``sglang.lws.x-k8s.io/shm-size``                size of ``/dev/shm`` (default ``16Gi``)
+``sglang.lws.x-k8s.io/leader-service``          ``"true"``: a ClusterIP Service ``<name>-leader``
+``sglang.lws.x-k8s.io/container``               the server container's name (default: the first one)
+``sglang.lws.x-k8s.io/gpu-resource``            the resource that counts GPUs (default ``nvidia.com/gpu``)
 """
 
 from __future__ import annotations

@@ -62,6 +62,23 @@ Example::
 gives tensor-parallel 8, pipeline-parallel 2, and ``vllm serve meta-llama/Llama-3.1-405B-Instruct
 --tensor-parallel-size 8 --pipeline-parallel-size 2 --distributed-executor-backend ray --host 0.0.0.0
 --port 8000`` on each leader once both nodes of its group have joined the Ray cluster.
+
+All settings (annotations on the LeaderWorkerSet; they are copied onto the pod templates, with the resolved
+parallel sizes, so changing them rolls the groups):
+
+``vllm.lws.x-k8s.io/launch``                  ``ray`` or ``native``; turns the wiring on
+``vllm.lws.x-k8s.io/tensor-parallel-size``    default: GPUs per pod (or what the pipeline size leaves)
+``vllm.lws.x-k8s.io/pipeline-parallel-size``  default: ``size`` (or what the tensor size leaves)
+``vllm.lws.x-k8s.io/port``                    the leader's API port (default ``8000``)
+``vllm.lws.x-k8s.io/master-port``             torch.distributed port, native launch (default ``29501``)
+``vllm.lws.x-k8s.io/ray-port``                the Ray head's port, Ray launch (default ``6379``)
+``vllm.lws.x-k8s.io/command``                 ``auto``: generate the command
+``vllm.lws.x-k8s.io/model``                   the model, for the generated command
+``vllm.lws.x-k8s.io/args``                    more arguments for the generated command (shell words)
+``vllm.lws.x-k8s.io/shm-size``                size of ``/dev/shm`` (default ``16Gi``)
+``vllm.lws.x-k8s.io/leader-service``          ``"true"``: a ClusterIP Service ``<name>-leader``
+``vllm.lws.x-k8s.io/container``               the server container's name (default: the first one)
+``vllm.lws.x-k8s.io/gpu-resource``            the resource that counts GPUs (default ``nvidia.com/gpu``)
 """
 
 from __future__ import annotations
