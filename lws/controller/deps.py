@@ -1,0 +1,102 @@
+"""What reconcilers need, injected: the cluster client, the caches, the plugins, the recorder, the clock.
+
+Built once by :mod:`lws.controller.operator` and passed explicitly; tests build their own with fakes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lws.api import constants as c
+from lws.cluster.client import CallContext, Cluster
+from lws.cluster.errors import ApiError
+from lws.cluster.events import EventRecorder
+from lws.cluster.informer import Informer, Store, newer_or_equal, strip_bookkeeping
+from lws.cluster.resources import NODES
+from lws.controller.context import Clock, Telemetry
+from lws.hooks.manager import Hooks
+
+BY_SET = "set"
+BY_GROUP = "group"
+
+
+def set_index(obj: Mapping[str, Any]) -> Iterable[str]:
+    """``<namespace>/<set>`` for objects labelled with a LeaderWorkerSet name."""
+    meta = obj.get("metadata") or {}
+    name = (meta.get("labels") or {}).get(c.SET_NAME_LABEL)
+    return [f"{meta.get('namespace', '')}/{name}"] if name else []
+
+
+def group_index(obj: Mapping[str, Any]) -> Iterable[str]:
+    """``<namespace>/<set>/<group index>`` for group pods."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    name, index = labels.get(c.SET_NAME_LABEL), labels.get(c.GROUP_INDEX_LABEL)
+    return [f"{meta.get('namespace', '')}/{name}/{index}"] if name and index is not None else []
+
+
+class NodeCache:
+    """Node labels by node name, fetched on first use and kept for ``ttl`` seconds (exclusive placement)."""
+
+    def __init__(self, cluster: Cluster, *, ttl: float = 300.0) -> None:
+        self.cluster = cluster
+        self.ttl = ttl
+        self._labels: dict[str, tuple[float, dict[str, str]]] = {}
+
+    async def labels(self, node: str, *, ctx: CallContext | None = None) -> dict[str, str] | None:
+        """The node's labels; ``None`` if the node does not exist."""
+        cached = self._labels.get(node)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            obj = await self.cluster.get(NODES, None, node, ctx=ctx)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        found = dict((obj.get("metadata") or {}).get("labels") or {})
+        self._labels[node] = (time.monotonic(), found)
+        return found
+
+
+@dataclass
+class Caches:
+    """The operator's view of the cluster: LeaderWorkerSets (fed by kopf) and our label-selected informers."""
+
+    sets: Store
+    pods: Informer
+    statefulsets: Informer
+    services: Informer
+    revisions: Informer
+    nodes: NodeCache
+
+    @property
+    def informers(self) -> tuple[Informer, ...]:
+        return (self.pods, self.statefulsets, self.services, self.revisions)
+
+    def synced(self) -> bool:
+        return all(informer.synced.is_set() for informer in self.informers)
+
+    def observe_set_write(self, obj: Mapping[str, Any]) -> None:
+        """Keep the set cache current after our own write to a LeaderWorkerSet (the watch event follows)."""
+        fresh = strip_bookkeeping(dict(obj))
+        meta = fresh.get("metadata") or {}
+        current = self.sets.get(str(meta.get("namespace")), str(meta.get("name")))
+        if current is not None and newer_or_equal(fresh, current):
+            self.sets.put(fresh)
+
+
+@dataclass
+class Deps:
+    cluster: Cluster
+    caches: Caches
+    hooks: Hooks
+    recorder: EventRecorder
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    clock: Clock = field(default_factory=Clock)
+    field_manager: str = c.FIELD_MANAGER
+    #: Plugin objects known to exist (kind, namespace, name, owner uid): created once, never re-checked.
+    known_objects: set[tuple[str, str, str, str]] = field(default_factory=set)

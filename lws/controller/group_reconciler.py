@@ -1,0 +1,333 @@
+"""The group reconciler: one leader pod and its workers, as upstream's pod controller handles them.
+
+Keyed by the leader pod (``group/<ns>/<lws>-<i>``); events of any pod of the group lead here.
+
+1. Restart policy (``lws-upstream.md`` 4.6): every pod of the group that restarted a container or is
+   being deleted is a candidate, except stale workers of an earlier incarnation of the group (their leader
+   has another revision, or does not own them by name and uid, directly or through a worker StatefulSet
+   that still exists). The set's restart policy decides through ``Hooks.decide_restart``: ``recreate``
+   deletes the leader in the foreground (the StatefulSets rebuild the group), ``wait`` comes back at
+   ``not_before``, ``fail`` marks the group failed. Each is recorded in ``status.groupRestarts``.
+2. The leader's objects, built from the group's own revision: its Service (``UniquePerReplica``), plugin
+   objects, and — once the startup policy and plugin gates allow — the worker StatefulSet, created once
+   and never updated, as upstream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from lws.api import constants as c
+from lws.api.model import LeaderWorkerSet
+from lws.cluster.errors import ApiError, Conflict, NotFound
+from lws.cluster.resources import LEADERWORKERSETS, PODS, STATEFULSETS
+from lws.controller.children import ensure_extra, ensure_service
+from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
+from lws.controller.deps import BY_GROUP, BY_SET, Deps
+from lws.controller.observe import (
+    controlled_by,
+    controller_of,
+    deleting,
+    group_index_of,
+    labels,
+    revision_of,
+    uid_of,
+)
+from lws.controller.reporting import event, pod_ref
+from lws.controller.restarts import (
+    STATE_BACKOFF,
+    STATE_FAILED,
+    restart_state,
+    restart_triggered,
+    stale_worker,
+    with_entry,
+)
+from lws.core import desired
+from lws.core.revision import stored_pod_annotations
+from lws.hooks.manager import PluginError
+from lws.hooks.types import GroupContext, RestartEvent
+
+Obj = Mapping[str, Any]
+
+#: How soon to look again at a group whose workers a gate holds back (gates normally reopen on events).
+GATE_RECHECK = 10.0
+
+
+async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, leader_name: str) -> Result:
+    """Apply the restart policy to the group's pods, then create what the leader's group still lacks."""
+    leader = deps.caches.pods.get(namespace, leader_name)
+    if leader is None or labels(leader).get(c.WORKER_INDEX_LABEL) != "0":
+        return DONE  # the leader StatefulSet recreates it; its workers wait for it
+    set_name = labels(leader).get(c.SET_NAME_LABEL)
+    obj = deps.caches.sets.get(namespace, set_name or "")
+    if obj is None or deleting(obj):
+        return DONE  # garbage collection removes the group
+    lws = LeaderWorkerSet(obj)
+    index = group_index_of(leader)
+    if index is None:
+        raise ValueError(
+            f"leader pod {namespace}/{leader_name} has no valid {c.GROUP_INDEX_LABEL} label: is the pod "
+            f"webhook of the operator registered (lws-mutating-webhook-configuration)?"
+        )
+
+    handled = await _handle_restarts(deps, ctx, lws, leader, index)
+    if handled is not None:
+        return handled
+    if deleting(leader):
+        return DONE  # never build on a leader that is going away (upstream's race guard)
+    if (leader.get("metadata", {}).get("annotations") or {}).get(c.LEADER_POD_NAME_ANNOTATION):
+        event(
+            deps,
+            lws.raw,
+            "Warning",
+            c.EVENT_FAILED_CREATE,
+            "Create",
+            f"leader pod {namespace}/{leader_name} contains mistake annotation "
+            f"'{c.LEADER_POD_NAME_ANNOTATION}': requires Kubernetes ≥v1.27 or v1.26 with "
+            "StatefulSetStartOrdinal feature",
+            related=pod_ref(leader),
+        )
+        return DONE
+    return await _build_group(deps, ctx, lws, leader, index)
+
+
+# --- restarts ----------------------------------------------------------------------------------------------
+
+
+async def _handle_restarts(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int
+) -> Result | None:
+    """``None`` when nothing was done and the group may be built; else how the reconcile ends."""
+    namespace = lws.namespace
+    group_pods = deps.caches.pods.by_index(BY_GROUP, f"{namespace}/{lws.name}/{index}")
+    candidates = [p for p in group_pods if restart_triggered(p)]
+    if not candidates:
+        return None
+    if deleting(leader):
+        return DONE  # the group is already being recreated
+    state = restart_state(lws.status, index)
+    leader_name = str(leader["metadata"]["name"])
+    candidates.sort(key=lambda p: (p is not leader, str(p.get("metadata", {}).get("name"))))
+    for pod in candidates:
+        pod_name = str(pod["metadata"]["name"])
+        is_leader = pod_name == leader_name
+        if not is_leader:
+            stale = stale_worker(pod, leader, lambda n: deps.caches.statefulsets.get(namespace, n))
+            if stale is not None:
+                ctx.log.debug("ignoring %s: %s", pod_name, stale)
+                continue
+        restart = RestartEvent(
+            lws=lws,
+            pod=pod,
+            role="leader" if is_leader else "worker",
+            group_index=index,
+            leader_pod=leader,
+            group_pods=group_pods,
+            state=state,
+            now=deps.clock.now(),
+        )
+        decision, decided_by = deps.hooks.decide_restart(restart)
+        if decision.action == "ignore":
+            if decision.reason:
+                ctx.log.debug("%s: not recreating the group (%s: %s)", pod_name, decided_by, decision.reason)
+            continue
+        if decision.action == "recreate":
+            restarts = 0 if decision.reset_count else state.restarts
+            await _recreate(deps, ctx, lws, leader, pod_name, index, decision.reason, restarts=restarts)
+            return DONE
+        if decision.action == "wait":
+            wait = 1.0
+            if decision.not_before is not None:
+                wait = max(0.05, (decision.not_before - deps.clock.now()).total_seconds())
+            message = decision.reason or f"next recreation not before {decision.not_before}"
+            if restart_state(lws.status, index).message != message:
+                event(
+                    deps,
+                    lws.raw,
+                    "Normal",
+                    c.EVENT_GROUP_RESTART_DELAYED,
+                    "Delete",
+                    f"group {index}: {message}",
+                    related=pod_ref(leader),
+                )
+                await _record(deps, ctx, lws, index, state=STATE_BACKOFF, message=message)
+            return Result(requeue_after=wait)
+        if decision.action == "fail":
+            message = decision.reason or "restart budget exhausted"
+            if state.failed and state.message == message:
+                return DONE  # already reported; the group stays as it is for inspection
+            event(
+                deps,
+                lws.raw,
+                "Warning",
+                c.EVENT_GROUP_FAILED,
+                "Delete",
+                f"group {index} failed: {message}",
+                related=pod_ref(leader),
+            )
+            await _record(deps, ctx, lws, index, state=STATE_FAILED, message=message)
+            return DONE
+    return None
+
+
+async def _recreate(
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    leader: Obj,
+    failed_pod: str,
+    index: int,
+    reason: str,
+    *,
+    restarts: int,
+) -> None:
+    """Delete the leader in the foreground (workers go first, then it); record recreation ``restarts + 1``."""
+    meta = leader["metadata"]
+    try:
+        await deps.cluster.delete(
+            PODS,
+            lws.namespace,
+            meta["name"],
+            propagation_policy="Foreground",
+            preconditions={"uid": uid_of(leader)},
+            ctx=ctx,
+        )
+    except (NotFound, Conflict):
+        return  # already gone, or already replaced by a newer leader
+    event(
+        deps,
+        lws.raw,
+        "Normal",
+        c.EVENT_RECREATE_GROUP,
+        "Delete",
+        f"Worker pod {failed_pod} failed, deleted leader pod {meta['name']} to recreate group "
+        f"{labels(leader).get(c.GROUP_INDEX_LABEL, index)}",
+        related=pod_ref(leader),
+    )
+    ctx.log.info("recreating group %d: %s", index, reason)
+    await _record(
+        deps,
+        ctx,
+        lws,
+        index,
+        count=restarts + 1,
+        lastRecreateTime=rfc3339(deps.clock.now()),
+        state=None,
+        message=reason or None,
+    )
+
+
+async def _record(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int, **changes: Any
+) -> None:
+    """Update the group's ``status.groupRestarts`` entry; optimistic, re-read on conflict."""
+    for _attempt in range(4):
+        entries = list(lws.status.get("groupRestarts") or [])
+        updated_entries = with_entry(entries, index, **changes)
+        if updated_entries == entries:
+            return
+        patch = {
+            "metadata": {"resourceVersion": lws.raw["metadata"].get("resourceVersion")},
+            "status": {"groupRestarts": updated_entries},
+        }
+        try:
+            updated = await deps.cluster.patch(
+                LEADERWORKERSETS, lws.namespace, lws.name, patch, subresource="status", ctx=ctx
+            )
+        except Conflict:
+            fresh = await deps.cluster.get(LEADERWORKERSETS, lws.namespace, lws.name, ctx=ctx)
+            deps.caches.observe_set_write(fresh)
+            lws = LeaderWorkerSet(fresh)
+            continue
+        deps.caches.observe_set_write(updated)
+        return
+    raise ApiError(f"could not record the restart of group {index} of {lws.namespace}/{lws.name}: conflicts")
+
+
+# --- building the group ------------------------------------------------------------------------------------
+
+
+async def _build_group(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int
+) -> Result:
+    namespace, leader_name = lws.namespace, str(leader["metadata"]["name"])
+    key = revision_of(leader)
+    revision = _revision(deps, lws, key)
+    if revision is None:
+        ctx.log.debug("revision %s of leader %s is not visible yet", key, leader_name)
+        return Result(requeue_after=1.0)
+    group_view = desired.group_revision_view(lws, revision.get("data") or {})
+    recorded = stored_pod_annotations(revision.get("data") or {})
+    pod_annotations = recorded if recorded is not None else deps.hooks.pod_annotations(group_view)
+    group = GroupContext(lws=group_view, group_index=index, revision=key, leader_pod=leader)
+
+    for service in desired.group_services(group_view, index, uid_of(leader)):
+        await ensure_service(deps, ctx, service)
+    for plugin, extra in desired.extra_group_objects(group, deps.hooks):
+        await ensure_extra(deps, ctx, plugin, extra)
+    if group_view.size == 1:
+        return DONE
+
+    workers = deps.caches.statefulsets.get(namespace, leader_name)
+    if workers is not None:
+        if controlled_by(workers, uid_of(leader)):
+            return DONE  # created once, never updated (upstream)
+        ctx.log.info(
+            "worker statefulset %s belongs to an earlier leader; waiting for its deletion", leader_name
+        )
+        return Result(requeue_after=2.0)
+
+    node = (leader.get("spec") or {}).get("nodeName")
+    if node:
+        group = dataclasses.replace(group, leader_node_labels=await deps.caches.nodes.labels(node, ctx=ctx))
+    gate = deps.hooks.workers_gate(group)
+    if gate is not None:
+        ctx.log.debug("workers of %s held back: %s", leader_name, gate.reason)
+        return Result(requeue_after=GATE_RECHECK)
+
+    try:
+        body = desired.desired_worker_statefulset(
+            group,
+            deps.hooks,
+            group_key=labels(leader).get(c.GROUP_UNIQUE_HASH_LABEL, ""),
+            pod_annotations=pod_annotations,
+            live=lws,
+        )
+        created = await deps.cluster.create(STATEFULSETS, namespace, body, ctx=ctx)
+    except (ApiError, PluginError) as exc:
+        if getattr(exc, "reason", "") == "AlreadyExists":
+            return DONE
+        event(
+            deps,
+            lws.raw,
+            "Warning",
+            c.EVENT_FAILED_CREATE,
+            "Create",
+            f"Failed to create worker statefulset for leader pod {leader_name}: {exc}",
+            related=pod_ref(leader),
+        )
+        raise
+    deps.caches.statefulsets.observe_write(created)
+    event(
+        deps,
+        lws.raw,
+        "Normal",
+        c.EVENT_GROUPS_PROGRESSING,
+        "Create",
+        f"Created worker statefulset for leader pod {leader_name}",
+        related=pod_ref(leader),
+    )
+    return DONE
+
+
+def _revision(deps: Deps, lws: LeaderWorkerSet, key: str) -> Obj | None:
+    if not key:
+        return None
+    found = [
+        r
+        for r in deps.caches.revisions.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
+        if revision_of(r) == key and (controller_of(r) is None or controlled_by(r, lws.uid))
+    ]
+    return max(found, key=lambda r: int(r.get("revision") or 0)) if found else None

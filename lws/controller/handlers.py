@@ -1,0 +1,147 @@
+"""kopf wiring: the LeaderWorkerSet watch, the four admission webhooks and the login. Nothing else.
+
+Handlers are thin: they hand LeaderWorkerSet events to the operator (which queues reconciles) and turn
+admission requests into calls to :mod:`lws.controller.admission`. No handler changes a LeaderWorkerSet
+through kopf, so kopf writes no progress annotations and adds no finalizers: deletion is garbage
+collection, as upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+
+from lws.api import constants as c
+from lws.cluster.client import ConnectionDetails
+from lws.controller import admission
+from lws.hooks.manager import Hooks
+
+SetEventHandler = Callable[[str, dict[str, Any]], None]
+"""(event type: ADDED/MODIFIED/DELETED, LeaderWorkerSet)."""
+
+WATCH_ID = "leaderworkersets"
+
+
+def build_registry(
+    *,
+    hooks: Hooks,
+    on_set_event: SetEventHandler,
+    connection: Callable[[], Awaitable[ConnectionDetails]],
+    webhooks: bool = True,
+) -> kopf.OperatorRegistry:
+    """A fresh registry with the operator's handlers (one per operator; nothing registered at import)."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        details = await connection()
+        return kopf.ConnectionInfo(
+            server=details.server,
+            ca_path=details.ca_path,
+            insecure=details.insecure,
+            token=details.token,
+            certificate_path=details.certificate_path,
+            private_key_path=details.private_key_path,
+            default_namespace=details.default_namespace,
+        )
+
+    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, id=WATCH_ID, registry=registry)
+    async def leaderworkerset_event(event: kopf.RawEvent, **_: Any) -> None:
+        # kopf reports the initial listing with type None: for us that is an ADDED.
+        on_set_event(str(event.get("type") or "ADDED"), dict(event["object"]))
+
+    if not webhooks:
+        return registry
+
+    @kopf.on.mutate(
+        c.GROUP,
+        c.VERSION,
+        c.PLURAL,
+        id=c.WEBHOOK_PATH_MUTATE_LWS.lstrip("/"),
+        operations=["CREATE", "UPDATE"],
+        registry=registry,
+    )
+    async def default_leaderworkerset(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        result = _admit(lambda: admission.default_set(body, hooks, namespace=body.metadata.namespace))
+        _replace_with(patch, result.obj)
+
+    @kopf.on.validate(
+        c.GROUP,
+        c.VERSION,
+        c.PLURAL,
+        id=c.WEBHOOK_PATH_VALIDATE_LWS.lstrip("/"),
+        operations=["CREATE", "UPDATE"],
+        registry=registry,
+    )
+    async def validate_leaderworkerset(body: kopf.Body, **kwargs: Any) -> None:
+        old = kwargs.get("old")
+        previous = dict(old) if old is not None and kwargs.get("operation") == "UPDATE" else None
+        _admit(lambda: admission.validate_set(body, previous, hooks))
+
+    @kopf.on.mutate(
+        "",
+        "v1",
+        "pods",
+        id=c.WEBHOOK_PATH_MUTATE_POD.lstrip("/"),
+        operations=["CREATE"],
+        labels={c.SET_NAME_LABEL: kopf.PRESENT},
+        registry=registry,
+    )
+    async def default_group_pod(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        namespace = body.metadata.namespace or "default"
+        result = _admit(lambda: admission.mutate_group_pod(body, hooks, namespace=namespace))
+        _replace_with(patch, result.obj)
+
+    @kopf.on.validate(
+        "",
+        "v1",
+        "pods",
+        id=c.WEBHOOK_PATH_VALIDATE_POD.lstrip("/"),
+        operations=["CREATE", "UPDATE"],
+        labels={c.SET_NAME_LABEL: kopf.PRESENT},
+        registry=registry,
+    )
+    async def validate_group_pod(**_: Any) -> None:
+        """Upstream registers a pod validating webhook that allows everything; so do we."""
+
+    return registry
+
+
+def _admit(decide: Callable[[], Any]) -> Any:
+    try:
+        return decide()
+    except admission.Denied as exc:
+        raise kopf.AdmissionError(str(exc), code=exc.code) from None
+
+
+def _replace_with(patch: kopf.Patch, target: dict[str, Any]) -> None:
+    """Make kopf answer with the JSON patch that turns the request's object into ``target``."""
+
+    def transform(body: Any) -> None:
+        body.clear()
+        body.update(target)
+
+    patch.fns.append(transform)
+
+
+def configure(settings: kopf.OperatorSettings, *, server: Any | None) -> None:
+    """kopf settings for an operator that only watches one resource and serves webhooks.
+
+    * no peering: leader election on upstream's Lease decides who reconciles, and every replica serves
+      webhooks and keeps its caches warm;
+    * no scanning of CRDs and namespaces (no RBAC for it, no extra watches): the resources are known;
+    * no Kubernetes events for kopf's own log lines: our recorder writes upstream's events;
+    * webhook configurations are ours (:mod:`lws.cluster.webhooks`), not kopf's managed ones.
+    """
+    settings.peering.standalone = True
+    settings.scanning.disabled = True
+    settings.posting.enabled = False
+    settings.admission.server = server
+    settings.admission.managed = None
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)

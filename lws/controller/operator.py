@@ -1,0 +1,493 @@
+"""The operator process: caches, work queue, leader election, webhooks, probes, and kopf, run together.
+
+:class:`Operator` is what ``lws run`` starts and what tests and ``lws demo`` embed. One replica:
+
+* keeps label-selected caches of the pods, StatefulSets, Services and ControllerRevisions of every
+  LeaderWorkerSet, and lets kopf watch the LeaderWorkerSets themselves;
+* serves the admission webhooks (every replica), registering itself in the webhook configurations;
+* reconciles (only while it holds the Lease): informer and kopf events become work-queue keys, and
+  workers run the set and group reconcilers on them;
+* answers ``/healthz`` (alive) and ``/readyz`` (caches synced and webhooks registered);
+* on stop (SIGINT/SIGTERM, or :meth:`stop`): stops reconciling, releases the Lease, takes itself out of
+  the webhook configurations, and closes its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+import tempfile
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import kopf
+from aiohttp import web
+
+from lws.api import constants as c
+from lws.cluster.certs import make_serving_certificate
+from lws.cluster.client import ApiObserver, Cluster
+from lws.cluster.events import EventRecorder
+from lws.cluster.informer import Informer, Store, strip_bookkeeping
+from lws.cluster.lease import LeaderElector, LeaseConfig
+from lws.cluster.resources import CONTROLLER_REVISIONS, PODS, SERVICES, STATEFULSETS
+from lws.cluster.webhooks import Endpoint, WebhookRegistrar
+from lws.controller import handlers, routing
+from lws.controller.context import Key, Telemetry, hook_observer, reconciling
+from lws.controller.deps import BY_GROUP, BY_SET, Caches, Deps, NodeCache, group_index, set_index
+from lws.controller.group_reconciler import reconcile_group
+from lws.controller.queue import ShutDown, WorkQueue
+from lws.controller.set_reconciler import reconcile_set
+from lws.controller.settings import OperatorSettings
+from lws.hooks.manager import Hooks
+
+log = logging.getLogger("lws.operator")
+
+Connect = Callable[[str | None, str | None, Sequence[ApiObserver]], Awaitable[Cluster]]
+"""(kubeconfig, context, observers) -> a connected :class:`Cluster`."""
+
+
+class _ListeningWebhookServer(kopf.WebhookServer):
+    """kopf's HTTPS webhook server, telling us when it listens (so we register only then)."""
+
+    def __init__(self, *, on_listening: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_listening = on_listening
+
+    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
+        async for client_config in super().__call__(fn):
+            self._on_listening(str(client_config.get("url", "")))
+            yield client_config
+
+
+class Operator:
+    """One replica of the operator. Call :meth:`run`; it returns after a stop.
+
+    :param connect: makes the cluster client from the settings (``lws.cluster.kube.connect``); the
+        composition root passes it, so this layer never depends on the ``kubernetes`` package.
+    :param telemetry: the tracing/metrics seam (no-op by default).
+    :param api_observers: process-wide observers of every API call (metrics).
+    """
+
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        hooks: Hooks,
+        *,
+        connect: Connect,
+        telemetry: Telemetry | None = None,
+        api_observers: Sequence[ApiObserver] = (),
+    ) -> None:
+        self.settings = settings
+        self.hooks = hooks
+        self.telemetry = telemetry or Telemetry()
+        self.hooks.observer = hook_observer(self.telemetry)
+        self.cluster: Cluster | None = None
+        self._connect = connect
+        self._api_observers = list(api_observers)
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.deps: Deps | None = None
+        self.elector: LeaderElector | None = None
+        self.registrar: WebhookRegistrar | None = None
+        self.ready = asyncio.Event()
+        self.leading = asyncio.Event()
+        self.health_port: int | None = None
+        self.webhook_url: str | None = None
+        #: Why the operator stopped on its own, if it did (``None`` after a requested stop).
+        self.failure: str | None = None
+        self._stop = asyncio.Event()
+        self._webhooks_listening = asyncio.Event()
+        self._crashing = False
+        self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask a running :meth:`run` to shut down cleanly (from the operator's own loop)."""
+        self._stop.set()
+
+    def crash(self) -> None:
+        """Stop as if the process were killed: keep the Lease and the webhook registration behind.
+
+        The cluster sees what a ``kill -9`` leaves (a Lease that must expire, a webhook URL nobody
+        answers), while this process still closes its own connections. For tests of recovery.
+        """
+        self._crashing = True
+        if self.elector is not None:
+            self.elector.release_on_stop = False
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until stopped or until a part fails for good; always cleans up behind itself."""
+        cluster = await self._connect(self.settings.kubeconfig, self.settings.context, self._api_observers)
+        self.cluster = cluster
+        log.info("connected to %s (%s)", cluster.server, cluster.info.source)
+        deps = self._build(cluster)
+        self.deps = deps
+        kopf_settings = kopf.OperatorSettings()
+        server = self._webhook_server(cluster) if self.settings.webhooks else None
+        handlers.configure(kopf_settings, server=server)
+        registry = handlers.build_registry(
+            hooks=self.hooks,
+            on_set_event=self._on_set_event,
+            connection=cluster.connection_details,
+            webhooks=self.settings.webhooks,
+        )
+        stop_flag = asyncio.Event()
+        background: list[asyncio.Task[Any]] = []
+        health: web.AppRunner | None = None
+        try:
+            health = await self._serve_health()
+            # Every long-running task is created before kopf starts: kopf cancels, on exit, all tasks
+            # created after it, and ours must be stopped in order (stop reconciling, then clean up).
+            background += [
+                asyncio.create_task(i.run(), name=f"informer {i.resource}") for i in deps.caches.informers
+            ]
+            background.append(asyncio.create_task(deps.recorder.run(), name="event recorder"))
+            background.append(asyncio.create_task(self._lead(), name="leader election"))
+            background += [
+                asyncio.create_task(self._work(n), name=f"worker {n}") for n in range(self.settings.workers)
+            ]
+            background.append(asyncio.create_task(self._resync(), name="resync"))
+            background.append(asyncio.create_task(self._readiness(), name="readiness"))
+            if self.registrar is not None:
+                background.append(asyncio.create_task(self._register_webhooks(), name="webhook registration"))
+            background.append(asyncio.create_task(self._relay_stop(background, stop_flag), name="stop relay"))
+            await asyncio.sleep(0)  # let them start, so kopf sees them as pre-existing
+            namespaces = self.settings.namespaces
+            await kopf.operator(
+                registry=registry,
+                settings=kopf_settings,
+                standalone=True,
+                clusterwide=namespaces is None,
+                namespaces=list(namespaces or ()),
+                stop_flag=stop_flag,
+            )
+        finally:
+            await self._shutdown(background, health)
+
+    async def _shutdown(self, background: list[asyncio.Task[Any]], health: web.AppRunner | None) -> None:
+        log.info("shutting down")
+        self.ready.clear()
+        self.queue.shut_down()
+        for task in background:
+            task.cancel()
+        results = await asyncio.gather(*background, return_exceptions=True)
+        for task, result in zip(background, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("%s failed: %s", task.get_name(), result, exc_info=result)
+        if self.registrar is not None and not self._crashing:
+            await self.registrar.unregister()
+        if health is not None:
+            await health.cleanup()
+        if self._cert_dir is not None:
+            self._cert_dir.cleanup()
+        if self.cluster is not None:
+            await self.cluster.close()
+        log.info("stopped")
+
+    async def _relay_stop(self, background: list[asyncio.Task[Any]], stop_flag: asyncio.Event) -> None:
+        """Stop kopf when asked to, or when one of our own tasks ends (which is always a failure)."""
+        others = [t for t in background if t is not asyncio.current_task()]
+        stopper = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait([stopper, *others], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper:
+                error = None if task.cancelled() else task.exception()
+                self.failure = f"{task.get_name()}: {error or 'ended unexpectedly'}"
+                log.error("%s; stopping", self.failure)
+        stopper.cancel()
+        stop_flag.set()
+
+    # --- assembly ------------------------------------------------------------------------------------
+
+    def _build(self, cluster: Cluster) -> Deps:
+        selector = c.SET_NAME_LABEL
+        namespaces = list(self.settings.namespaces) if self.settings.namespaces is not None else None
+
+        def informer(
+            resource: Any, route: Callable[[dict[str, Any]], list[Key]], groups: bool = False
+        ) -> Informer:
+            indexers: dict[str, Any] = {BY_SET: set_index}
+            if groups:
+                indexers[BY_GROUP] = group_index
+            return Informer(
+                cluster,
+                resource,
+                label_selector=selector,
+                namespaces=namespaces,
+                indexers=indexers,
+                handlers=[lambda _kind, obj, _old: self._enqueue(route(obj))],
+            )
+
+        caches = Caches(
+            sets=Store(
+                {BY_SET: lambda obj: [f"{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"]}
+            ),
+            pods=informer(PODS, routing.pod_keys, groups=True),
+            statefulsets=informer(STATEFULSETS, routing.statefulset_keys),
+            services=informer(SERVICES, routing.service_keys),
+            revisions=informer(CONTROLLER_REVISIONS, routing.owned_keys),
+            nodes=NodeCache(cluster),
+        )
+        recorder = EventRecorder(cluster, instance=self.settings.identity.split("_")[0])
+        namespace = self.operator_namespace
+        if self.settings.leader_elect:
+            self.elector = LeaderElector(
+                cluster,
+                LeaseConfig(
+                    identity=self.settings.identity,
+                    namespace=namespace,
+                    name=self.settings.lease_name,
+                    lease_duration=self.settings.lease_duration,
+                    renew_deadline=self.settings.renew_deadline,
+                    retry_period=self.settings.retry_period,
+                    fallback_namespace=None if cluster.info.in_cluster else "default",
+                ),
+            )
+        return Deps(
+            cluster=cluster,
+            caches=caches,
+            hooks=self.hooks,
+            recorder=recorder,
+            telemetry=self.telemetry,
+            field_manager=self.settings.field_manager,
+        )
+
+    @property
+    def operator_namespace(self) -> str:
+        info_ns = self.cluster.info.namespace if self.cluster is not None else None
+        return self.settings.operator_namespace or info_ns or c.OPERATOR_NAMESPACE
+
+    def _webhook_server(self, cluster: Cluster) -> _ListeningWebhookServer:
+        in_pod = cluster.info.in_cluster and self.settings.webhook_url is None
+        host = self.settings.webhook_host or ("0.0.0.0" if in_pod else "127.0.0.1")
+        port = self.settings.webhook_port
+        if port is None:
+            port = 9443 if in_pod else 0
+        if port == 0:
+            port = _free_port(host)
+        namespace = self.operator_namespace
+        if in_pod:
+            service = self.settings.webhook_service
+            endpoint = Endpoint(service_namespace=namespace, service_name=service)
+            dns = [
+                service,
+                f"{service}.{namespace}",
+                f"{service}.{namespace}.svc",
+                f"{service}.{namespace}.svc.cluster.local",
+            ]
+            ips: list[str] = []
+            identity = f"pod/{namespace}/{os.environ.get('POD_NAME') or socket.gethostname()}"
+            advertised = f"{service}.{namespace}.svc"
+        else:
+            base = (
+                self.settings.webhook_url
+                or f"https://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+            )
+            endpoint = Endpoint(url=base)
+            advertised = urllib.parse.urlsplit(base).hostname or "127.0.0.1"
+            dns, ips = ([], [advertised]) if _is_ip(advertised) else ([advertised], [])
+            identity = f"local/{socket.gethostname()}/{os.getpid()}/{port}"
+        certificate = make_serving_certificate(
+            identity=identity, dns_names=dns, ip_addresses=ips, url=endpoint.url
+        )
+        self.registrar = WebhookRegistrar(
+            cluster, certificate=certificate, endpoint=endpoint, operator_namespace=namespace
+        )
+        self.webhook_url = endpoint.url
+        # kopf loads certificates from files only; they live in a private directory for this run.
+        self._cert_dir = tempfile.TemporaryDirectory(prefix="lws-webhook-")
+        cert_path, key_path = certificate.write(self._cert_dir.name)
+        return _ListeningWebhookServer(
+            on_listening=lambda _url: self._webhooks_listening.set(),
+            addr=host,
+            port=port,
+            host=advertised,
+            certfile=str(cert_path),
+            pkeyfile=str(key_path),
+            cadata=certificate.ca_pem,
+        )
+
+    # --- events into keys ----------------------------------------------------------------------------
+
+    def _enqueue(self, keys: list[Key]) -> None:
+        for key in keys:
+            self.queue.add(key)
+
+    def _on_set_event(self, kind: str, obj: dict[str, Any]) -> None:
+        assert self.deps is not None
+        obj = strip_bookkeeping(obj)
+        meta = obj.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        if kind == "DELETED":
+            self.deps.caches.sets.remove(namespace, name)
+            return
+        old = self.deps.caches.sets.get(namespace, name)
+        self.deps.caches.sets.put(obj)
+        self.queue.add(Key("set", namespace, name))
+        if old is not None and old.get("spec") != obj.get("spec"):
+            # Startup and restart policies live in the spec: let waiting groups look again.
+            for key in self._group_keys(namespace, name):
+                self.queue.add(key)
+
+    def _group_keys(self, namespace: str, name: str) -> list[Key]:
+        assert self.deps is not None
+        pods = self.deps.caches.pods.by_index(BY_SET, f"{namespace}/{name}")
+        return [
+            Key("group", namespace, str(p["metadata"]["name"]))
+            for p in pods
+            if (p["metadata"].get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
+        ]
+
+    def _enqueue_everything(self) -> None:
+        assert self.deps is not None
+        for obj in self.deps.caches.sets.items():
+            meta = obj["metadata"]
+            self.queue.add(Key("set", meta["namespace"], meta["name"]))
+            for key in self._group_keys(meta["namespace"], meta["name"]):
+                self.queue.add(key)
+
+    # --- background tasks ----------------------------------------------------------------------------
+
+    async def _lead(self) -> None:
+        if self.elector is None:
+            self.leading.set()
+            await asyncio.Event().wait()
+            return
+        elector = self.elector
+
+        async def follow() -> None:
+            while True:
+                await elector.wait_changed()
+                if elector.is_leader:
+                    self.leading.set()
+                    self._enqueue_everything()
+                else:
+                    self.leading.clear()
+
+        follower = asyncio.create_task(follow())
+        try:
+            await elector.run()
+        finally:
+            follower.cancel()
+            self.leading.clear()
+
+    async def _work(self, number: int) -> None:
+        assert self.deps is not None
+        deps = self.deps
+        while True:
+            await self._synced()
+            await self.leading.wait()
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            try:
+                if not self.leading.is_set():
+                    self.queue.add(key)  # not ours to do any more; the next leader will
+                    continue
+                await self._process(deps, key)
+            finally:
+                self.queue.done(key)
+
+    async def _process(self, deps: Deps, key: Key) -> None:
+        start = time.monotonic()
+        attributes = {"k8s.namespace.name": key.namespace, "leaderworkerset.key": key.name}
+        with reconciling(
+            key, clock=deps.clock, telemetry=self.telemetry, logger=log, attributes=attributes
+        ) as ctx:
+            try:
+                if key.kind == "set":
+                    result = await reconcile_set(deps, ctx, key.namespace, key.name)
+                else:
+                    result = await reconcile_group(deps, ctx, key.namespace, key.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = self.queue.add_rate_limited(key)
+                level = logging.WARNING if self.queue.failures(key) < 5 else logging.ERROR
+                ctx.log.log(
+                    level,
+                    "reconcile failed (retrying in %.2fs): %s",
+                    delay,
+                    exc,
+                    exc_info=level >= logging.ERROR,
+                )
+                self.telemetry.reconcile_done(key, "error", time.monotonic() - start)
+                return
+        self.queue.forget(key)
+        if result.requeue_after is not None:
+            self.queue.add_after(key, result.requeue_after)
+        self.telemetry.reconcile_done(
+            key, "requeue" if result.requeue_after else "success", time.monotonic() - start
+        )
+
+    async def _synced(self) -> None:
+        assert self.deps is not None
+        for informer in self.deps.caches.informers:
+            await informer.synced.wait()
+
+    async def _resync(self) -> None:
+        await self._synced()
+        while True:
+            await asyncio.sleep(self.settings.resync_period)
+            if self.leading.is_set():
+                self._enqueue_everything()
+
+    async def _register_webhooks(self) -> None:
+        assert self.registrar is not None
+        await self._webhooks_listening.wait()
+        await self.registrar.run()
+
+    async def _readiness(self) -> None:
+        await self._synced()
+        if self.registrar is not None:
+            await self.registrar.registered.wait()
+        self.ready.set()
+        log.info("ready: caches synced%s", ", webhooks registered" if self.registrar else "")
+        await asyncio.Event().wait()
+
+    async def _serve_health(self) -> web.AppRunner | None:
+        port = self.settings.health_port
+        if port is None:
+            return None
+
+        async def healthz(_request: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        async def readyz(_request: web.Request) -> web.Response:
+            if self.ready.is_set():
+                return web.Response(text="ok")
+            return web.Response(status=503, text="caches not synced or webhooks not registered yet")
+
+        app = web.Application()
+        app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz)])
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.health_host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.health_port = sockets[0].getsockname()[1] if sockets else port
+        log.info("probes on http://%s:%s/healthz and /readyz", self.settings.health_host, self.health_port)
+        return runner
+
+
+def _free_port(host: str) -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind((host if host not in ("", "0.0.0.0") else "127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,64 @@
+"""Which reconciles an observed change calls for (the table in ``docs/design/operator.md``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lws.api import constants as c
+from lws.controller.context import Key
+from lws.core.keys import split_ordinal
+
+
+def _meta(obj: Mapping[str, Any]) -> tuple[str, str, Mapping[str, str]]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or ""), meta.get("labels") or {}
+
+
+def set_keys(obj: Mapping[str, Any]) -> list[Key]:
+    """A LeaderWorkerSet changed: its set reconcile."""
+    namespace, name, _ = _meta(obj)
+    return [Key("set", namespace, name)]
+
+
+def pod_keys(pod: Mapping[str, Any]) -> list[Key]:
+    """A leader pod: its set (status, rollout) and its group; a worker: its group (restart policy)."""
+    namespace, name, labels = _meta(pod)
+    set_name = labels.get(c.SET_NAME_LABEL)
+    if not set_name:
+        return []
+    if labels.get(c.WORKER_INDEX_LABEL) == "0":
+        return [Key("set", namespace, set_name), Key("group", namespace, name)]
+    parent = split_ordinal(name)
+    return [Key("group", namespace, parent[0])] if parent else []
+
+
+def statefulset_keys(sts: Mapping[str, Any]) -> list[Key]:
+    """The leader StatefulSet: its set; a worker StatefulSet: its set (status) and its group."""
+    namespace, name, labels = _meta(sts)
+    set_name = labels.get(c.SET_NAME_LABEL)
+    if not set_name:
+        return []
+    keys = [Key("set", namespace, set_name)]
+    if name != set_name:
+        keys.append(Key("group", namespace, name))
+    return keys
+
+
+def owned_keys(obj: Mapping[str, Any]) -> list[Key]:
+    """A Service or ControllerRevision of a set: that set."""
+    namespace, _, labels = _meta(obj)
+    set_name = labels.get(c.SET_NAME_LABEL)
+    return [Key("set", namespace, set_name)] if set_name else []
+
+
+def service_keys(service: Mapping[str, Any]) -> list[Key]:
+    """The shared Service: its set; a per-group Service (``UniquePerReplica``): its set and its group."""
+    namespace, name, labels = _meta(service)
+    set_name = labels.get(c.SET_NAME_LABEL)
+    if not set_name:
+        return []
+    keys = [Key("set", namespace, set_name)]
+    if name != set_name:
+        keys.append(Key("group", namespace, name))
+    return keys

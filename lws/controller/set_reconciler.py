@@ -1,0 +1,315 @@
+"""The LeaderWorkerSet reconciler: revisions, the leader StatefulSet and its rollout, Services, status.
+
+Upstream's LeaderWorkerSet controller, step by step (``lws-upstream.md`` 4.1), over the caches:
+
+1. the set (gone or being deleted: nothing to do; the garbage collector removes the rest);
+2. its ControllerRevisions: the one the leader StatefulSet runs (created if missing, e.g. when taking over
+   from an older controller), and a new one when the spec's groups changed (a rollout starts);
+3. partition and replicas of the leader StatefulSet from upstream's rolling-update maths;
+4. the leader StatefulSet, server-side applied — only when that would change something;
+5. the shared headless Service and plugin set objects, created if missing;
+6. status, written only when it differs; old revisions deleted once the rollout is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lws.api import constants as c
+from lws.api.model import LeaderWorkerSet
+from lws.cluster.apply import apply, needs_apply, with_hash
+from lws.cluster.errors import AlreadyExists, ApiError, NotFound
+from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, STATEFULSETS
+from lws.controller.children import ensure_extra, ensure_service
+from lws.controller.context import DONE, ReconcileContext, Result
+from lws.controller.deps import BY_SET, Deps
+from lws.controller.observe import (
+    controlled_by,
+    controller_of,
+    deleting,
+    group_states,
+    revision_of,
+    status_observations,
+)
+from lws.controller.reporting import event
+from lws.core import desired
+from lws.core.meta import lws_owner
+from lws.core.revision import same_revision
+from lws.core.rollout import RolloutInput, partition_event, rollout_parameters
+from lws.core.status import compute_status, status_changed
+
+Obj = dict[str, Any]
+
+
+async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name: str) -> Result:
+    """Bring one LeaderWorkerSet's own objects and status in line with its spec."""
+    obj = deps.caches.sets.get(namespace, name)
+    if obj is None or deleting(obj):
+        return DONE
+    lws = LeaderWorkerSet(obj)
+    leader_sts = deps.caches.statefulsets.get(namespace, name)
+    if leader_sts is not None and (deleting(leader_sts) or not controlled_by(leader_sts, lws.uid)):
+        # An earlier set of the same name is still being garbage-collected.
+        ctx.log.info("leader statefulset %s is being deleted or belongs to another set; waiting", name)
+        return Result(requeue_after=5.0)
+
+    current = desired.current_revision(lws, deps.hooks)
+    revisions = _owned_revisions(deps, lws)
+    active, revision_changed = await _settle_revision(deps, ctx, lws, leader_sts, current, revisions)
+    key = revision_of(active)
+
+    sts_replicas = _int(leader_sts.get("spec", {}).get("replicas"), 1) if leader_sts is not None else None
+    old_partition = _partition(leader_sts)
+    states = []
+    if leader_sts is not None and sts_replicas is not None:
+        states = group_states(
+            lws,
+            sts_replicas=sts_replicas,
+            revision=key,
+            pod=lambda pod_name: deps.caches.pods.get(namespace, pod_name),
+            workers=lambda sts_name: deps.caches.statefulsets.get(namespace, sts_name),
+        )
+    annotation = ((leader_sts or {}).get("metadata", {}).get("annotations") or {}).get(c.REPLICAS_ANNOTATION)
+    decision = rollout_parameters(
+        RolloutInput(
+            replicas=lws.replicas,
+            max_surge=lws.max_surge,
+            max_unavailable=lws.max_unavailable,
+            spec_partition=lws.partition,
+            sts_replicas=sts_replicas,
+            sts_partition=old_partition,
+            sts_replicas_annotation=_optional_int(annotation),
+            revision_changed=revision_changed,
+            states=states,
+        ),
+        set_name=name,
+    )
+    revision_view = desired.SetRevision(key=key, data=current.data, pod_annotations=current.pod_annotations)
+    body = with_hash(
+        desired.desired_leader_statefulset(
+            lws, revision_view, replicas=decision.replicas, partition=decision.partition
+        )
+    )
+    if needs_apply(body, leader_sts):
+        try:
+            applied = await apply(deps.cluster, STATEFULSETS, body, field_manager=deps.field_manager, ctx=ctx)
+        except ApiError as exc:
+            if leader_sts is None:
+                event(
+                    deps,
+                    obj,
+                    "Warning",
+                    c.EVENT_FAILED_CREATE,
+                    "Create",
+                    f"Failed to create leader statefulset {name}: {exc}",
+                )
+            else:
+                event(
+                    deps,
+                    obj,
+                    "Warning",
+                    c.EVENT_FAILED_UPDATE,
+                    "Update",
+                    f"Failed to update leader statefulset {name}: {exc}",
+                )
+            raise
+        deps.caches.statefulsets.observe_write(applied)
+        if leader_sts is None:
+            event(
+                deps,
+                obj,
+                "Normal",
+                c.EVENT_GROUPS_PROGRESSING,
+                "Create",
+                f"Created leader statefulset {name}",
+                related=active,
+            )
+        else:
+            message = None if revision_changed else partition_event(old_partition, decision.partition)
+            if message is not None:
+                event(deps, obj, "Normal", c.EVENT_GROUPS_UPDATING, "Update", message, related=active)
+            for note in decision.surge_events:
+                event(deps, obj, "Normal", c.EVENT_GROUPS_PROGRESSING, "Delete", note)
+        leader_sts = applied
+
+    try:
+        for service in desired.set_services(lws):
+            await ensure_service(deps, ctx, service)
+    except ApiError as exc:
+        event(
+            deps,
+            obj,
+            "Warning",
+            c.EVENT_FAILED_CREATE,
+            "Create",
+            f"Failed to create headless service for error: {exc}",
+        )
+        raise
+    for plugin, extra in desired.extra_set_objects(lws, deps.hooks):
+        await ensure_extra(deps, ctx, plugin, extra)
+
+    update_done = await _update_status(deps, ctx, lws, leader_sts, key, drop_restarts=revision_changed)
+    if update_done:
+        await _truncate_revisions(deps, ctx, revisions, key)
+    return DONE
+
+
+# --- revisions ---------------------------------------------------------------------------------------------
+
+
+def _owned_revisions(deps: Deps, lws: LeaderWorkerSet) -> list[Obj]:
+    """Revisions labelled with the set's name and controlled by it, or by nothing (upstream's rule)."""
+    found = deps.caches.revisions.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
+    return [r for r in found if controller_of(r) is None or controlled_by(r, lws.uid)]
+
+
+def _latest(revisions: Sequence[Obj], key: str) -> Obj | None:
+    matching = [r for r in revisions if revision_of(r) == key and not deleting(r)]
+    return max(matching, key=lambda r: _int(r.get("revision"), 0)) if matching else None
+
+
+async def _settle_revision(
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    leader_sts: Mapping[str, Any] | None,
+    current: desired.SetRevision,
+    revisions: list[Obj],
+) -> tuple[Obj, bool]:
+    """The revision the groups should run now, and whether it is new (a rollout starts)."""
+    sts_key = revision_of(leader_sts) if leader_sts is not None else ""
+    stored = _latest(revisions, sts_key) if sts_key else None
+    if stored is None:
+        # A new set, or a leader StatefulSet written by a controller that kept no revision: record one
+        # under the key the StatefulSet already carries, so nothing rolls.
+        key = sts_key or current.key
+        stored = _latest(revisions, key) if not sts_key else None
+        if stored is None:
+            stored = await _create_revision(deps, ctx, lws, current, key, revisions)
+            message = (
+                f"Creating missing revision with key {key} for existing LeaderWorkerSet"
+                if sts_key
+                else f"Creating revision with key {key} for a newly created LeaderWorkerSet"
+            )
+            event(deps, lws.raw, "Normal", c.EVENT_CREATING_REVISION, "Create", message, related=stored)
+        if leader_sts is None:
+            return stored, False
+    if same_revision(current.data, stored.get("data") or {}):
+        return stored, False
+    existing = _latest(revisions, current.key)
+    if existing is not None and same_revision(current.data, existing.get("data") or {}):
+        return existing, True  # made by an earlier reconcile that stopped before the apply
+    created = await _create_revision(deps, ctx, lws, current, current.key, revisions)
+    event(
+        deps,
+        lws.raw,
+        "Normal",
+        c.EVENT_CREATING_REVISION,
+        "Create",
+        f"Creating revision with key {current.key} for updated LWS",
+        related=created,
+    )
+    return created, True
+
+
+async def _create_revision(
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    current: desired.SetRevision,
+    key: str,
+    revisions: list[Obj],
+) -> Obj:
+    number = max((_int(r.get("revision"), 0) for r in revisions), default=0) + 1
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "name": f"{lws.name[:220]}-{current.key}-{number}",
+            "namespace": lws.namespace,
+            "labels": {c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: key},
+            "ownerReferences": [lws_owner(lws)],
+        },
+        "data": current.data,
+        "revision": number,
+    }
+    try:
+        created = await deps.cluster.create(CONTROLLER_REVISIONS, lws.namespace, body, ctx=ctx)
+    except AlreadyExists:
+        created = await deps.cluster.get(
+            CONTROLLER_REVISIONS, lws.namespace, body["metadata"]["name"], ctx=ctx
+        )
+    deps.caches.revisions.observe_write(created)
+    revisions.append(created)
+    return created
+
+
+async def _truncate_revisions(deps: Deps, ctx: ReconcileContext, revisions: Sequence[Obj], key: str) -> None:
+    for revision in revisions:
+        if revision_of(revision) == key or deleting(revision):
+            continue
+        meta = revision["metadata"]
+        with contextlib.suppress(NotFound):
+            await deps.cluster.delete(CONTROLLER_REVISIONS, meta["namespace"], meta["name"], ctx=ctx)
+        deps.caches.revisions.observe_delete(meta["namespace"], meta["name"])
+        ctx.log.info("deleted old revision %s", meta["name"])
+
+
+# --- status ------------------------------------------------------------------------------------------------
+
+
+async def _update_status(
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    leader_sts: Mapping[str, Any] | None,
+    key: str,
+    *,
+    drop_restarts: bool,
+) -> bool:
+    leaders = [
+        p
+        for p in deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
+        if (p.get("metadata", {}).get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
+    ]
+    groups = status_observations(
+        lws, leaders, revision=key, workers=lambda n: deps.caches.statefulsets.get(lws.namespace, n)
+    )
+    replicas = _int(((leader_sts or {}).get("status") or {}).get("replicas"), 0)
+    result = compute_status(lws, groups=groups, leader_sts_replicas=replicas, now=ctx.now())
+    status = dict(result.status)
+    if drop_restarts:
+        status.pop("groupRestarts", None)  # a new template: failed groups get a fresh start
+    if status_changed(lws.status, status):
+        changes: dict[str, Any] = {k: v for k, v in status.items() if lws.status.get(k) != v}
+        changes.update({k: None for k in lws.status if k not in status})
+        updated = await deps.cluster.patch(
+            LEADERWORKERSETS, lws.namespace, lws.name, {"status": changes}, subresource="status", ctx=ctx
+        )
+        deps.caches.observe_set_write(updated)
+    if result.event is not None:
+        reason, message = result.event
+        event(deps, lws.raw, "Normal", reason, "Update", message)
+    return result.update_done
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+def _partition(sts: Mapping[str, Any] | None) -> int:
+    rolling = (((sts or {}).get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}
+    return _int(rolling.get("partition"), 0)
+
+
+def _int(value: Any, default: int) -> int:
+    parsed = _optional_int(value)
+    return default if parsed is None else parsed
+
+
+def _optional_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

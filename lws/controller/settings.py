@@ -1,0 +1,61 @@
+"""Everything ``lws run`` decides before the operator starts, as one immutable value.
+
+Built by :mod:`lws.cli.run` from flags, environment and the configuration file; tests and embedders build
+it directly. Defaults are upstream's.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from lws.api import constants as c
+
+
+def default_identity() -> str:
+    """``<pod or host name>_<random>``, as client-go's leader election names candidates."""
+    base = os.environ.get("POD_NAME") or socket.gethostname() or "lws"
+    return f"{base}_{uuid.uuid4()}"
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """How one operator replica runs.
+
+    :ivar namespaces: namespaces to serve; ``None`` serves all of them.
+    :ivar operator_namespace: where the Lease (and, in a pod, the webhook Service) live; ``None``: the
+        pod's namespace, else ``lws-system``.
+    :ivar webhook_port: port the webhook server listens on; 0 picks a free one.
+    :ivar webhook_host: address to listen on; ``None``: 0.0.0.0 in a pod, 127.0.0.1 outside.
+    :ivar webhook_url: base URL the API server calls; ``None``: the Service in a pod, else
+        ``https://127.0.0.1:<port>``.
+    :ivar health_port: ``/healthz`` and ``/readyz``; 0 picks a free one, ``None`` serves none.
+    """
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: tuple[str, ...] | None = None
+    operator_namespace: str | None = None
+    identity: str = field(default_factory=default_identity)
+    workers: int = 4
+    field_manager: str = c.FIELD_MANAGER
+
+    leader_elect: bool = True
+    lease_name: str = c.LEADER_ELECTION_LEASE
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+    webhooks: bool = True
+    webhook_port: int | None = None
+    webhook_host: str | None = None
+    webhook_url: str | None = None
+    webhook_service: str = c.WEBHOOK_SERVICE_NAME
+
+    health_host: str = "0.0.0.0"
+    health_port: int | None = 8081
+
+    #: Seconds between full resyncs of every set (a safety net; events drive everything).
+    resync_period: float = 600.0

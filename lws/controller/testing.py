@@ -1,0 +1,172 @@
+"""Run the operator in a thread of its own: for end-to-end tests, ``lws demo`` and ``lws simulate``.
+
+The embedded cluster runs on its own thread and loop; so does the operator here, so the API server can
+call the operator's webhooks while the operator waits on the API server, and the caller (a test, a demo)
+stays free to block::
+
+    from lws.cluster.kube import connect
+    with OperatorThread(settings_for_tests(), make_hooks(), connect=connect) as running:
+        ...                                   # the operator is ready: caches synced, webhooks registered
+        running.request_log.writes(since=mark)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import threading
+import uuid
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
+
+from lws.cluster.client import RequestLog
+from lws.controller.context import Telemetry
+from lws.controller.operator import Connect, Operator
+from lws.controller.settings import OperatorSettings
+from lws.hooks.manager import Hooks
+
+T = TypeVar("T")
+
+
+def settings_for_tests(**changes: Any) -> OperatorSettings:
+    """Settings for an operator under test: all namespaces, free ports, a Lease that fails over in ~2 s."""
+    base = OperatorSettings(
+        identity=f"test-operator_{uuid.uuid4().hex[:8]}",
+        health_host="127.0.0.1",
+        health_port=0,
+        lease_duration=2.0,
+        renew_deadline=1.5,
+        retry_period=0.2,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+class OperatorError(RuntimeError):
+    """The operator under test did not start, or did not stop, in time; the message says which."""
+
+
+class OperatorThread:
+    """An :class:`Operator` running on a thread of its own, with its own event loop.
+
+    :param wait_ready: make :meth:`start` return only once the operator is ready (a standby replica is
+        ready too: readiness does not need the Lease).
+    """
+
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        hooks: Hooks,
+        *,
+        connect: Connect,
+        telemetry: Telemetry | None = None,
+        wait_ready: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.hooks = hooks
+        self._connect = connect
+        self._telemetry = telemetry
+        self._wait_ready = wait_ready
+        self.operator: Operator | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._progress = threading.Event()  # ready (or started), or stopped: what start() waits for
+        self.error: BaseException | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> OperatorThread:
+        """Start the operator; return once it is ready (or running, with ``wait_ready=False``)."""
+        self._thread = threading.Thread(
+            target=self._main, name=f"lws-operator:{self.settings.identity}", daemon=True
+        )
+        self._thread.start()
+        if not self._progress.wait(timeout):
+            raise OperatorError(f"the operator was not ready within {timeout}s")
+        if self._done.is_set():
+            raise OperatorError(f"the operator stopped while starting: {self.error or self._failure()}")
+        return self
+
+    def stop(self, *, clean: bool = True, timeout: float = 30.0) -> None:
+        """Stop it: cleanly (Lease released, webhook registration removed), or as a crash would."""
+        loop, operator = self._loop, self.operator
+        if self._thread is None:
+            return
+        if loop is not None and operator is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(operator.stop if clean else operator.crash)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise OperatorError(f"the operator did not stop within {timeout}s")
+        self._thread = None
+
+    def __enter__(self) -> OperatorThread:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- access --------------------------------------------------------------------------------------
+
+    @property
+    def running_operator(self) -> Operator:
+        if self.operator is None:
+            raise OperatorError("the operator is not running: call start() first")
+        return self.operator
+
+    @property
+    def request_log(self) -> RequestLog:
+        """Every API request the operator made (see :class:`lws.cluster.client.RequestLog`)."""
+        cluster = self.running_operator.cluster
+        if cluster is None:
+            raise OperatorError("the operator has not connected yet")
+        return cluster.log
+
+    @property
+    def leading(self) -> bool:
+        """Whether this replica holds the Lease (and so reconciles)."""
+        return self.running_operator.leading.is_set()
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coroutine`` on the operator's loop and return its result."""
+        if self._loop is None:
+            coroutine.close()
+            raise OperatorError("the operator is not running")
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout)
+
+    # --- the thread ----------------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self._done.set()
+            self._progress.set()
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.operator = Operator(self.settings, self.hooks, connect=self._connect, telemetry=self._telemetry)
+        self._started.set()
+        if not self._wait_ready:
+            self._progress.set()
+        ready = asyncio.create_task(self._signal_ready(self.operator))
+        try:
+            await self.operator.run()
+        finally:
+            ready.cancel()
+
+    async def _signal_ready(self, operator: Operator) -> None:
+        await operator.ready.wait()
+        self._ready.set()
+        self._progress.set()
+
+    def _failure(self) -> str:
+        return (self.operator.failure if self.operator else None) or "no error reported"
