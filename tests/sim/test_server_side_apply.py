@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -566,3 +567,56 @@ def test_an_applier_owns_no_field_it_stopped_applying(one: dict[str, Any], two: 
 )
 def test_fields_v1_round_trips(paths: set[tuple[str, ...]]) -> None:
     assert paths_of_fields_v1(fields_v1(paths)) == paths
+
+
+# --- kubectl moving an object from client-side to server-side apply ----------------------------------------
+
+CM = ("", "ConfigMap")
+
+
+def client_side_applied(data: dict[str, str]) -> dict[str, Any]:
+    """A ConfigMap as `kubectl apply` (client-side) leaves it: its last-applied annotation and an Update entry."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "default"},
+        "data": data,
+    }
+    annotated = copy.deepcopy(config)
+    text = (
+        json.dumps({**config, "metadata": {**config["metadata"], "annotations": {}}}, sort_keys=True) + "\n"
+    )
+    annotated["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": text}
+    return stored(
+        record_update(None, annotated, manager="kubectl-client-side-apply", operation="Create", now="T")
+    )
+
+
+def config_map(**data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
+
+
+def test_kubectl_takes_over_what_its_client_side_apply_set() -> None:
+    live = client_side_applied({"a": "1", "b": "2"})
+    result = apply(live, config_map(a="9", b="2"), manager="kubectl", kind=CM)
+    assert result["data"] == {"a": "9", "b": "2"}
+    assert "f:a" in entry(result, "kubectl")["fieldsV1"]["f:data"]
+    # The annotation follows what kubectl now applies, so a later client-side apply diffs correctly.
+    annotation = result["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert (
+        annotation
+        == '{"apiVersion":"v1","data":{"a":"9","b":"2"},"kind":"ConfigMap","metadata":{"name":"c"}}\n'
+    )
+
+
+def test_other_managers_and_drifted_fields_still_conflict() -> None:
+    live = client_side_applied({"a": "1", "b": "2"})
+    with pytest.raises(ApplyConflict, match='conflict with "kubectl-client-side-apply"'):
+        apply(live, config_map(a="9", b="2"), manager="someone-else", kind=CM)
+    drifted = copy.deepcopy(live)
+    drifted["data"]["a"] = "5"
+    drifted = stored(
+        record_update(live, drifted, manager="kubectl-client-side-apply", operation="Patch", now="T")
+    )
+    with pytest.raises(ApplyConflict, match=r"\.data\.a"):
+        apply(drifted, config_map(a="9", b="2"), manager="kubectl", kind=CM)

@@ -11,16 +11,20 @@ Entries are kept per manager, operation and (for ``Update``) apiVersion and subr
 sorted like Kubernetes sorts them. The structure of each kind (which lists are sets or maps, and by which
 keys) comes from :mod:`lws.sim.patch.fieldtypes`.
 
+As in Kubernetes, the manager ``kubectl`` may take over without conflicts the fields its last client-side
+apply set (``kubectl.kubernetes.io/last-applied-configuration``) while they keep those values, and keeps that
+annotation in step with what it applies; kubectl then hands the ``kubectl-client-side-apply`` entry over
+with a patch of ``managedFields``, which :func:`record_update` honours.
+
 Simplifications, none of which clients can observe in ordinary use: objects are never converted between
 versions (a manager's fields are compared in the object's current version); ``Update`` entries are not capped
 at ten; a manager that creates an object owns its ``spec`` and ``status`` through their fields only
-(Kubernetes gets the same result from comparing against a Go zero value); the
-``kubectl.kubernetes.io/last-applied-configuration`` annotation is left alone (kubectl itself migrates
-client-side-apply ownership with a patch of ``managedFields``, which :func:`record_update` honours).
+(Kubernetes gets the same result from comparing against a Go zero value).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,7 +43,7 @@ from lws.sim.patch.fieldsets import (
     remove,
     set_paths,
 )
-from lws.sim.patch.fieldtypes import shape_for
+from lws.sim.patch.fieldtypes import Shape, shape_for
 
 __all__ = [
     "ApplyConflict",
@@ -52,6 +56,9 @@ __all__ = [
 APPLY = "Apply"
 UPDATE = "Update"
 BEFORE_FIRST_APPLY = "before-first-apply"
+# kubectl's server-side apply manager, which Kubernetes lets take over from client-side apply.
+KUBECTL = "kubectl"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MAX_MANAGER_LENGTH = 128
 
 # Fields the server sets, which nobody owns (Kubernetes strips them from every entry).
@@ -261,6 +268,43 @@ def _check_applied(applied: Any, live: Mapping[str, Any] | None, kind: tuple[str
             )
 
 
+def _last_applied(obj: Mapping[str, Any]) -> Any:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    text = annotations.get(LAST_APPLIED) if isinstance(annotations, Mapping) else None
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _last_applied_paths(live: Mapping[str, Any], shape: Shape) -> frozenset[Path]:
+    """The fields of ``live``'s last client-side apply that still have the values it applied."""
+    last = _last_applied(live)
+    if not isinstance(last, dict) or last.get("apiVersion") != live.get("apiVersion"):
+        return frozenset()
+    try:
+        paths = set_paths(last, shape)
+        drift = compare(last, _without_managed_fields(live), shape)
+    except PatchError:
+        return frozenset()
+    return frozenset(paths - drift.modified - drift.added - drift.removed)
+
+
+def _sync_last_applied(merged: dict[str, Any], live: Mapping[str, Any], applied: Mapping[str, Any]) -> None:
+    """Keep kubectl's client-side apply annotation, where there is one, equal to what kubectl now applies."""
+    if _last_applied(live) is None:
+        return
+    config = _clone(_without_managed_fields(applied))
+    config_annotations = (config.get("metadata") or {}).get("annotations")
+    if isinstance(config_annotations, dict):
+        config_annotations.pop(LAST_APPLIED, None)
+    # Go's JSON encoder, as Kubernetes uses it: sorted keys, no spaces, a final newline.
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    merged.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = text
+
+
 def server_side_apply(
     live: dict[str, Any] | None,
     applied: dict[str, Any],
@@ -333,8 +377,15 @@ def server_side_apply(
         taken = entry.fields & changes.changed
         conflicts.extend((entry.printed(), path) for path in taken)
         managers[identity] = replace(entry, fields=entry.fields - taken - changes.removed)
+    if conflicts and not force and manager == KUBECTL and live is not None:
+        # kubectl switching an object from client-side to server-side apply takes over, without conflicts,
+        # the fields its last client-side apply set and that still hold those values.
+        handed_over = _last_applied_paths(live, shape)
+        conflicts = [(owner, path) for owner, path in conflicts if path not in handed_over]
     if conflicts and not force:
         raise ApplyConflict(conflicts)
+    if manager == KUBECTL and live is not None:
+        _sync_last_applied(merged, live, applied)
 
     if (
         previous is not None
