@@ -26,7 +26,7 @@ from lws.sim.errors import APIError
 from lws.sim.objects import clone
 from lws.sim.paging import ContinueToken, check_limit, page
 from lws.sim.patch import PatchError
-from lws.sim.patch.apply import record_update, server_side_apply
+from lws.sim.patch.apply import record_update, restore_unchanged_timestamps, server_side_apply
 from lws.sim.patch.jsonpatch import apply_json_patch
 from lws.sim.patch.mergepatch import apply_merge_patch
 from lws.sim.patch.strategic import apply_strategic_merge_patch
@@ -683,7 +683,10 @@ class APIServer:
                 )
             new = compute(old)
             new = self._merge_update(resource, old, new, subresource)
-            if objects.same_content(old, new):
+            # A write that changes only managedFields (kubectl handing fields over, an apply taking a
+            # field it already shares) is a write; one that changes nothing at all keeps the version.
+            probe = self._record(resource, old, new, manager, subresource) if record else new
+            if _unchanged(old, probe):
                 return self._out(resource, old)
             attrs = AdmissionAttributes("UPDATE", resource, subresource, ns or None, name, dry_run, old)
             new = await self._admit(resource, attrs, new, old)
@@ -701,6 +704,11 @@ class APIServer:
                 continue  # changed while admission ran: recompute from the newer object
             if record:
                 new = self._record(resource, old, new, manager, subresource)
+            # Defaults may undo what an apply changed (an atomic list the server completes): then only the
+            # applier's timestamp moved, and Kubernetes keeps the object as it was.
+            new = restore_unchanged_timestamps(old, new)
+            if _unchanged(old, new):
+                return self._out(resource, old)
             if dry_run:
                 return self._out(resource, new)
             if _ready_to_remove(new):
@@ -1213,6 +1221,13 @@ def _pinned_rv(patch: Any) -> str | None:
         if isinstance(meta, dict) and isinstance(meta.get("resourceVersion"), str):
             return meta["resourceVersion"] or None
     return None
+
+
+def _unchanged(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether storing ``new`` over ``old`` would change nothing, ownership (managedFields) included."""
+    return objects.same_content(old, new) and (old.get("metadata") or {}).get("managedFields") == (
+        new.get("metadata") or {}
+    ).get("managedFields")
 
 
 def _patcher(resource: ResourceType, patch_type: str, patch: Any) -> Callable[[Any], Any]:
