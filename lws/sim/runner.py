@@ -125,6 +125,8 @@ class EmbeddedCluster:
         """Start serving; returns once ``/readyz`` answers over HTTP."""
         if self._thread is not None:
             raise ClusterError("the embedded cluster is already running")
+        self._started.clear()
+        self._startup_error = None
         self._thread = threading.Thread(
             target=self._thread_main, name=f"lws-sim:{self._requested_port}", daemon=True
         )
