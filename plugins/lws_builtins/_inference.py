@@ -83,7 +83,11 @@ def declare_engine_settings(
             rule="must be a container name",
         ),
         gpu_resource=settings.text(
-            "gpu-resource", default="nvidia.com/gpu", help="the extended resource that counts GPUs"
+            "gpu-resource",
+            default="nvidia.com/gpu",
+            help="the extended resource that counts GPUs",
+            pattern=r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?",
+            rule="must be a resource name such as nvidia.com/gpu or amd.com/gpu",
         ),
     )
 

@@ -307,3 +307,16 @@ def test_parallel_sizes_cover_exactly_the_groups_gpus_or_explain(gpus, size, tp,
         return
     assert tensor * pipeline == total
     assert tp in (None, tensor) and pp in (None, pipeline)
+
+
+def test_other_gpu_resources(lws_render, lws_hooks):
+    obj = lws_manifest(
+        size=2,
+        annotations={"vllm.lws.x-k8s.io/launch": "native", "vllm.lws.x-k8s.io/gpu-resource": "amd.com/gpu"},
+        containers=[{"name": "server", "image": "rocm/vllm", "resources": {"limits": {"amd.com/gpu": "4"}}}],
+    )
+    assert lws_render(obj).env("demo-0-1")["TENSOR_PARALLEL_SIZE"] == "4"
+    obj["metadata"]["annotations"]["vllm.lws.x-k8s.io/gpu-resource"] = "amd gpu"
+    errors = admission_errors(obj, lws_hooks)
+    assert [e.path for e in errors] == ["metadata.annotations.vllm.lws.x-k8s.io/gpu-resource"]
+    assert "must be a resource name such as nvidia.com/gpu" in errors[0].detail
