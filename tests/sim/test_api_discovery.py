@@ -147,3 +147,80 @@ def test_real_kubectl_discovers_gets_applies_and_deletes(embedded_cluster, tmp_p
     assert listing.splitlines()[0].split() == ["NAME", "DATA", "AGE"]
     assert "deleted" in kubectl("delete", "cm", "applied")
     assert "applied" not in kubectl("get", "cm")
+
+
+_NOW = "2026-01-01T00:00:00Z"
+_TABLE_CASES = [
+    (
+        ("apps", "v1", "statefulsets"),
+        {
+            "metadata": {"name": "web", "creationTimestamp": _NOW},
+            "spec": {"replicas": 3},
+            "status": {"readyReplicas": 2},
+        },
+        ["Name", "Ready", "Age"],
+        ["web", "2/3"],
+    ),
+    (
+        ("", "v1", "nodes"),
+        {
+            "metadata": {
+                "name": "n1",
+                "creationTimestamp": _NOW,
+                "labels": {"node-role.kubernetes.io/gpu": ""},
+            },
+            "spec": {"unschedulable": True},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "nodeInfo": {"kubeletVersion": "v1.37.0"},
+            },
+        },
+        ["Name", "Status", "Roles", "Age", "Version"],
+        ["n1", "Ready,SchedulingDisabled", "gpu"],
+    ),
+    (
+        ("", "v1", "services"),
+        {
+            "metadata": {"name": "svc", "creationTimestamp": _NOW},
+            "spec": {"type": "ClusterIP", "clusterIP": "None", "ports": [{"port": 80, "protocol": "TCP"}]},
+        },
+        ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age"],
+        ["svc", "ClusterIP", "None", "<none>", "80/TCP"],
+    ),
+    (
+        ("", "v1", "namespaces"),
+        {"metadata": {"name": "ns", "creationTimestamp": _NOW}, "status": {"phase": "Terminating"}},
+        ["Name", "Status", "Age"],
+        ["ns", "Terminating"],
+    ),
+    (
+        ("", "v1", "events"),
+        {
+            "metadata": {"name": "e", "creationTimestamp": _NOW},
+            "type": "Warning",
+            "reason": "BackOff",
+            "involvedObject": {"kind": "Pod", "name": "web-0"},
+            "message": "Back-off restarting",
+            "lastTimestamp": _NOW,
+        },
+        ["Last Seen", "Type", "Reason", "Object", "Message"],
+        [None, "Warning", "BackOff", "pod/web-0", "Back-off restarting"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("gvr", "obj", "columns", "cells"), _TABLE_CASES, ids=lambda v: v[2] if isinstance(v, tuple) else ""
+)
+def test_builtin_tables_print_kubernetes_columns(gvr, obj, columns, cells):
+    from lws.sim.resources import ResourceRegistry
+    from lws.sim.tables import table
+
+    resource = ResourceRegistry.with_builtins().get(gvr)
+    printed = table(resource, [obj])
+    visible = [c["name"] for c in printed["columnDefinitions"] if c["priority"] == 0]
+    assert visible == columns
+    row = printed["rows"][0]["cells"]
+    for index, expected in enumerate(cells):
+        if expected is not None:
+            assert row[index] == expected
