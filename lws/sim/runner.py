@@ -125,8 +125,7 @@ class EmbeddedCluster:
         """Start serving; returns once ``/readyz`` answers over HTTP."""
         if self._thread is not None:
             raise ClusterError("the embedded cluster is already running")
-        self._started.clear()
-        self._startup_error = None
+        self._forget_last_start()
         self._thread = threading.Thread(
             target=self._thread_main, name=f"lws-sim:{self._requested_port}", daemon=True
         )
@@ -141,6 +140,10 @@ class EmbeddedCluster:
             ) from self._startup_error
         _wait_until_answering(f"{self.url}/readyz", timeout)
         return self
+
+    def _forget_last_start(self) -> None:
+        self._started.clear()
+        self._startup_error = None
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the controllers and the server, end open watches, and join the thread (idempotent)."""
