@@ -33,6 +33,7 @@ from lws.hooks.types import (
 )
 
 ENTRY_POINT_GROUP = specs.PROJECT_NAME
+BUILTIN_PACKAGE = "lws_builtins"
 #: A plugin module that sets ``LWS_DEFAULT_ENABLED = False`` loads only when named in ``enable``.
 DEFAULT_ENABLED_ATTR = "LWS_DEFAULT_ENABLED"
 
@@ -206,7 +207,9 @@ def make_hooks(selection: PluginSelection = PluginSelection(), observer: HookObs
                 f"(see `lws plugins`)"
             )
     infos: list[PluginInfo] = []
-    for name, ep in sorted(available.items()):
+    # Built-ins register first, so that under pluggy's LIFO order a third-party implementation runs
+    # before a built-in one of the same rank; within each group the order is the plugin name's.
+    for name, ep in sorted(available.items(), key=lambda item: (not _is_builtin(item[1]), item[0])):
         dist = ep.dist.name if ep.dist else "?"
         version = ep.dist.version if ep.dist else "?"
         if name in selection.disable:
@@ -248,6 +251,10 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
         raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
     except ValueError as exc:
         raise PluginError(f"plugin {name!r} could not be registered: {exc}") from exc
+
+
+def _is_builtin(ep: importlib.metadata.EntryPoint) -> bool:
+    return ep.value.split(".", 1)[0] == BUILTIN_PACKAGE
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
