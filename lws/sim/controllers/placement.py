@@ -646,30 +646,31 @@ def _spread_reason(pod: PodInfo, node: NodeInfo, spread: _SpreadCounts) -> str |
 
 
 def _score(
-    pod: PodInfo, node: NodeInfo, preferred: Sequence[tuple[int, str, Counter[str]]]
+    pod: PodInfo, node: NodeInfo, preferred: Sequence[tuple[int, str, Counter[str]]], extended: Sequence[str]
 ) -> tuple[int, int, int]:
-    preferred_nodes = sum(
-        w for w, term in pod.preferred_node_affinity if term.matches(node.name, node.labels)
-    )
+    preferred_nodes = 0
+    for weight, term in pod.preferred_node_affinity:
+        if term.matches(node.name, node.labels):
+            preferred_nodes += weight
     interpod = 0
     for weight, key, per_domain in preferred:
         value = node.labels.get(key)
         if value is not None:
             interpod += weight * per_domain[value]
-    # LeastAllocated over cpu and memory (and any extended resource the pod asks for): spreads load.
-    resources = {"cpu", "memory", *pod.requests}
+    # LeastAllocated over cpu and memory (with scoring defaults) and any extended resource the pod
+    # asks for: the emptiest node wins, which spreads load.
     free = 0
-    for resource in resources:
+    for resource in ("cpu", "memory"):
         capacity = node.allocatable.get(resource, 0)
-        if capacity <= 0:
-            continue
-        if resource in ("cpu", "memory"):
-            used = node.nonzero_requested.get(resource, 0) + pod.nonzero.get(resource, 0)
-        else:
-            used = node.requested.get(resource, 0) + pod.requests.get(resource, 0)
-        free += max(0, (capacity - used) * 100 // capacity)
-    least_allocated = free // max(1, len(resources))
-    return (preferred_nodes, interpod, least_allocated)
+        if capacity > 0:
+            used = node.nonzero_requested[resource] + pod.nonzero.get(resource, 0)
+            free += max(0, (capacity - used) * 100 // capacity)
+    for resource in extended:
+        capacity = node.allocatable.get(resource, 0)
+        if capacity > 0:
+            used = node.requested[resource] + pod.requests[resource]
+            free += max(0, (capacity - used) * 100 // capacity)
+    return (preferred_nodes, interpod, free // (2 + len(extended)))
 
 
 def find_node(pod: PodInfo, snapshot: ClusterSnapshot) -> Placement:
@@ -698,7 +699,8 @@ def find_node(pod: PodInfo, snapshot: ClusterSnapshot) -> Placement:
         (-w.weight, w.term.topology_key, snapshot.domain_counts(w.term)) for w in pod.preferred_anti_affinity
     ]
     # max() keeps the first of equal scores, and nodes are in name order: ties go to the first name.
-    best = max(feasible, key=lambda n: _score(pod, n, preferred))
+    extended = [r for r in pod.requests if r not in ("cpu", "memory")]
+    best = max(feasible, key=lambda n: _score(pod, n, preferred, extended))
     return Placement(best.name, {}, len(nodes))
 
 

@@ -71,8 +71,11 @@ class StatefulSetController:
 
     def _on_set(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         obj = new or old
-        if obj is not None:
-            self.queue.add(_key_of(obj))
+        if obj is None:
+            return
+        if old is not None and new is not None and _only_status_changed(old, new):
+            return  # usually this controller's own status write: nothing to reconcile
+        self.queue.add(_key_of(obj))
 
     def _on_owned(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         for obj in (old, new):
@@ -290,6 +293,13 @@ class StatefulSetController:
             except APIError as exc:
                 if exc.code != 404:
                     raise
+
+
+def _only_status_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    bookkeeping = ("resourceVersion", "managedFields")
+    old_meta = {k: v for k, v in old["metadata"].items() if k not in bookkeeping}
+    new_meta = {k: v for k, v in new["metadata"].items() if k not in bookkeeping}
+    return old_meta == new_meta and old.get("spec") == new.get("spec")
 
 
 def _controller_index(obj: dict[str, Any]) -> list[str]:

@@ -81,31 +81,29 @@ def is_created(pod: Mapping[str, Any]) -> bool:
     return _phase(pod) != ""
 
 
-def _ready_since(pod: Mapping[str, Any]) -> datetime | None:
+def _true_ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready":
-            if condition.get("status") != "True":
-                return None
-            stamp = condition.get("lastTransitionTime")
-            return parse_time(stamp) if stamp else datetime.min.replace(tzinfo=None)
+            return condition if condition.get("status") == "True" else None
     return None
 
 
 def is_running_and_ready(pod: Mapping[str, Any]) -> bool:
     """Phase Running and the Ready condition True."""
-    return _phase(pod) == "Running" and _ready_since(pod) is not None
+    return _phase(pod) == "Running" and _true_ready_condition(pod) is not None
 
 
 def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: datetime) -> float | None:
     """Seconds until a Running+Ready pod becomes available (0 if it is); None if it is not Ready."""
     if _phase(pod) != "Running":
         return None
-    since = _ready_since(pod)
-    if since is None:
+    ready = _true_ready_condition(pod)
+    if ready is None:
         return None
-    if min_ready_seconds <= 0 or since.tzinfo is None:
+    stamp = ready.get("lastTransitionTime")
+    if min_ready_seconds <= 0 or not stamp:
         return 0.0
-    remaining = (since + timedelta(seconds=min_ready_seconds) - now).total_seconds()
+    remaining = (parse_time(stamp) + timedelta(seconds=min_ready_seconds) - now).total_seconds()
     return max(0.0, remaining)
 
 
