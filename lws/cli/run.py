@@ -15,7 +15,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ import click
 
 from lws.api.config import OperatorConfig
 from lws.cli.options import CliError, load, plugin_options
-from lws.cluster.client import ApiObserver, Cluster
 from lws.cluster.kube import ConfigError, connect
 from lws.controller.operator import Operator
 from lws.controller.settings import OperatorSettings, default_identity
@@ -275,7 +274,7 @@ def command(
     _configure_logging(verbose)
     config, hooks = load(config_path, enable_plugins, disable_plugins)
     settings = resolve_settings(Flags(**options), config, os.environ)
-    operator = Operator(settings, hooks, connect=_connect)
+    operator = Operator(settings, hooks, connect=connect)
     try:
         asyncio.run(_run(operator))
     except ConfigError as exc:
@@ -286,10 +285,6 @@ def command(
         raise CliError(f"the operator failed: {type(exc).__name__}: {exc}") from exc
     if operator.failure is not None:
         raise CliError(f"the operator stopped after a failure: {operator.failure}")
-
-
-async def _connect(kubeconfig: str | None, context: str | None, observers: Sequence[ApiObserver]) -> Cluster:
-    return await connect(kubeconfig, context=context, observers=observers)
 
 
 async def _run(operator: Operator) -> None:

@@ -150,6 +150,10 @@ class Informer:
         self.max_backoff = max_backoff
         self.synced = asyncio.Event()
         self._synced_scopes: set[str | None] = set()
+        #: The newest resourceVersion this informer has seen (list, event or bookmark), "" before any.
+        self.version = ""
+        #: How many changes reached the handlers (tests check that unrelated objects never do).
+        self.delivered = 0
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -223,6 +227,7 @@ class Informer:
             continue_ = meta.get("continue") or None
             if not continue_:
                 break
+        self._saw(version)
         in_scope = {k for k in self.store.names() if namespace is None or k[0] == namespace}
         for key in in_scope - set(seen):
             old = self.store.remove(*key)
@@ -256,12 +261,10 @@ class Informer:
                         raise Gone(f"watch {self.resource}: {obj.get('message', 'too old')}", status=410)
                     raise ApiError(f"watch {self.resource}: {obj.get('message', obj)}", status=code)
                 new_version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                if kind == "BOOKMARK":
-                    version = new_version
-                    continue
-                obj = strip_bookkeeping(obj)
-                self._apply(str(kind), obj)
+                if kind != "BOOKMARK":
+                    self._apply(str(kind), strip_bookkeeping(obj))
                 version = new_version
+                self._saw(version)
         return version
 
     def _apply(self, kind: str, obj: Obj) -> None:
@@ -276,7 +279,20 @@ class Informer:
         old = self.store.put(obj)
         self._emit("ADDED" if old is None else "MODIFIED", obj, old)
 
+    def _saw(self, version: str) -> None:
+        if newer_or_equal(
+            {"metadata": {"resourceVersion": version}}, {"metadata": {"resourceVersion": self.version}}
+        ):
+            self.version = version
+
+    def has_seen(self, version: str) -> bool:
+        """Whether the cache reflects the cluster at least as of ``version`` (integer versions only)."""
+        return bool(self.version) and newer_or_equal(
+            {"metadata": {"resourceVersion": self.version}}, {"metadata": {"resourceVersion": version}}
+        )
+
     def _emit(self, kind: str, obj: Obj, old: Obj | None) -> None:
+        self.delivered += 1
         for handler in self.handlers:
             try:
                 handler(kind, obj, old)

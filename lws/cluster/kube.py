@@ -156,7 +156,7 @@ class KubeTransport:
 
 
 async def connect(
-    kubeconfig: str | None = None, *, context: str | None = None, observers: Sequence[ApiObserver] = ()
+    kubeconfig: str | None = None, context: str | None = None, observers: Sequence[ApiObserver] = ()
 ) -> Cluster:
     """A :class:`Cluster` for the configured cluster (see :func:`load_configuration`)."""
     configuration, info = await load_configuration(kubeconfig, context=context)

@@ -103,6 +103,7 @@ class Operator:
         self._stop = asyncio.Event()
         self._webhooks_listening = asyncio.Event()
         self._crashing = False
+        self._stopped_own = False
         self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -172,17 +173,8 @@ class Operator:
             await self._shutdown(background, health)
 
     async def _shutdown(self, background: list[asyncio.Task[Any]], health: web.AppRunner | None) -> None:
-        log.info("shutting down")
-        self.ready.clear()
-        self.queue.shut_down()
-        for task in background:
-            task.cancel()
-        results = await asyncio.gather(*background, return_exceptions=True)
-        for task, result in zip(background, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("%s failed: %s", task.get_name(), result, exc_info=result)
-        if self.registrar is not None and not self._crashing:
-            await self.registrar.unregister()
+        """After kopf stopped: whatever the stop relay did not get to (kopf failed), then connections."""
+        await self._stop_own(background)
         if health is not None:
             await health.cleanup()
         if self._cert_dir is not None:
@@ -191,8 +183,31 @@ class Operator:
             await self.cluster.close()
         log.info("stopped")
 
+    async def _stop_own(self, background: list[asyncio.Task[Any]]) -> None:
+        """Stop reconciling, release the Lease, leave the webhook configurations; once, in that order."""
+        if self._stopped_own:
+            return
+        self._stopped_own = True
+        log.info("shutting down")
+        self.ready.clear()
+        self.queue.shut_down()
+        current = asyncio.current_task()
+        tasks = [t for t in background if t is not current]
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("%s failed: %s", task.get_name(), result, exc_info=result)
+        if self.registrar is not None and not self._crashing:
+            await self.registrar.unregister()
+
     async def _relay_stop(self, background: list[asyncio.Task[Any]], stop_flag: asyncio.Event) -> None:
-        """Stop kopf when asked to, or when one of our own tasks ends (which is always a failure)."""
+        """On a stop request (or when one of our tasks ends, always a failure): stop our part, then kopf.
+
+        Our part goes first, while kopf still serves webhooks, so no admission request fails on the way
+        out; and kopf finds no tasks of ours left to wait for.
+        """
         others = [t for t in background if t is not asyncio.current_task()]
         stopper = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait([stopper, *others], return_when=asyncio.FIRST_COMPLETED)
@@ -202,7 +217,10 @@ class Operator:
                 self.failure = f"{task.get_name()}: {error or 'ended unexpectedly'}"
                 log.error("%s; stopping", self.failure)
         stopper.cancel()
-        stop_flag.set()
+        try:
+            await self._stop_own(background)
+        finally:
+            stop_flag.set()
 
     # --- assembly ------------------------------------------------------------------------------------
 

@@ -43,6 +43,10 @@ class WorkQueue(Generic[K]):
         """Nothing queued, nothing running, nothing scheduled."""
         return not self._queue and not self._processing and not self._timers
 
+    def busy(self) -> bool:
+        """Something is queued or running now (later retries and requeues do not count)."""
+        return bool(self._queue or self._processing)
+
     def add(self, key: K) -> None:
         """Queue ``key`` now (once)."""
         if self._shut_down or key in self._dirty:
