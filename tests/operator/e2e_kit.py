@@ -1,0 +1,343 @@
+"""What the operator's end-to-end tests share: a dict-based client, manifests, waits and a pod timeline.
+
+Everything here talks to the cluster under test over HTTP with the official client (or real kubectl), so
+the same tests run against the embedded cluster and, with ``LWS_TEST_KUBECONFIG``, a real one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, watch
+
+from lws.api import constants as c
+from lws.cluster.resources import LEADERWORKERSETS, Resource
+from lws.sim.testing import wait_until
+
+KUBECTL = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl")
+Obj = dict[str, Any]
+
+
+class KubeError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+class Kube:
+    """Plain-dict REST calls through the official synchronous client."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.api = config.new_client_from_config(str(kubeconfig))
+        self.core = client.CoreV1Api(self.api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Obj:
+        verb, url, headers, payload, _ = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=[(k, str(v)) for k, v in (query or {}).items() if v is not None],
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api.call_api(verb, url, headers, payload)
+        except client.ApiException as exc:
+            raise KubeError(int(exc.status or 0), str(exc.body)) from exc
+        data = response.read()
+        if response.status >= 400:
+            raise KubeError(response.status, data.decode(errors="replace"))
+        return json.loads(data) if data else {}
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
+        try:
+            return self.request("GET", res.path(namespace, name))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, res: Resource, namespace: str | None, selector: str | None = None) -> list[Obj]:
+        return list(
+            self.request("GET", res.path(namespace), query={"labelSelector": selector}).get("items") or []
+        )
+
+    def create(self, res: Resource, namespace: str | None, body: Obj) -> Obj:
+        return self.request("POST", res.path(namespace), body=body)
+
+    def patch(
+        self, res: Resource, namespace: str | None, name: str, body: Any, *, subresource: str | None = None
+    ) -> Obj:
+        return self.request(
+            "PATCH",
+            res.path(namespace, name, subresource),
+            body=body,
+            content_type="application/merge-patch+json",
+        )
+
+    def delete(
+        self, res: Resource, namespace: str | None, name: str, *, propagation: str | None = None
+    ) -> None:
+        body = {"propagationPolicy": propagation} if propagation else None
+        try:
+            self.request("DELETE", res.path(namespace, name), body=body)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        result = subprocess.run(
+            [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    # --- LeaderWorkerSets --------------------------------------------------------------------------------
+
+    def lws(self, namespace: str, name: str) -> Obj | None:
+        return self.get(LEADERWORKERSETS, namespace, name)
+
+    def wait_lws(
+        self,
+        namespace: str,
+        name: str,
+        predicate: Callable[[Obj], bool],
+        *,
+        timeout: float = 30.0,
+        what: str = "",
+    ) -> Obj:
+        def check() -> Obj | None:
+            obj = self.lws(namespace, name)
+            return obj if obj is not None and predicate(obj) else None
+
+        result: Obj = wait_until(check, timeout=timeout, what=what or f"LeaderWorkerSet {namespace}/{name}")
+        return result
+
+    def wait_available(self, namespace: str, name: str, *, timeout: float = 30.0) -> Obj:
+        """Available=True for the current generation, every replica ready and updated."""
+        return self.wait_lws(
+            namespace, name, available, timeout=timeout, what=f"{namespace}/{name} to be Available"
+        )
+
+
+def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+def available(obj: Mapping[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    cond = condition(obj, c.CONDITION_AVAILABLE)
+    replicas = (obj.get("spec") or {}).get("replicas", 1)
+    return (
+        cond is not None
+        and cond.get("status") == "True"
+        and status.get("observedGeneration") == obj["metadata"].get("generation")
+        and status.get("readyReplicas") == replicas
+        and status.get("updatedReplicas") == replicas
+        and status.get("replicas") == replicas
+    )
+
+
+def make_lws(
+    name: str,
+    *,
+    replicas: int = 2,
+    size: int = 2,
+    image: str = "registry.example/app:1",
+    annotations: Mapping[str, str] | None = None,
+    **spec: Any,
+) -> Obj:
+    """A small LeaderWorkerSet (one container, modest requests); ``spec`` keys are merged into ``.spec``."""
+    body: Obj = {
+        "apiVersion": c.API_VERSION,
+        "kind": c.KIND,
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "leaderWorkerTemplate": {
+                "size": size,
+                "workerTemplate": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "app",
+                                "image": image,
+                                "env": [{"name": "APP_MODE", "value": "serve"}],
+                                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+    }
+    if annotations:
+        body["metadata"]["annotations"] = dict(annotations)
+    for key, value in spec.items():
+        if key == "leaderWorkerTemplate":
+            body["spec"]["leaderWorkerTemplate"].update(copy.deepcopy(value))
+        else:
+            body["spec"][key] = copy.deepcopy(value)
+    return body
+
+
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running" or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    return any(
+        cd.get("type") == "Ready" and cd.get("status") == "True" for cd in status.get("conditions") or []
+    )
+
+
+def labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def env_of(pod: Mapping[str, Any], container: int = 0) -> list[Obj]:
+    return list(((pod.get("spec") or {}).get("containers") or [])[container].get("env") or [])
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """What a moment of the pod watch says about the groups of one set."""
+
+    groups: int  # groups with a live leader pod
+    ready: int  # groups whose leader and all size-1 workers of its revision are Running and Ready
+    revisions: Mapping[int, str]  # group index -> revision of its live leader
+
+
+def group_view(pods: Mapping[str, Obj], size_of: Callable[[str], int]) -> GroupView:
+    """Group the pods of one set; ``size_of(revision)`` says how many pods a group of that revision has."""
+    leaders: dict[int, Obj] = {}
+    for pod in pods.values():
+        lbl = labels(pod)
+        if lbl.get(c.WORKER_INDEX_LABEL) == "0" and not pod["metadata"].get("deletionTimestamp"):
+            leaders[int(lbl.get(c.GROUP_INDEX_LABEL, "-1"))] = pod
+    ready = 0
+    for index, leader in leaders.items():
+        revision = labels(leader).get(c.REVISION_KEY, "")
+        if not pod_ready(leader):
+            continue
+        workers = [
+            p
+            for p in pods.values()
+            if labels(p).get(c.GROUP_INDEX_LABEL) == str(index)
+            and labels(p).get(c.WORKER_INDEX_LABEL) != "0"
+            and labels(p).get(c.REVISION_KEY) == revision
+            and pod_ready(p)
+        ]
+        if len(workers) == size_of(revision) - 1:
+            ready += 1
+    return GroupView(len(leaders), ready, {i: labels(p).get(c.REVISION_KEY, "") for i, p in leaders.items()})
+
+
+@dataclass
+class PodTimeline:
+    """Every state of one set's pods, as a watch delivered them: one snapshot after each event."""
+
+    kube: Kube
+    namespace: str
+    set_name: str
+    size_of: Callable[[str], int]
+    views: list[GroupView] = field(default_factory=list)
+    #: After each event: every live (not deleting) pod's name and whether it was Running and Ready.
+    moments: list[dict[str, bool]] = field(default_factory=list)
+    pods: dict[str, Obj] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _listed: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> PodTimeline:
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"timeline {self.set_name}")
+        self._thread.start()
+        if not self._listed.wait(10):
+            raise AssertionError("the pod watch did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(15)
+
+    def _record(self) -> None:
+        self.views.append(group_view(self.pods, self.size_of))
+        self.moments.append(
+            {n: pod_ready(p) for n, p in self.pods.items() if not p["metadata"].get("deletionTimestamp")}
+        )
+
+    def _run(self) -> None:
+        selector = f"{c.SET_NAME_LABEL}={self.set_name}"
+        listing = self.kube.request(
+            "GET", f"/api/v1/namespaces/{self.namespace}/pods", query={"labelSelector": selector}
+        )
+        for pod in listing.get("items") or []:
+            self.pods[pod["metadata"]["name"]] = pod
+        self._record()
+        version = listing["metadata"]["resourceVersion"]
+        self._listed.set()
+        while not self._stop.is_set():
+            stream = watch.Watch()
+            for event in stream.stream(
+                self.kube.core.list_namespaced_pod,
+                self.namespace,
+                label_selector=selector,
+                resource_version=version,
+                timeout_seconds=1,
+                allow_watch_bookmarks=True,
+            ):
+                obj = event["raw_object"]
+                version = obj["metadata"].get("resourceVersion", version)
+                if event["type"] == "BOOKMARK":
+                    continue
+                if event["type"] == "DELETED":
+                    self.pods.pop(obj["metadata"]["name"], None)
+                else:
+                    self.pods[obj["metadata"]["name"]] = obj
+                self._record()
+                if self._stop.is_set():
+                    stream.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def namespace_scope(kube: Kube) -> Iterator[str]:
+    """A fresh namespace, deleted afterwards (its objects go with it)."""
+    name = unique("e2e")
+    kube.create(Resource("", "v1", "namespaces", "Namespace", False), None, {"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        kube.delete(Resource("", "v1", "namespaces", "Namespace", False), None, name)
