@@ -22,6 +22,7 @@ STATEFULSETS: GVR = ("apps", "v1", "statefulsets")
 REVISIONS: GVR = ("apps", "v1", "controllerrevisions")
 CLAIMS: GVR = ("", "v1", "persistentvolumeclaims")
 SERVICES: GVR = ("", "v1", "services")
+VOLUMES: GVR = ("", "v1", "persistentvolumes")
 
 FAST = KubeletConfig(timing=NodeTiming(), max_termination_seconds=0.01, node_eviction_seconds=0.05)
 

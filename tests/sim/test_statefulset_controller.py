@@ -13,6 +13,7 @@ from controller_kit import (
     PODS,
     REVISIONS,
     STATEFULSETS,
+    VOLUMES,
     Objects,
     all_ready,
     is_ready,
@@ -256,15 +257,30 @@ async def test_volume_claim_templates_and_retention_policy():
             "name": "data",
             "persistentVolumeClaim": {"claimName": "data-db-1"},
         }
-        claims = await wait_for(sim.api, CLAIMS, "default", lambda objs: len(objs) == 3)
+        claims = await wait_for(
+            sim.api,
+            CLAIMS,
+            "default",
+            lambda objs: (
+                len(objs) == 3 and all((c.get("status") or {}).get("phase") == "Bound" for c in objs.values())
+            ),
+            what="3 bound claims",
+        )
         assert sorted(claims) == ["data-db-0", "data-db-1", "data-db-2"]
         assert claims["data-db-0"]["metadata"]["labels"] == {"app": "db"}
+        assert claims["data-db-0"]["status"]["capacity"] == {"storage": "1Gi"}
+        volume_name = claims["data-db-2"]["spec"]["volumeName"]
+        volume = await sim.api.get(VOLUMES, None, volume_name)
+        assert volume["spec"]["claimRef"]["name"] == "data-db-2"
+        assert volume["status"]["phase"] == "Bound"
         # whenScaled=Delete: scaling down hands the claim to the pod, and the GC removes it with the pod
         await sim.api.patch(STATEFULSETS, "default", "db", {"spec": {"replicas": 2}}, MERGE_PATCH)
         remaining = await wait_for(
             sim.api, CLAIMS, "default", lambda objs: sorted(objs) == ["data-db-0", "data-db-1"]
         )
         assert "ownerReferences" not in remaining["data-db-0"]["metadata"]
+        # the provisioned volume goes with its claim (reclaim policy Delete)
+        await wait_for(sim.api, VOLUMES, None, lambda objs: volume_name not in objs and len(objs) == 2)
 
 
 async def test_status_is_written_only_when_it_changes():

@@ -1,5 +1,5 @@
 """The controllers a real cluster runs, built into the embedded cluster: StatefulSet, scheduler, kubelets,
-Service ClusterIPs. They know nothing about LeaderWorkerSet.
+Service ClusterIPs, volume provisioning. They know nothing about LeaderWorkerSet.
 
 They share one informer (watch-fed cache) per resource type and run on the cluster's event loop::
 
@@ -21,6 +21,7 @@ from typing import Any
 from lws.sim.apiserver import APIServer
 from lws.sim.controllers.informer import Informers
 from lws.sim.controllers.kubelet import KubeletConfig, Kubelets
+from lws.sim.controllers.pvc import VolumeBinder
 from lws.sim.controllers.scheduler import Scheduler
 from lws.sim.controllers.services import ServiceIPController
 from lws.sim.controllers.statefulset import StatefulSetController
@@ -65,12 +66,13 @@ class Controllers:
         self.scheduler = Scheduler(api, self.informers)
         self.kubelets = Kubelets(api, self.informers, config.kubelet)
         self.services = ServiceIPController(api, self.informers)
+        self.volumes = VolumeBinder(api, self.informers)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         """Start the watches and the control loops on the running loop."""
         self.informers.start()
-        loops = [self.statefulsets.run(), self.kubelets.run(), self.services.run()]
+        loops = [self.statefulsets.run(), self.kubelets.run(), self.services.run(), self.volumes.run()]
         if self.config.scheduler:
             loops.append(self.scheduler.run())
         self._tasks = [asyncio.get_running_loop().create_task(loop) for loop in loops]
@@ -91,7 +93,7 @@ class Controllers:
 
 
 def start_controllers(api: APIServer, config: ControllersConfig | None = None) -> Controllers:
-    """Start the StatefulSet controller, scheduler, kubelets and ClusterIP allocator (call on the loop)."""
+    """Start the StatefulSet controller, scheduler, kubelets, ClusterIPs and volumes (call on the loop)."""
     controllers = Controllers(api, config or ControllersConfig())
     controllers.start()
     return controllers
