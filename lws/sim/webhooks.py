@@ -313,8 +313,10 @@ def denial_status(webhook_name: str, status: Mapping[str, Any] | None) -> dict[s
 
 
 def ordered_webhooks(configurations: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
-    """Every webhook of ``configurations`` with its name, in the order Kubernetes calls them (configurations by
-    name, then each configuration's webhooks in their order)."""
+    """Every webhook of ``configurations`` with its name, in the order Kubernetes calls them.
+
+    Configurations are taken by name, then each configuration's webhooks in their order.
+    """
 
     def key(configuration: Mapping[str, Any]) -> str:
         return str((configuration.get("metadata") or {}).get("name", ""))
