@@ -363,7 +363,8 @@ class Operator:
             if (p["metadata"].get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
         ]
 
-    def _enqueue_everything(self) -> None:
+    def resync(self) -> None:
+        """Queue every known set and group (on gaining the Lease, and periodically as a safety net)."""
         assert self.deps is not None
         for obj in self.deps.caches.sets.items():
             meta = obj["metadata"]
@@ -385,7 +386,7 @@ class Operator:
                 await elector.wait_changed()
                 if elector.is_leader:
                     self.leading.set()
-                    self._enqueue_everything()
+                    self.resync()
                 else:
                     self.leading.clear()
 
@@ -456,7 +457,7 @@ class Operator:
         while True:
             await asyncio.sleep(self.settings.resync_period)
             if self.leading.is_set():
-                self._enqueue_everything()
+                self.resync()
 
     async def _register_webhooks(self) -> None:
         assert self.registrar is not None

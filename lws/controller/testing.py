@@ -132,19 +132,19 @@ class OperatorThread:
         """Whether this replica holds the Lease (and so reconciles)."""
         return self.running_operator.leading.is_set()
 
-    def settle(self, version: str, *, cache: str = "pods", timeout: float = 15.0) -> None:
-        """Wait until the ``cache`` (pods, statefulsets, services, revisions) has seen ``version`` (the
-        resourceVersion of a change the caller made there) and the work queue has nothing queued or
-        running: the operator has acted on that change (timed requeues may still be pending)."""
-        self.call(self._settled(version, cache, timeout), timeout=timeout + 1)
+    def settle(self, version: str, *, timeout: float = 15.0) -> None:
+        """Wait until every cache has seen ``version`` (a resourceVersion the caller wrote or read) and
+        nothing is queued or running: the operator has acted on everything up to then (timed requeues may
+        still be pending). Quiet watches advance through bookmarks, so run the cluster with frequent ones."""
+        self.call(self._settled(version, timeout), timeout=timeout + 1)
 
-    async def _settled(self, version: str, cache: str, timeout: float) -> None:
+    async def _settled(self, version: str, timeout: float) -> None:
         operator = self.running_operator
         assert operator.deps is not None
-        informer = getattr(operator.deps.caches, cache)
+        informers = operator.deps.caches.informers
         async with asyncio.timeout(timeout):
-            while not informer.has_seen(version) or operator.queue.busy():
-                await asyncio.sleep(0.01)  # a condition poll: the cache and the queue have no change signal
+            while not all(i.has_seen(version) for i in informers) or operator.queue.busy():
+                await asyncio.sleep(0.01)  # a condition poll: the caches and the queue have no change signal
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run ``coroutine`` on the operator's loop and return its result."""

@@ -44,7 +44,9 @@ class E2E:
 
 def start_cluster(tmp: Path) -> tuple[EmbeddedCluster, Path, Kube]:
     """An embedded cluster with the test topology and the LeaderWorkerSet CRD."""
-    cluster = EmbeddedCluster(topology=TOPOLOGY).start()
+    # Frequent bookmarks let quiet watches tell the operator's caches how far the cluster has got, which
+    # is what OperatorThread.settle waits for.
+    cluster = EmbeddedCluster(topology=TOPOLOGY, bookmark_interval=0.2).start()
     kubeconfig = cluster.write_kubeconfig(tmp / "kubeconfig")
     kube = Kube(kubeconfig)
     kube.kubectl("apply", "--server-side", "-f", str(CRDS))
