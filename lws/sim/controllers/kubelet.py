@@ -128,6 +128,7 @@ class Kubelets:
         self._ips = _IPPool()
         self._ip_owner: dict[str, tuple[str, str]] = {}
         self._evictions: dict[str, asyncio.TimerHandle] = {}
+        self._eviction_tasks: set[asyncio.Task[None]] = set()
 
     def _on_pod(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         if new is None:
@@ -156,6 +157,8 @@ class Kubelets:
             self.queue.close()
             for handle in self._evictions.values():
                 handle.cancel()
+            for task in self._eviction_tasks:
+                task.cancel()
 
     # -- one pod ---------------------------------------------------------------------------------
 
@@ -318,9 +321,13 @@ class Kubelets:
         old = self._evictions.pop(name, None)
         if old is not None:
             old.cancel()
-        self._evictions[name] = loop.call_later(
-            self.config.node_eviction_seconds, lambda: loop.create_task(self._evict(name))
-        )
+        self._evictions[name] = loop.call_later(self.config.node_eviction_seconds, self._start_eviction, name)
+
+    def _start_eviction(self, name: str) -> None:
+        # Keep a reference: the loop holds tasks only weakly.
+        task = asyncio.get_running_loop().create_task(self._evict(name))
+        self._eviction_tasks.add(task)
+        task.add_done_callback(self._eviction_tasks.discard)
 
     async def _mark_not_ready(self, pod: Mapping[str, Any], stamp: str | None) -> None:
         conditions = []

@@ -159,6 +159,9 @@ class Scheduler:
                 except APIError as exc:
                     log.debug("scheduling %s/%s: %s", key[0], key[1], exc)
                     self.failed_at[key] = self.generation
+                except Exception:  # one bad pod must not stop scheduling for everyone
+                    log.exception("scheduling %s/%s failed", key[0], key[1])
+                    self.failed_at[key] = self.generation
 
     async def schedule_one(self, pod: dict[str, Any]) -> None:
         """Bind one pod, or record why it cannot be scheduled."""
