@@ -53,8 +53,10 @@ class StatefulSetController:
         *,
         workers: int = 4,
         clock: Callable[[], datetime] = utc_now,
+        resync_seconds: float = 60.0,
     ) -> None:
         self.api = api
+        self.resync_seconds = resync_seconds
         self.clock = clock
         self.workers = workers
         self.queue: WorkQueue[Key] = WorkQueue()
@@ -89,9 +91,19 @@ class StatefulSetController:
         """Process StatefulSets until cancelled."""
         await self.informers.wait_synced()
         try:
-            await run_workers("statefulset", self.queue, self.sync, workers=self.workers)
+            await asyncio.gather(
+                run_workers("statefulset", self.queue, self.sync, workers=self.workers), self._resync()
+            )
         finally:
             self.queue.close()
+
+    async def _resync(self) -> None:
+        # A slow safety net, as controller-runtime's resync: reconcile every set now and then even
+        # without events (for instance when minReadySeconds elapses and no pod changed meanwhile).
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            for sts in self.sets.items():
+                self.queue.add(_key_of(sts))
 
     # -- one sync --------------------------------------------------------------------------------
 
