@@ -182,6 +182,16 @@ async def test_host_network_pods_use_the_node_address():
         assert objects["h"]["status"]["podIP"] == objects["h"]["status"]["hostIP"]
 
 
+async def test_pods_bound_by_their_creator_run_without_the_scheduler():
+    async with running_cluster(scheduler=False) as sim:
+        await sim.api.create(PODS, "default", bare_pod("direct", nodeName="zone-a-node-2"))
+        await sim.api.create(PODS, "default", bare_pod("waiting"))
+        objects = await wait_for(sim.api, PODS, "default", lambda o: "direct" in o and is_ready(o["direct"]))
+        assert condition(objects["direct"], "PodScheduled")["status"] == "True"
+        assert objects["direct"]["spec"]["nodeName"] == "zone-a-node-2"
+        assert not objects["waiting"]["spec"].get("nodeName")
+
+
 # --- the runtime model, directly ------------------------------------------------------------------
 
 

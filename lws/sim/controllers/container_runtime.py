@@ -417,6 +417,9 @@ def render_status(
                 else f"containers with unready status: [{' '.join(unready)}]",
             )
         )
+    if "PodScheduled" not in old_conditions:
+        # A pod bound by its creator (spec.nodeName set) never met the scheduler; the kubelet adds this.
+        conditions.append(_condition("PodScheduled", True, old_conditions, now))
     order = {
         "PodReadyToStartContainers": 0,
         "Initialized": 1,
