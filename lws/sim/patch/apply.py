@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from lws.sim import errors
@@ -115,14 +116,37 @@ class ApplyConflict(errors.APIError):
 
 @dataclass(frozen=True)
 class _Entry:
-    """One ``managedFields`` entry, its fields as a set of paths."""
+    """One ``managedFields`` entry. Its fields stay in their ``fieldsV1`` form (``trie``) until someone needs
+    them as a set of paths: most writes touch one or two entries, and decoding the others would be waste."""
 
     manager: str
     operation: str
     api_version: str
     subresource: str
-    fields: frozenset[Path]
     time: str | None
+    given: frozenset[Path] | None = None
+    trie: Mapping[str, Any] | None = None
+
+    @cached_property
+    def fields(self) -> frozenset[Path]:
+        """The paths this manager owns."""
+        if self.given is not None:
+            return self.given
+        return frozenset(paths_of_fields_v1(self.trie or {}))
+
+    def owns_any(self, paths: Iterable[Path]) -> bool:
+        """Whether any of ``paths`` is one of this entry's, without decoding it all."""
+        if self.given is not None or self.trie is None:
+            return not self.fields.isdisjoint(paths)
+        return any(_trie_has(self.trie, path) for path in paths)
+
+    def with_fields(self, fields: frozenset[Path], **changes: Any) -> _Entry:
+        """A copy owning ``fields`` instead (and with ``changes`` to the other attributes)."""
+        return replace(self, given=fields, trie=None, **changes)
+
+    def without(self, paths: frozenset[Path]) -> _Entry:
+        """This entry minus ``paths``; itself when it owns none of them."""
+        return self.with_fields(self.fields - paths) if paths and self.owns_any(paths) else self
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
@@ -143,6 +167,12 @@ class _Entry:
             text += f" using {self.api_version}"
         return text
 
+    def empty(self) -> bool:
+        """Whether the entry owns nothing (and so is not recorded)."""
+        if self.given is None and self.trie is not None:
+            return not self.trie
+        return not self.fields
+
     def encoded(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "manager": self.manager,
@@ -152,10 +182,21 @@ class _Entry:
         if self.time is not None:
             entry["time"] = self.time
         entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = fields_v1(self.fields)
+        entry["fieldsV1"] = (
+            self.trie if self.given is None and self.trie is not None else fields_v1(self.fields)
+        )
         if self.subresource:
             entry["subresource"] = self.subresource
         return entry
+
+
+def _trie_has(trie: Mapping[str, Any], path: Path) -> bool:
+    node: Any = trie
+    for element in path:
+        node = node.get(element) if isinstance(node, Mapping) else None
+        if node is None:
+            return False
+    return isinstance(node, Mapping) and (not node or "." in node)
 
 
 _Managers = dict[tuple[str, str, str, str], _Entry]
@@ -176,23 +217,26 @@ def _decode(entries: Any) -> _Managers:
         operation = raw.get("operation", UPDATE)
         if operation not in (APPLY, UPDATE):
             raise PatchError(f'{where}.operation: must be "Apply" or "Update", not {operation!r}', code=400)
+        trie = raw.get("fieldsV1") or {}
+        if not isinstance(trie, Mapping):
+            raise PatchError(f"{where}.fieldsV1: must be a JSON object", code=400)
         entry = _Entry(
             manager=str(raw.get("manager", "")),
             operation=operation,
             api_version=str(raw.get("apiVersion", "")),
             subresource=str(raw.get("subresource", "")),
-            fields=frozenset(paths_of_fields_v1(raw.get("fieldsV1") or {})),
             time=raw.get("time"),
+            trie=trie,
         )
         previous = managers.get(entry.identity)
         if previous is not None:
-            entry = replace(entry, fields=entry.fields | previous.fields)
+            entry = entry.with_fields(entry.fields | previous.fields)
         managers[entry.identity] = entry
     return managers
 
 
 def _encode(managers: _Managers) -> list[dict[str, Any]]:
-    live = [entry for entry in managers.values() if entry.fields]
+    live = [entry for entry in managers.values() if not entry.empty()]
     live.sort(key=lambda e: (e.operation, e.time or "", e.manager, e.api_version, e.subresource))
     return [entry.encoded() for entry in live]
 
@@ -353,12 +397,12 @@ def server_side_apply(
             UPDATE,
             api_version,
             "",
-            frozenset(set_paths(_without_managed_fields(live), shape) - _UNOWNED),
             None,
+            given=frozenset(set_paths(_without_managed_fields(live), shape) - _UNOWNED),
         )
         managers[placeholder.identity] = placeholder
 
-    me = _Entry(manager, APPLY, api_version, subresource or "", applied_fields, now)
+    me = _Entry(manager, APPLY, api_version, subresource or "", now, given=applied_fields)
     previous = managers.get(me.identity)
     managers[me.identity] = me
 
@@ -374,9 +418,11 @@ def server_side_apply(
     for identity, entry in list(managers.items()):
         if identity == me.identity:
             continue
+        if not entry.owns_any(changes.changed | changes.removed):
+            continue
         taken = entry.fields & changes.changed
         conflicts.extend((entry.printed(), path) for path in taken)
-        managers[identity] = replace(entry, fields=entry.fields - taken - changes.removed)
+        managers[identity] = entry.with_fields(entry.fields - taken - changes.removed)
     if conflicts and not force and manager == KUBECTL and live is not None:
         # kubectl switching an object from client-side to server-side apply takes over, without conflicts,
         # the fields its last client-side apply set and that still hold those values.
@@ -390,7 +436,7 @@ def server_side_apply(
     if (
         previous is not None
         and not (changes.changed or changes.removed)
-        and previous == replace(me, time=previous.time)
+        and (previous.fields, previous.api_version) == (me.fields, me.api_version)
     ):
         # Nothing moved: keep the entry as it was, time included, so the object compares equal to ``live``.
         managers[me.identity] = previous
@@ -445,7 +491,8 @@ def record_update(
     else:
         managers = _decode(old_metadata.get("managedFields"))
 
-    result: dict[str, Any] = _clone(new)
+    # Only metadata.managedFields changes: share the rest with ``new`` rather than copy it.
+    result: dict[str, Any] = {**new, "metadata": dict(new.get("metadata") or {})}
     before, after = _without_managed_fields(old), _without_managed_fields(result)
     try:
         changes = compare(before, after, shape)
@@ -455,15 +502,16 @@ def record_update(
         changes = None
     if changes is not None:
         taken = frozenset(changes.changed - _UNOWNED)
+        lost = taken | changes.removed
         for identity, entry in list(managers.items()):
-            managers[identity] = replace(entry, fields=entry.fields - taken - changes.removed)
+            managers[identity] = entry.without(lost)
         api_version = str(new.get("apiVersion", ""))
-        me = _Entry(manager, UPDATE, api_version, subresource or "", frozenset(), None)
+        me = _Entry(manager, UPDATE, api_version, subresource or "", None, given=frozenset())
         previous = managers.get(me.identity)
         if previous is not None:
             me = previous
         if taken:
-            me = replace(me, fields=me.fields | taken, time=now)
+            me = me.with_fields(me.fields | taken, time=now)
         managers[me.identity] = me
 
     encoded = _encode(managers)
