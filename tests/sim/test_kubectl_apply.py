@@ -119,6 +119,8 @@ def test_a_crd_and_its_objects_in_one_run_need_a_second_run_as_with_kubernetes(
         assert second.returncode == 0, second.stderr
         assert f"widget.{group}/first created" in second.stdout
         assert kubectl.json("get", f"widgets.{group}", "first")["spec"] == {"replicas": 2}
+        third = kubectl.apply(documents)
+        assert f"widget.{group}/first unchanged" in third.stdout  # a merge patch for a custom resource
     finally:
         kubectl("delete", "crd", f"widgets.{group}", "--ignore-not-found", namespaced=False)
 
