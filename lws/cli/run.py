@@ -9,11 +9,9 @@ is honoured too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
-import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -274,9 +272,9 @@ def command(
     _configure_logging(verbose)
     config, hooks = load(config_path, enable_plugins, disable_plugins)
     settings = resolve_settings(Flags(**options), config, os.environ)
-    operator = Operator(settings, hooks, connect=connect)
+    operator = Operator(settings, hooks, connect=connect, handle_signals=True)
     try:
-        asyncio.run(_run(operator))
+        asyncio.run(operator.run())
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
@@ -285,14 +283,6 @@ def command(
         raise CliError(f"the operator failed: {type(exc).__name__}: {exc}") from exc
     if operator.failure is not None:
         raise CliError(f"the operator stopped after a failure: {operator.failure}")
-
-
-async def _run(operator: Operator) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, operator.stop)
-    await operator.run()
 
 
 def _configure_logging(verbose: int) -> None:

@@ -144,4 +144,16 @@ def configure(settings: kopf.OperatorSettings, *, server: Any | None) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
-    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    objects = logging.getLogger("kopf.objects")
+    objects.setLevel(logging.WARNING)
+    if not any(isinstance(f, _DenialsAreNotErrors) for f in objects.filters):
+        objects.addFilter(_DenialsAreNotErrors())
+
+
+class _DenialsAreNotErrors(logging.Filter):
+    """kopf logs every refused admission request as an ERROR; refusing bad input is our job, not a fault.
+    The denial still reaches the user, in the API server's answer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Webhook '") and "failed permanently" in message)

@@ -19,6 +19,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import tempfile
 import time
@@ -72,6 +73,7 @@ class Operator:
         composition root passes it, so this layer never depends on the ``kubernetes`` package.
     :param telemetry: the tracing/metrics seam (no-op by default).
     :param api_observers: process-wide observers of every API call (metrics).
+    :param handle_signals: stop cleanly on SIGINT/SIGTERM (a process's main operator, not an embedded one).
     """
 
     def __init__(
@@ -82,8 +84,10 @@ class Operator:
         connect: Connect,
         telemetry: Telemetry | None = None,
         api_observers: Sequence[ApiObserver] = (),
+        handle_signals: bool = False,
     ) -> None:
         self.settings = settings
+        self._handle_signals = handle_signals
         self.hooks = hooks
         self.telemetry = telemetry or Telemetry()
         self.hooks.observer = hook_observer(self.telemetry)
@@ -112,6 +116,13 @@ class Operator:
         """Ask a running :meth:`run` to shut down cleanly (from the operator's own loop)."""
         self._stop.set()
 
+    def _take_signals(self) -> None:
+        """SIGINT/SIGTERM stop us first (then kopf), instead of kopf's own handlers stopping kopf first."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop)
+
     def crash(self) -> None:
         """Stop as if the process were killed: keep the Lease and the webhook registration behind.
 
@@ -125,6 +136,8 @@ class Operator:
 
     async def run(self) -> None:
         """Run until stopped or until a part fails for good; always cleans up behind itself."""
+        if self._handle_signals:
+            self._take_signals()
         cluster = await self._connect(self.settings.kubeconfig, self.settings.context, self._api_observers)
         self.cluster = cluster
         log.info("connected to %s (%s)", cluster.server, cluster.info.source)
@@ -161,7 +174,10 @@ class Operator:
             background.append(asyncio.create_task(self._relay_stop(background, stop_flag), name="stop relay"))
             await asyncio.sleep(0)  # let them start, so kopf sees them as pre-existing
             namespaces = self.settings.namespaces
-            await kopf.operator(
+            # kopf.operator() is spawn_tasks() + run_tasks(); done in two steps so that, in between, our
+            # signal handlers replace kopf's: a signal then stops our part first, and kopf after it.
+            ours = set(asyncio.all_tasks())
+            kopf_tasks = await kopf.spawn_tasks(
                 registry=registry,
                 settings=kopf_settings,
                 standalone=True,
@@ -169,6 +185,9 @@ class Operator:
                 namespaces=list(namespaces or ()),
                 stop_flag=stop_flag,
             )
+            if self._handle_signals:
+                self._take_signals()
+            await kopf.run_tasks(kopf_tasks, ignored=ours)
         finally:
             await self._shutdown(background, health)
 

@@ -1,0 +1,107 @@
+"""`lws run` as users and external tests start it: `KUBECONFIG=... lws run --all-namespaces`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import Private
+from e2e_kit import make_lws
+
+from lws.api import constants as c
+from lws.cluster.resources import (
+    LEADERWORKERSETS,
+    MUTATING_WEBHOOK_CONFIGURATIONS,
+    VALIDATING_WEBHOOK_CONFIGURATIONS,
+)
+from lws.sim.testing import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
+
+LWS = str(Path(sys.executable).with_name("lws"))
+
+
+class _Log:
+    """The process's stderr, read on a thread so the pipe never fills up."""
+
+    def __init__(self, stream: object) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line)
+
+    def find(self, pattern: str) -> re.Match[str] | None:
+        return next((m for line in list(self.lines) if (m := re.search(pattern, line))), None)
+
+    def join(self) -> None:
+        self._thread.join(10)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def test_lws_run_serves_reconciles_and_cleans_up_on_sigterm(private: Private) -> None:
+    kube = private.kube
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(private.kubeconfig),
+        "LWS_HEALTH_PROBE_BIND_ADDRESS": "127.0.0.1:0",
+    }
+    process = subprocess.Popen(
+        [LWS, "run", "--all-namespaces"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    log = _Log(process.stderr)
+    try:
+        probe = wait_until(
+            lambda: log.find(r"probes on http://127\.0\.0\.1:(\d+)/healthz"), timeout=30, what="the probes"
+        )
+        port = int(probe.group(1))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            assert response.status == 200
+        wait_until(lambda: _ready(port), timeout=30, what="/readyz to answer 200")
+
+        mutating = kube.get(MUTATING_WEBHOOK_CONFIGURATIONS, None, c.MUTATING_WEBHOOK_CONFIGURATION)
+        assert mutating is not None
+        url = mutating["webhooks"][0]["clientConfig"]["url"]
+        assert re.fullmatch(rf"https://127\.0\.0\.1:\d+{c.WEBHOOK_PATH_MUTATE_LWS}", url), url
+
+        kube.create(LEADERWORKERSETS, "default", make_lws("cli", replicas=2, size=2))
+        kube.wait_available("default", "cli")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        log.join()
+    assert code == 0, "".join(log.lines[-20:])
+    assert log.find("released lease"), "the Lease was handed back"
+    assert kube.get(MUTATING_WEBHOOK_CONFIGURATIONS, None, c.MUTATING_WEBHOOK_CONFIGURATION) is None
+    assert kube.get(VALIDATING_WEBHOOK_CONFIGURATIONS, None, c.VALIDATING_WEBHOOK_CONFIGURATION) is None
+
+
+def test_lws_run_refuses_to_start_without_a_cluster(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    env["HOME"] = str(tmp_path)
+    result = subprocess.run([LWS, "run"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: no cluster to connect to: pass --kubeconfig FILE or set KUBECONFIG"
+    )

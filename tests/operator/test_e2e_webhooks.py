@@ -1,0 +1,104 @@
+"""The admission webhooks as the API server calls them: upstream's names and paths, defaulting, every
+validation error in one denial, and a pod webhook that cannot block pods that are not ours."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import Private
+from e2e_kit import Kube, KubeError, make_lws
+
+from lws.api import constants as c
+from lws.cluster.resources import (
+    LEADERWORKERSETS,
+    MUTATING_WEBHOOK_CONFIGURATIONS,
+    PODS,
+    VALIDATING_WEBHOOK_CONFIGURATIONS,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_configurations_carry_upstreams_webhooks(kube: Kube) -> None:
+    mutating = kube.get(MUTATING_WEBHOOK_CONFIGURATIONS, None, c.MUTATING_WEBHOOK_CONFIGURATION)
+    validating = kube.get(VALIDATING_WEBHOOK_CONFIGURATIONS, None, c.VALIDATING_WEBHOOK_CONFIGURATION)
+    assert mutating is not None and validating is not None
+    hooks = {h["name"]: h for h in mutating["webhooks"] + validating["webhooks"]}
+    assert set(hooks) >= {"mleaderworkerset.kb.io", "mpod.kb.io", "vleaderworkerset.kb.io", "vpod.kb.io"}
+    for name, path in (
+        ("mleaderworkerset.kb.io", c.WEBHOOK_PATH_MUTATE_LWS),
+        ("vleaderworkerset.kb.io", c.WEBHOOK_PATH_VALIDATE_LWS),
+        ("mpod.kb.io", c.WEBHOOK_PATH_MUTATE_POD),
+        ("vpod.kb.io", c.WEBHOOK_PATH_VALIDATE_POD),
+    ):
+        config = hooks[name]["clientConfig"]
+        assert (config.get("url") or config["service"]["path"]).endswith(path)
+        assert hooks[name]["failurePolicy"] == "Fail" and hooks[name]["sideEffects"] == "None"
+    assert hooks["mpod.kb.io"]["rules"][0]["operations"] == ["CREATE"]
+    for name in ("mpod.kb.io", "vpod.kb.io"):
+        expressions = hooks[name]["objectSelector"]["matchExpressions"]
+        assert expressions == [{"key": c.SET_NAME_LABEL, "operator": "Exists"}]
+
+
+def test_the_mutating_webhook_stores_upstreams_defaults(kube: Kube, ns: str) -> None:
+    manifest = make_lws("defaults", replicas=1, size=1, leaderWorkerTemplate={"restartPolicy": "Default"})
+    del manifest["spec"]["replicas"]
+    stored = kube.create(LEADERWORKERSETS, ns, manifest)
+    spec = stored["spec"]
+    assert spec["replicas"] == 1
+    assert spec["leaderWorkerTemplate"]["restartPolicy"] == "None"
+    assert spec["rolloutStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdateConfiguration": {"maxUnavailable": 1, "maxSurge": 0, "partition": 0},
+    }
+    assert spec["networkConfig"] == {"subdomainPolicy": "Shared"}
+    assert spec["startupPolicy"] == "LeaderCreated"
+
+
+def test_every_validation_error_is_reported_in_one_denial(kube: Kube, ns: str) -> None:
+    manifest = make_lws(
+        "broken",
+        replicas=2,
+        size=0,
+        rolloutStrategy={"rollingUpdateConfiguration": {"maxUnavailable": 0, "maxSurge": 0}},
+    )
+    result = kube.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump(manifest), check=False)
+    assert result.returncode != 0
+    message = result.stderr
+    assert 'admission webhook "vleaderworkerset.kb.io" denied the request' in message
+    assert 'LeaderWorkerSet.leaderworkerset.x-k8s.io "broken" is invalid' in message
+    assert "spec.leaderWorkerTemplate.size: Invalid value: 0: size must be equal or greater than 1" in message
+    assert "spec.rolloutStrategy.rollingUpdateConfiguration.maxUnavailable" in message
+    assert kube.lws(ns, "broken") is None
+
+
+def test_updates_are_validated_against_the_stored_object(kube: Kube, ns: str) -> None:
+    kube.create(
+        LEADERWORKERSETS,
+        ns,
+        make_lws("sub", replicas=1, size=4, leaderWorkerTemplate={"subGroupPolicy": {"subGroupSize": 2}}),
+    )
+    with pytest.raises(KubeError) as denied:
+        kube.patch(
+            LEADERWORKERSETS,
+            ns,
+            "sub",
+            {"spec": {"leaderWorkerTemplate": {"subGroupPolicy": {"subGroupSize": 4}}}},
+        )
+    assert denied.value.status == 422
+    assert "field is immutable" in denied.value.body
+
+
+def test_a_pod_webhook_outage_never_blocks_pods_that_are_not_ours(private: Private) -> None:
+    kube = private.kube
+    operator = private.start_operator()
+    operator.stop(clean=False)  # the configurations now point at a replica that does not answer
+    pod = {"metadata": {"name": "plain"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    kube.create(PODS, "default", pod)
+    ours = {
+        "metadata": {"name": "ours-0", "labels": {c.SET_NAME_LABEL: "ours", c.WORKER_INDEX_LABEL: "0"}},
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    with pytest.raises(KubeError) as refused:
+        kube.create(PODS, "default", ours)
+    assert "mpod.kb.io" in refused.value.body, "group pods are refused while their webhook is down (Fail)"
