@@ -111,3 +111,11 @@ def test_the_main_command_lists_manifests() -> None:
     assert "manifests" in result.output and "Print the install manifests" in result.output
     result = CliRunner().invoke(cli, ["manifests", "--replicas", "1"])
     assert result.exit_code == 0 and "kind: CustomResourceDefinition" in result.output
+
+
+def test_the_samples_kustomization_lists_every_sample_unchanged() -> None:
+    samples = sorted((CONFIG / "samples").glob("leaderworkerset_*.yaml"))
+    expected = [obj for path in samples for obj in parse_all(path.read_text())]
+    built = parse_all(kustomize(CONFIG / "samples"))
+    assert sorted(built, key=object_key) == sorted(expected, key=object_key)
+    assert {obj["kind"] for obj in built} == {"LeaderWorkerSet"}
