@@ -76,10 +76,12 @@ def contains(have: Any, want: Any) -> bool:
         if not isinstance(have, list):
             return not want and have is None
         return len(want) == len(have) and all(contains(h, w) for h, w in zip(have, want, strict=True))
-    if want == have or want is None:
+    if want is None:
         return True
     if isinstance(want, bool) or isinstance(have, bool):
-        return False
+        return want is have  # True == 1 in Python, not in JSON
+    if want == have:
+        return True
     if isinstance(want, int | float | str) and isinstance(have, int | float | str):
         try:
             return parse_quantity(want) == parse_quantity(have)

@@ -153,7 +153,7 @@ class LeaderElector:
             return False
         if holder != self.config.identity:
             spec["acquireTime"] = now
-            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if holder else 0)
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
         spec.update(holderIdentity=self.config.identity, renewTime=now, leaseDurationSeconds=duration)
         try:
             await self.cluster.replace(LEASES, self.namespace, self.config.name, {**lease, "spec": spec})

@@ -1,0 +1,186 @@
+"""The cluster adapter against the embedded cluster: errors by type, request counting, informers that
+resume and relist, events aggregated into series, and leader election on a Lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lws.cluster.client import Cluster
+from lws.cluster.errors import AlreadyExists, Conflict, Invalid, NotFound
+from lws.cluster.events import EventRecorder
+from lws.cluster.informer import Informer
+from lws.cluster.kube import connect
+from lws.cluster.lease import LeaderElector, LeaseConfig
+from lws.cluster.resources import EVENTS, Resource
+from lws.sim.runner import EmbeddedCluster
+
+CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition") -> Any:
+    """Re-check ``predicate`` on this loop until it holds; fail after ``timeout`` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not (result := predicate()):
+                await asyncio.sleep(0.01)  # a condition poll on state another task changes
+            return result
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+@pytest.fixture
+async def cluster(embedded_cluster: EmbeddedCluster, tmp_path: Path) -> AsyncIterator[Cluster]:
+    client = await connect(str(embedded_cluster.write_kubeconfig(tmp_path / "kubeconfig")))
+    yield client
+    await client.close()
+
+
+def _cm(name: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}
+
+
+async def test_errors_come_back_as_types_and_every_request_is_counted(cluster: Cluster) -> None:
+    mark = cluster.log.mark()
+    with pytest.raises(NotFound, match="get configmaps default/missing"):
+        await cluster.get(CONFIGMAPS, "default", "missing")
+    created = await cluster.create(CONFIGMAPS, "default", _cm("one"))
+    with pytest.raises(AlreadyExists):
+        await cluster.create(CONFIGMAPS, "default", _cm("one"))
+    await cluster.replace(CONFIGMAPS, "default", "one", {**created, "data": {"k": "2"}})
+    with pytest.raises(Conflict):
+        await cluster.replace(CONFIGMAPS, "default", "one", {**created, "data": {"k": "3"}})  # stale version
+    with pytest.raises(Invalid):
+        await cluster.create(CONFIGMAPS, "default", _cm("Not_A_Name"))
+    calls = cluster.log.calls(since=mark)
+    assert [(c.verb, c.status) for c in calls] == [
+        ("get", 404),
+        ("create", 201),
+        ("create", 409),
+        ("update", 200),
+        ("update", 409),
+        ("create", 422),
+    ]
+    assert len(cluster.log.writes(since=mark)) == 5
+
+
+async def test_the_informer_resumes_relists_after_410_and_reports_what_it_missed(
+    embedded_cluster: EmbeddedCluster, cluster: Cluster
+) -> None:
+    seen: list[tuple[str, str]] = []
+    informer = Informer(
+        cluster,
+        CONFIGMAPS,
+        label_selector="team",
+        handlers=[lambda kind, obj, _old: seen.append((kind, obj["metadata"]["name"]))],
+    )
+    await cluster.create(CONFIGMAPS, "default", _cm("before", team="a"))
+    await cluster.create(CONFIGMAPS, "default", _cm("not-ours"))
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        assert seen == [("ADDED", "before")], "listed with the selector: unlabelled objects never arrive"
+
+        embedded_cluster.faults.drop_watches()  # the stream ends; the informer resumes from its version
+        await cluster.create(CONFIGMAPS, "default", _cm("during", team="a"))
+        await until(lambda: informer.get("default", "during"), what="the resumed watch")
+
+        calls_before = len([c for c in cluster.log.calls() if c.verb == "list"])
+        # The watch fails for a while (the informer backs off); meanwhile objects change and the history
+        # is compacted, so the resume answers 410 Gone and only a relist can tell what happened.
+        embedded_cluster.faults.inject_error(503, verbs=["watch"], resources=["configmaps"], times=None)
+        embedded_cluster.faults.drop_watches()
+        await cluster.delete(CONFIGMAPS, "default", "before")
+        await cluster.create(CONFIGMAPS, "default", _cm("after", team="b"))
+        embedded_cluster.faults.compact()
+        await until(
+            lambda: any(c.verb == "watch" and c.status == 503 for c in cluster.log.calls()),
+            what="a refused watch",
+        )
+        embedded_cluster.faults.clear()
+        await until(
+            lambda: informer.get("default", "after") and not informer.get("default", "before"),
+            what="a relist",
+        )
+        assert len([c for c in cluster.log.calls() if c.verb == "list"]) == calls_before + 1, "one relist"
+        assert ("DELETED", "before") in seen and ("ADDED", "after") in seen
+        assert informer.by_index is not None and informer.get("default", "not-ours") is None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_identical_events_become_one_event_with_a_series(cluster: Cluster) -> None:
+    regarding = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "subject", "namespace": "default", "uid": "u1"},
+    }
+    recorder = EventRecorder(cluster, instance="test", flush_interval=3600)
+    for _ in range(3):
+        recorder.record(
+            regarding,
+            "Normal",
+            "GroupsProgressing",
+            "Create",
+            "Created worker statefulset for leader pod x-0",
+        )
+    recorder.record(regarding, "Warning", "FailedCreate", "Create", "Failed to create x")
+    await recorder.drain()
+    events = {e["reason"]: e for e in (await cluster.list_page(EVENTS, "default"))["items"]}
+    assert set(events) == {"GroupsProgressing", "FailedCreate"}, "repeats did not create more events"
+    progressing = events["GroupsProgressing"]
+    assert progressing["series"]["count"] == 3
+    assert (
+        progressing["reportingController"] == "leaderworkerset" and progressing["reportingInstance"] == "test"
+    )
+    assert progressing["regarding"]["name"] == "subject" and progressing["action"] == "Create"
+    assert "series" not in events["FailedCreate"]
+
+
+async def test_one_leader_at_a_time_and_a_standby_takes_over_when_the_lease_lapses(cluster: Cluster) -> None:
+    def elector(identity: str) -> LeaderElector:
+        return LeaderElector(
+            cluster,
+            LeaseConfig(
+                identity=identity,
+                namespace="default",
+                name="test-lease",
+                lease_duration=1.0,
+                renew_deadline=0.8,
+                retry_period=0.1,
+            ),
+        )
+
+    first, second = elector("first"), elector("second")
+    one = asyncio.create_task(first.run())
+    await asyncio.wait_for(first.leading.wait(), 10)
+    two = asyncio.create_task(second.run())
+    await until(lambda: second._observed is not None, what="the standby to see the Lease")
+    assert not second.is_leader
+
+    first.release_on_stop = False  # a crash: the Lease is left to lapse
+    one.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await one
+    await asyncio.wait_for(second.leading.wait(), 10)
+
+    third = elector("third")
+    three = asyncio.create_task(third.run())
+    two.cancel()  # a clean stop releases the Lease: the next candidate takes it at once
+    with contextlib.suppress(asyncio.CancelledError):
+        await two
+    await asyncio.wait_for(third.leading.wait(), 5)
+    three.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await three
+    lease = await cluster.get(
+        Resource("coordination.k8s.io", "v1", "leases", "Lease"), "default", "test-lease"
+    )
+    assert lease["spec"]["leaseTransitions"] >= 2

@@ -1,0 +1,101 @@
+"""Which reconciles a change calls for, and how groups are read from pods and StatefulSets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lws.api import constants as c
+from lws.api.model import LeaderWorkerSet
+from lws.controller.context import Key
+from lws.controller.observe import group_states, statefulset_ready, status_observations
+from lws.controller.routing import owned_keys, pod_keys, service_keys, statefulset_keys
+from lws.core.rollout import GroupState
+
+
+def _obj(name: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": "ns", "name": name, "labels": labels}}
+
+
+@pytest.mark.parametrize(
+    ("route", "obj", "keys"),
+    [
+        (
+            pod_keys,
+            _obj("a-1", **{c.SET_NAME_LABEL: "a", c.WORKER_INDEX_LABEL: "0"}),
+            ["set/ns/a", "group/ns/a-1"],
+        ),
+        (pod_keys, _obj("a-1-3", **{c.SET_NAME_LABEL: "a", c.WORKER_INDEX_LABEL: "3"}), ["group/ns/a-1"]),
+        (pod_keys, _obj("unrelated"), []),
+        (statefulset_keys, _obj("a", **{c.SET_NAME_LABEL: "a"}), ["set/ns/a"]),
+        (statefulset_keys, _obj("a-2", **{c.SET_NAME_LABEL: "a"}), ["set/ns/a", "group/ns/a-2"]),
+        (service_keys, _obj("a", **{c.SET_NAME_LABEL: "a"}), ["set/ns/a"]),
+        (service_keys, _obj("a-0", **{c.SET_NAME_LABEL: "a"}), ["set/ns/a", "group/ns/a-0"]),
+        (owned_keys, _obj("a-abc-1", **{c.SET_NAME_LABEL: "a"}), ["set/ns/a"]),
+    ],
+)
+def test_changes_map_to_the_design_tables_keys(route: Any, obj: dict, keys: list[str]) -> None:
+    assert [str(k) for k in route(obj)] == keys
+    assert all(isinstance(k, Key) for k in route(obj))
+
+
+def _sts(replicas: int, available: int, current: str = "x", update: str = "x", revision: str = "r1") -> dict:
+    return {
+        "metadata": {"labels": {c.REVISION_KEY: revision}},
+        "spec": {"replicas": replicas},
+        "status": {"availableReplicas": available, "currentRevision": current, "updateRevision": update},
+    }
+
+
+def _leader(index: int, *, ready: bool, revision: str = "r1") -> dict:
+    return {
+        "metadata": {
+            "name": f"s-{index}",
+            "labels": {c.REVISION_KEY: revision, c.GROUP_INDEX_LABEL: str(index), c.WORKER_INDEX_LABEL: "0"},
+        },
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+
+
+def test_statefulset_ready_is_upstreams() -> None:
+    assert statefulset_ready(_sts(3, 3))
+    assert not statefulset_ready(_sts(3, 2))
+    assert not statefulset_ready(_sts(3, 3, current="a", update="b")), (
+        "a StatefulSet mid-rollout is not ready"
+    )
+    assert not statefulset_ready(None)
+
+
+def test_a_group_counts_both_halves_and_missing_halves_are_neither_ready_nor_updated() -> None:
+    lws = LeaderWorkerSet({"metadata": {"name": "s"}, "spec": {"leaderWorkerTemplate": {"size": 3}}})
+    pods = {
+        "s-0": _leader(0, ready=True),
+        "s-1": _leader(1, ready=True),
+        "s-2": _leader(2, ready=True, revision="r0"),
+    }
+    workers = {"s-0": _sts(2, 2), "s-1": _sts(2, 1), "s-2": _sts(2, 2, revision="r0")}
+    states = group_states(lws, sts_replicas=4, revision="r1", pod=pods.get, workers=workers.get)
+    assert states == [
+        GroupState(ready=True, updated=True),
+        GroupState(ready=False, updated=True),
+        GroupState(ready=True, updated=False),
+        GroupState(ready=False, updated=False),
+    ]
+    seen = status_observations(lws, list(pods.values()), revision="r1", workers=workers.get)
+    assert [(g.index, g.ready, g.updated) for g in seen] == [
+        (0, True, True),
+        (1, False, True),
+        (2, True, False),
+    ]
+
+
+def test_size_one_groups_are_their_leader() -> None:
+    lws = LeaderWorkerSet({"metadata": {"name": "s"}, "spec": {"leaderWorkerTemplate": {"size": 1}}})
+    states = group_states(
+        lws, sts_replicas=1, revision="r1", pod={"s-0": _leader(0, ready=True)}.get, workers=lambda _: None
+    )
+    assert states == [GroupState(ready=True, updated=True)]
