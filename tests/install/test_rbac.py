@@ -14,6 +14,9 @@ twice:
    the last replica deletes the webhook configurations, which in a pod belong to the installation and which
    the shipped RBAC rightly does not let it delete.
 
+Each gang-scheduling component gets a shorter run of its own: its Deployment's flags turn the plugin on,
+and its RBAC lets the operator create a PodGroup per group.
+
 The Deployment itself never runs here (the embedded cluster has no container runtime); the operator runs
 in-process with the Deployment's identity.
 """
@@ -34,12 +37,13 @@ from install_kit import CONFIG, kubectl
 from rbac_kit import Attributes, Authorizer, RbacProxy, Record
 
 from lws.api import constants as c
-from lws.cli.manifests import DEFAULT_FILE, dump_all, packaged
+from lws.cli.manifests import DEFAULT_FILE, Obj, Options, customize, dump_all, packaged
+from lws.cli.run import command as run_command
 from lws.cluster.certs import describe_ca, make_serving_certificate, split_bundle
 from lws.cluster.client import ApiObserver, Cluster, ClusterConfig
 from lws.cluster.kube import connect
 from lws.controller.testing import OperatorThread, settings_for_tests
-from lws.hooks.manager import make_hooks
+from lws.hooks.manager import PluginSelection, make_hooks
 from lws.sim.kubeconfig import write_kubeconfig
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
@@ -186,6 +190,21 @@ def _workload(cluster: EmbeddedCluster, admin: Path) -> None:
     wait_until(recreated, 60, "group 0 to be recreated after its worker restarted")
 
 
+def _install(cluster: EmbeddedCluster, objects: list[Obj], admin: Path) -> None:
+    kubectl("apply", "--server-side", "-f", "-", stdin=dump_all(objects), kubeconfig=admin)
+    kubectl("wait", "--for=condition=Established", f"crd/{c.CRD_NAME}", kubeconfig=admin)
+
+
+def _denied(records: list[Record]) -> list[str]:
+    return sorted(
+        {
+            str(r.attributes) + (f" (for {r.implied_by})" if r.implied_by else "")
+            for r in records
+            if not r.allowed
+        }
+    )
+
+
 def _probe(url: str) -> int:
     with urllib.request.urlopen(url, timeout=5) as response:
         return int(response.status)
@@ -198,8 +217,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     authorizer = Authorizer.for_service_account(objects, NAMESPACE, SERVICE_ACCOUNT)
     with EmbeddedCluster(topology=HERE / "topology.yaml") as cluster:
         admin = cluster.write_kubeconfig(tmp / "admin")
-        kubectl("apply", "--server-side", "-f", "-", stdin=dump_all(objects), kubeconfig=admin)
-        kubectl("wait", "--for=condition=Established", f"crd/{c.CRD_NAME}", kubeconfig=admin)
+        _install(cluster, objects, admin)
         _seed_gone_replica(cluster)
         with RbacProxy(cluster.url, authorizer) as proxy:
             kubeconfig = str(write_kubeconfig(tmp / "operator", proxy.url))
@@ -228,13 +246,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 
 def test_the_operator_is_never_denied(run: Run) -> None:
-    denied = sorted(
-        {
-            str(r.attributes) + (f" (for {r.implied_by})" if r.implied_by else "")
-            for r in run.records
-            if not r.allowed
-        }
-    )
+    denied = _denied(run.records)
     assert not denied, "requests the shipped RBAC forbids:\n" + "\n".join(denied)
 
 
@@ -287,3 +299,77 @@ def test_the_run_covered_the_operators_work(run: Run) -> None:
     assert Attributes(
         "update", "coordination.k8s.io", "leases", namespace=NAMESPACE, name=c.LEADER_ELECTION_LEASE
     ) in {r.attributes for r in run.records}
+
+
+POD_GROUPS = {
+    "volcano": ("scheduling.volcano.sh", "v1beta1"),
+    "coscheduling": ("scheduling.x-k8s.io", "v1alpha1"),
+}
+
+
+def _pod_group_crd(group: str, version: str) -> str:
+    """The scheduler's PodGroup CRD, reduced to what lets the API server store PodGroups."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"podgroups.{group}"},
+            "spec": {
+                "group": group,
+                "names": {
+                    "kind": "PodGroup",
+                    "listKind": "PodGroupList",
+                    "plural": "podgroups",
+                    "singular": "podgroup",
+                },
+                "scope": "Namespaced",
+                "versions": [
+                    {
+                        "name": version,
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("gang", sorted(POD_GROUPS))
+def test_a_gang_scheduling_component_grants_what_its_plugin_needs(gang: str, tmp_path: Path) -> None:
+    """The component's Deployment turns the plugin on, and its RBAC lets the operator make the PodGroups."""
+    objects = customize(packaged(DEFAULT_FILE), {gang: packaged(f"{gang}.yaml")}, Options(components=(gang,)))
+    authorizer = Authorizer.for_service_account(objects, NAMESPACE, SERVICE_ACCOUNT)
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    enabled = run_command.make_context("run", list(args)).params["enable_plugins"]
+    group, version = POD_GROUPS[gang]
+    with EmbeddedCluster(topology=HERE / "topology.yaml") as cluster:
+        admin = cluster.write_kubeconfig(tmp_path / "admin")
+        kubectl("apply", "-f", "-", stdin=_pod_group_crd(group, version), kubeconfig=admin)
+        _install(cluster, objects, admin)
+        with RbacProxy(cluster.url, authorizer) as proxy:
+            kubeconfig = str(write_kubeconfig(tmp_path / "operator", proxy.url))
+            settings = settings_for_tests(kubeconfig=kubeconfig, operator_namespace=NAMESPACE)
+            operator = OperatorThread(
+                settings, make_hooks(PluginSelection(enable=enabled)), connect=connect
+            ).start()
+            try:
+                kubectl("create", "namespace", "gang", kubeconfig=admin)
+                sample = CONFIG / "samples" / SAMPLES["basic"]
+                kubectl("apply", "-n", "gang", "-f", str(sample), kubeconfig=admin)
+                listing = functools.partial(cluster.sync.list, (group, version, "podgroups"), "gang")
+                wait_until(
+                    lambda: len(listing()["items"]) == 3, 30, f"a {gang} PodGroup for each of the 3 groups"
+                )
+            finally:
+                operator.stop(clean=False)  # see the module docstring
+        records = proxy.snapshot()
+    assert not _denied(records), _denied(records)
+    assert any(r.attributes.verb == "create" and r.attributes.resource == "podgroups" for r in records)
