@@ -17,6 +17,7 @@ import pytest
 from e2e_kit import Kube, namespace_scope
 
 from lws.cluster.kube import connect
+from lws.controller.context import Telemetry
 from lws.controller.testing import OperatorThread, settings_for_tests
 from lws.hooks.manager import make_hooks
 from lws.sim.runner import EmbeddedCluster
@@ -53,9 +54,11 @@ def start_cluster(tmp: Path) -> tuple[EmbeddedCluster, Path, Kube]:
     return cluster, kubeconfig, kube
 
 
-def start_operator(**changes: Any) -> OperatorThread:
-    """An operator on its own thread against the kubeconfig in ``changes`` (ready when returned)."""
-    return OperatorThread(settings_for_tests(**changes), make_hooks(), connect=connect).start()
+def start_operator(*, telemetry: Telemetry | None = None, **changes: Any) -> OperatorThread:
+    """An operator on its own thread; ``changes`` are settings (the kubeconfig at least). Ready when returned."""
+    return OperatorThread(
+        settings_for_tests(**changes), make_hooks(), connect=connect, telemetry=telemetry
+    ).start()
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +98,8 @@ class Private:
     cluster: EmbeddedCluster
     operators: list[OperatorThread]
 
-    def start_operator(self, **changes: Any) -> OperatorThread:
-        operator = start_operator(kubeconfig=str(self.kubeconfig), **changes)
+    def start_operator(self, *, telemetry: Telemetry | None = None, **changes: Any) -> OperatorThread:
+        operator = start_operator(telemetry=telemetry, kubeconfig=str(self.kubeconfig), **changes)
         self.operators.append(operator)
         return operator
 

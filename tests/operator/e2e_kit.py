@@ -24,6 +24,9 @@ from lws.cluster.resources import LEADERWORKERSETS, Resource
 from lws.sim.testing import wait_until
 
 KUBECTL = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl")
+#: Images the test pods run: tiny, always pullable on a real cluster, and never exiting on their own.
+IMAGE = os.environ.get("LWS_TEST_IMAGE", "registry.k8s.io/pause:3.10")
+OTHER_IMAGE = os.environ.get("LWS_TEST_OTHER_IMAGE", "registry.k8s.io/pause:3.9")
 Obj = dict[str, Any]
 
 
@@ -172,7 +175,7 @@ def make_lws(
     *,
     replicas: int = 2,
     size: int = 2,
-    image: str = "registry.example/app:1",
+    image: str = IMAGE,
     annotations: Mapping[str, str] | None = None,
     **spec: Any,
 ) -> Obj:

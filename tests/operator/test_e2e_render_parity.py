@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_kit import Kube, labels, make_lws
+from e2e_kit import OTHER_IMAGE, Kube, labels, make_lws
 
 from lws.api import constants as c
 from lws.cluster.resources import PODS, SERVICES, STATEFULSETS
@@ -81,7 +81,7 @@ SAMPLES = {
         leaderWorkerTemplate={
             "leaderTemplate": {
                 "metadata": {"labels": {"role": "leader"}},
-                "spec": {"containers": [{"name": "leader", "image": "registry.example/leader:1"}]},
+                "spec": {"containers": [{"name": "leader", "image": OTHER_IMAGE}]},
             },
             "restartPolicy": "Default",
         },

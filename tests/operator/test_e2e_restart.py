@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import E2E
-from e2e_kit import Kube, PodTimeline, labels, make_lws, pod_ready
+from e2e_kit import IMAGE, Kube, PodTimeline, labels, make_lws, pod_ready
 
 from lws.api import constants as c
 from lws.cluster.resources import EVENTS, LEADERWORKERSETS, PODS, STATEFULSETS
@@ -96,7 +96,7 @@ def test_a_stale_worker_of_an_earlier_group_does_not_kill_the_new_leader(
                 }
             ],
         },
-        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]},
+        "spec": {"containers": [{"name": "app", "image": IMAGE}]},
     }
     kube.create(PODS, ns, stale)
     kube.delete(PODS, ns, "stale-0-7")
@@ -121,7 +121,7 @@ def test_leader_ready_startup_holds_workers_until_the_leader_is_ready(e2e: E2E, 
             "leaderTemplate": {
                 "spec": {
                     "readinessGates": [{"conditionType": gate}],
-                    "containers": [{"name": "leader", "image": "registry.example/app:1"}],
+                    "containers": [{"name": "leader", "image": IMAGE}],
                 }
             }
         },
@@ -149,3 +149,59 @@ def test_leader_ready_startup_holds_workers_until_the_leader_is_ready(e2e: E2E, 
     became_ready = next(i for i, pods in enumerate(moments) if pods.get("ready-0"))
     first_worker = next(i for i, pods in enumerate(moments) if any(n.startswith("ready-0-") for n in pods))
     assert first_worker > became_ready, "the first worker pod appeared only after the leader was Ready"
+
+
+@pytest.mark.sim_only
+def test_a_restart_budget_backs_off_then_marks_the_group_failed(e2e: E2E, kube: Kube, ns: str) -> None:
+    """With the restart_budget plugin's settings: recreate, then wait out the backoff, then give up."""
+    assert e2e.cluster is not None
+    budget = {
+        "restart.lws.x-k8s.io/max-group-restarts": "2",
+        "restart.lws.x-k8s.io/backoff-seconds": "3",
+        "restart.lws.x-k8s.io/max-backoff-seconds": "3",
+        "restart.lws.x-k8s.io/reset-after-seconds": "0",
+    }
+    kube.create(LEADERWORKERSETS, ns, make_lws("budget", replicas=1, size=2, annotations=budget))
+    kube.wait_available(ns, "budget")
+
+    def entry() -> dict:
+        restarts = (kube.lws(ns, "budget") or {}).get("status", {}).get("groupRestarts") or [{}]
+        return dict(restarts[0])
+
+    def fail_worker_and_wait_for(predicate: object, what: str) -> dict:
+        e2e.cluster.faults.restart_container(ns, "budget-0-1")  # type: ignore[union-attr]
+        return wait_until(lambda: (e := entry()) and predicate(e) and e, timeout=20, what=what)  # type: ignore[operator]
+
+    def group_rebuilt(previous_leader: str) -> str:
+        """Wait for a new leader and a fresh worker (no restarts), both Ready; return the leader's uid."""
+
+        def rebuilt() -> str | None:
+            leader, worker = kube.get(PODS, ns, "budget-0"), kube.get(PODS, ns, "budget-0-1")
+            if leader is None or worker is None or _uid(leader) == previous_leader:
+                return None
+            fresh = all(s.get("restartCount", 0) == 0 for s in worker["status"].get("containerStatuses", []))
+            return _uid(leader) if pod_ready(leader) and pod_ready(worker) and fresh else None
+
+        uid: str = wait_until(rebuilt, timeout=20, what="the group to be rebuilt")
+        return uid
+
+    leader = _uid(kube.get(PODS, ns, "budget-0"))
+    first = fail_worker_and_wait_for(lambda e: e.get("count") == 1, "the first recreation")
+    assert "state" not in first
+    leader = group_rebuilt(leader)
+    backoff = fail_worker_and_wait_for(
+        lambda e: e.get("state") == "Backoff", "the second failure to be held back"
+    )
+    assert backoff["count"] == 1 and "backing off" in backoff["message"]
+    assert _uid(kube.get(PODS, ns, "budget-0")) == leader, "held back: the group is not recreated yet"
+    wait_until(lambda: entry().get("count") == 2, timeout=20, what="the recreation once the backoff is over")
+    leader = group_rebuilt(leader)
+    failed = fail_worker_and_wait_for(lambda e: e.get("state") == "Failed", "the group to be marked failed")
+    assert (
+        failed["count"] == 2
+        and "the limit set by restart.lws.x-k8s.io/max-group-restarts=2" in failed["message"]
+    )
+    assert _uid(kube.get(PODS, ns, "budget-0")) == leader, "a failed group is left as it is"
+    (group_failed,) = _events(kube, ns, c.EVENT_GROUP_FAILED)
+    assert group_failed["type"] == "Warning" and group_failed["note"].startswith("group 0 failed: ")
+    assert len(_events(kube, ns, c.EVENT_RECREATE_GROUP)) == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from e2e_kit import Kube, PodTimeline, labels, make_lws
+from e2e_kit import OTHER_IMAGE, Kube, PodTimeline, labels, make_lws
 
 from lws.api import constants as c
 from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, PODS, STATEFULSETS
@@ -49,9 +49,7 @@ def test_rollout_keeps_unavailable_and_surge_groups_within_bounds(kube: Kube, ns
             {
                 "spec": {
                     "leaderWorkerTemplate": {
-                        "workerTemplate": {
-                            "spec": {"containers": [{"name": "app", "image": "registry.example/app:2"}]}
-                        }
+                        "workerTemplate": {"spec": {"containers": [{"name": "app", "image": OTHER_IMAGE}]}}
                     }
                 }
             },
