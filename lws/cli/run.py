@@ -22,7 +22,7 @@ import click
 from lws.api.config import OperatorConfig
 from lws.cli.options import CliError, load, plugin_options
 from lws.cluster.kube import ConfigError, connect
-from lws.controller.operator import Operator
+from lws.controller.operator import Operator, OperatorStartError
 from lws.controller.settings import OperatorSettings, default_identity
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -275,7 +275,7 @@ def command(
     operator = Operator(settings, hooks, connect=connect, handle_signals=True)
     try:
         asyncio.run(operator.run())
-    except ConfigError as exc:
+    except (ConfigError, OperatorStartError) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         pass

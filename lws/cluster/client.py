@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from lws.cluster import resources
-from lws.cluster.errors import ApiError, from_response
+from lws.cluster.errors import ApiError, NotFound, from_response
 from lws.cluster.resources import Resource
 
 PatchType = Literal["merge", "json", "strategic", "apply"]
@@ -374,21 +374,32 @@ class Cluster:
 
     # --- discovery -----------------------------------------------------------------------------------
 
-    async def resource_for(self, api_version: str, kind: str, *, ctx: CallContext | None = None) -> Resource:
-        """The resource serving ``kind`` (built-in table first, then API discovery, cached)."""
-        found = resources.known(api_version, kind) or self._discovered.get((api_version, kind))
+    async def resource_for(
+        self, api_version: str, kind: str, *, discover: bool = False, ctx: CallContext | None = None
+    ) -> Resource:
+        """The resource serving ``kind``: the built-in table first, then API discovery (cached).
+
+        :param discover: ask the server even for a kind in the built-in table (is it installed?).
+        :raises NotFound: the server does not serve that kind.
+        """
+        found = self._discovered.get((api_version, kind)) or (
+            None if discover else resources.known(api_version, kind)
+        )
         if found is not None:
             return found
         group, _, version = api_version.rpartition("/")
         path = f"/apis/{api_version}" if group else f"/api/{version}"
         call = ApiCall("get", "discovery", name=api_version)
-        listing = await self._json("GET", path, call=call, ctx=ctx)
+        try:
+            listing = await self._json("GET", path, call=call, ctx=ctx)
+        except NotFound:
+            listing = {}
         for entry in listing.get("resources") or []:
             if entry.get("kind") == kind and "/" not in str(entry.get("name")):
                 res = Resource(group, version, str(entry["name"]), kind, bool(entry.get("namespaced", True)))
                 self._discovered[(api_version, kind)] = res
                 return res
-        raise ApiError(
+        raise NotFound(
             f"the API server serves no kind {kind} in {api_version}: install its CRD or disable the plugin "
             f"that creates it",
             status=404,

@@ -33,6 +33,7 @@ from aiohttp import web
 from lws.api import constants as c
 from lws.cluster.certs import make_serving_certificate
 from lws.cluster.client import ApiObserver, Cluster
+from lws.cluster.errors import NotFound
 from lws.cluster.events import EventRecorder
 from lws.cluster.informer import Informer, Store, strip_bookkeeping
 from lws.cluster.lease import LeaderElector, LeaseConfig
@@ -51,6 +52,10 @@ log = logging.getLogger("lws.operator")
 
 Connect = Callable[[str | None, str | None, Sequence[ApiObserver]], Awaitable[Cluster]]
 """(kubeconfig, context, observers) -> a connected :class:`Cluster`."""
+
+
+class OperatorStartError(RuntimeError):
+    """The operator cannot start against this cluster; the message says what to do."""
 
 
 class _ListeningWebhookServer(kopf.WebhookServer):
@@ -141,6 +146,11 @@ class Operator:
         cluster = await self._connect(self.settings.kubeconfig, self.settings.context, self._api_observers)
         self.cluster = cluster
         log.info("connected to %s (%s)", cluster.server, cluster.info.source)
+        try:
+            await self._require_crd(cluster)
+        except BaseException:
+            await cluster.close()
+            raise
         deps = self._build(cluster)
         self.deps = deps
         kopf_settings = kopf.OperatorSettings()
@@ -242,6 +252,17 @@ class Operator:
             stop_flag.set()
 
     # --- assembly ------------------------------------------------------------------------------------
+
+    async def _require_crd(self, cluster: Cluster) -> None:
+        """Fail at once, saying what to do, when the cluster does not serve LeaderWorkerSets."""
+        try:
+            await cluster.resource_for(c.API_VERSION, c.KIND, discover=True)
+        except NotFound:
+            raise OperatorStartError(
+                f"the cluster at {cluster.server} serves no {c.KIND} ({c.API_VERSION}): install the CRD "
+                "first, e.g. `kubectl apply --server-side -f crds/` "
+                "or `lws crd | kubectl apply --server-side -f -`"
+            ) from None
 
     def _build(self, cluster: Cluster) -> Deps:
         selector = c.SET_NAME_LABEL

@@ -22,6 +22,7 @@ from lws.cluster.resources import (
     MUTATING_WEBHOOK_CONFIGURATIONS,
     VALIDATING_WEBHOOK_CONFIGURATIONS,
 )
+from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
@@ -105,3 +106,14 @@ def test_lws_run_refuses_to_start_without_a_cluster(tmp_path: Path) -> None:
     assert result.stderr.startswith(
         "error: no cluster to connect to: pass --kubeconfig FILE or set KUBECONFIG"
     )
+
+
+def test_lws_run_says_to_install_the_crd_first(tmp_path: Path) -> None:
+    with EmbeddedCluster() as bare:
+        kubeconfig = bare.write_kubeconfig(tmp_path / "kubeconfig")
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+        result = subprocess.run(
+            [LWS, "run", "-A"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert result.returncode == 1
+    assert "serves no LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): install the CRD first" in result.stderr
