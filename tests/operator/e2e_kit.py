@@ -22,8 +22,9 @@ from kubernetes import client, config, watch
 from lws.api import constants as c
 from lws.cluster.resources import LEADERWORKERSETS, Resource
 from lws.sim.testing import wait_until
+from tests.sim.kubectl_cli import kubectl_binary
 
-KUBECTL = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl")
+KUBECTL = kubectl_binary()
 #: Images the test pods run: tiny, always pullable on a real cluster, and never exiting on their own.
 IMAGE = os.environ.get("LWS_TEST_IMAGE", "registry.k8s.io/pause:3.10")
 OTHER_IMAGE = os.environ.get("LWS_TEST_OTHER_IMAGE", "registry.k8s.io/pause:3.9")
