@@ -1,0 +1,212 @@
+"""``lws simulate``'s mechanics: apply manifests to the stage, then wait until the cluster has settled.
+
+Settled means all of:
+
+* every LeaderWorkerSet applied has been reconciled (``status.observedGeneration`` = ``generation``) and
+  has a leader pod for each of its ``replicas`` groups;
+* every pod of those sets is Running (or finished), or Pending with ``PodScheduled=False`` (the scheduler
+  could not place it, or scheduling gates hold it), or Pending for a scheduler the cluster does not run;
+* no pod, StatefulSet, Service or LeaderWorkerSet has changed for the quiet window;
+* the operator's caches have seen the cluster's latest resourceVersion and its work queue is idle.
+
+Reads happen only once the cluster has been quiet for the window, so a large simulation is not slowed
+down by the waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lws.api import constants as c
+from lws.api.loading import Document
+from lws.demo.feed import ChangeFeed
+from lws.demo.stage import LEADERWORKERSETS, NAMESPACES, Stage
+from lws.sim.apiserver import APIServer
+from lws.sim.errors import APIError
+
+PODS = ("", "v1", "pods")
+NODES = ("", "v1", "nodes")
+SERVICES = ("", "v1", "services")
+STATEFULSETS = ("apps", "v1", "statefulsets")
+WATCHED = (LEADERWORKERSETS, PODS, STATEFULSETS, SERVICES)
+FIELD_MANAGER = "lws-simulate"
+DEFAULT_SCHEDULER = "default-scheduler"
+
+Obj = Mapping[str, Any]
+
+
+class ApplyError(Exception):
+    """An object the cluster refused; the message is an ``error:`` line naming the file and the object."""
+
+
+@dataclass
+class Applied:
+    """What :func:`apply` created: the LeaderWorkerSets (namespace, name) and any namespace it made."""
+
+    sets: list[tuple[str, str]] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+
+
+async def _create(api: APIServer, body: Obj, namespace: str) -> tuple[str | None, str]:
+    """Create one object on the cluster's loop; returns its (namespace, name)."""
+    api_version, kind = str(body.get("apiVersion", "")), str(body.get("kind", ""))
+    group, _, version = api_version.rpartition("/")
+    resource = next((r for r in api.registry.in_group_version(group, version) if r.kind == kind), None)
+    if resource is None:
+        raise APIError(
+            {
+                "code": 404,
+                "reason": "NotFound",
+                "message": f"the embedded cluster does not serve kind {kind!r} in {api_version!r}: apply "
+                "its CustomResourceDefinition first (in the same input)",
+            }
+        )
+    where = str((body.get("metadata") or {}).get("namespace") or namespace) if resource.namespaced else None
+    created = await api.create(resource.gvr, where, dict(body), field_manager=FIELD_MANAGER)
+    return where, str(created["metadata"]["name"])
+
+
+def apply(stage: Stage, documents: Sequence[Document], namespace: str) -> Applied:
+    """Create every document (namespaces first, LeaderWorkerSets last, each through admission).
+
+    Namespaces the objects name that do not exist yet are created first, as a ``kubectl create namespace``
+    would. Raises :class:`ApplyError` on the first object refused.
+    """
+    cluster = stage.cluster
+    applied = Applied()
+    existing = {n["metadata"]["name"] for n in cluster.sync.list(NAMESPACES)["items"]}
+    declared = {d.name for d in documents if d.kind == "Namespace" and d.api_version == "v1"}
+    wanted = [d.namespace or namespace for d in documents if d.kind != "Namespace"]
+    for name in dict.fromkeys(wanted):
+        if name not in existing and name not in declared:
+            cluster.sync.create(NAMESPACES, None, {"metadata": {"name": name}}, field_manager=FIELD_MANAGER)
+            applied.namespaces.append(name)
+    ordered = sorted(documents, key=lambda d: (d.kind != "Namespace", d.kind == c.KIND))
+    for doc in ordered:
+        try:
+            where, name = cluster.call(_create(cluster.api, doc.body, namespace))
+        except APIError as exc:
+            message = " ".join(str(exc.status.get("message") or exc).splitlines())
+            raise ApplyError(f"{doc.source}: {doc.describe(namespace)}: {message}") from None
+        if doc.kind == c.KIND and where is not None:
+            applied.sets.append((where, name))
+    return applied
+
+
+# --- settling --------------------------------------------------------------------------------------------
+
+
+def pod_settled(pod: Obj) -> bool:
+    """Whether a pod has gone as far as it will without something else changing (see the module doc)."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return False
+    phase = status.get("phase") or "Pending"
+    if phase != "Pending":
+        return True
+    if (spec.get("schedulerName") or DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER:
+        return True
+    return any(
+        cd.get("type") == "PodScheduled" and cd.get("status") == "False"
+        for cd in status.get("conditions") or []
+    )
+
+
+def outstanding(sets: Iterable[Obj], pods: Iterable[Obj]) -> list[str]:
+    """What keeps these sets from being settled, one phrase each (empty: nothing)."""
+    problems: list[str] = []
+    leaders: dict[tuple[str, str], int] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        key = (str(meta.get("namespace", "")), str(labels.get(c.SET_NAME_LABEL, "")))
+        if labels.get(c.WORKER_INDEX_LABEL) == "0" and not meta.get("deletionTimestamp"):
+            leaders[key] = leaders.get(key, 0) + 1
+        if not pod_settled(pod):
+            phase = (pod.get("status") or {}).get("phase") or "Pending"
+            problems.append(f"pod {key[0]}/{meta.get('name')} is {phase}")
+    for lws in sets:
+        meta, spec, status = lws["metadata"], lws.get("spec") or {}, lws.get("status") or {}
+        key = (str(meta.get("namespace", "")), str(meta["name"]))
+        if status.get("observedGeneration") != meta.get("generation"):
+            problems.append(f"LeaderWorkerSet {key[0]}/{key[1]} is not reconciled yet")
+        replicas = int(spec.get("replicas", 1))
+        if leaders.get(key, 0) != replicas:
+            problems.append(
+                f"LeaderWorkerSet {key[0]}/{key[1]} has {leaders.get(key, 0)} of {replicas} leader pods"
+            )
+    return problems
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The outcome of :func:`wait_settled`."""
+
+    settled: bool
+    seconds: float
+    """From ``start`` to the last change the cluster made."""
+    sets: list[dict[str, Any]]
+    pods: list[dict[str, Any]]
+    outstanding: list[str]
+
+
+def read(stage: Stage, keys: Sequence[tuple[str, str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The applied sets and every pod of a LeaderWorkerSet in their namespaces."""
+    sync = stage.cluster.sync
+    sets = []
+    for namespace, name in keys:
+        try:
+            sets.append(sync.get(LEADERWORKERSETS, namespace, name))
+        except APIError as exc:
+            if exc.code != 404:
+                raise
+    pods = []
+    for namespace in dict.fromkeys(ns for ns, _ in keys):
+        pods += sync.list(PODS, namespace, label_selector=c.SET_NAME_LABEL)["items"]
+    return sets, pods
+
+
+def wait_settled(
+    stage: Stage,
+    feed: ChangeFeed,
+    keys: Sequence[tuple[str, str]],
+    *,
+    start: float,
+    quiet: float,
+    timeout: float,
+) -> Settled:
+    """Wait until the sets ``keys`` have settled (the module doc says what that means), or ``timeout``."""
+    deadline = start + timeout
+    problems = ["nothing was read yet"]
+    sets: list[dict[str, Any]] = []
+    pods: list[dict[str, Any]] = []
+    while True:
+        now = time.monotonic()
+        left = deadline - now
+        quiet_for = now - feed.last_change
+        if left <= 0:
+            return Settled(False, feed.last_change - start, sets, pods, problems or ["changes kept coming"])
+        if quiet_for < quiet:
+            problems = []
+            feed.arm()
+            feed.wait(min(quiet - quiet_for, left))
+            continue
+        feed.arm()
+        checked = feed.last_change
+        version = stage.cluster.sync.list(PODS, None, limit=1)["metadata"]["resourceVersion"]
+        sets, pods = read(stage, keys)
+        problems = outstanding(sets, pods)
+        if not problems:
+            try:
+                stage.operator.settle(str(version), timeout=max(0.1, min(left, 30.0)))
+            except TimeoutError:
+                problems = ["the operator is still busy"]
+                continue
+            if feed.last_change == checked:
+                return Settled(True, feed.last_change - start, sets, pods, [])
+            continue
+        # Quiet, but not settled: something must still happen (a reconcile, a requeue): wait for it.
+        feed.wait(left)

@@ -1,0 +1,166 @@
+"""`lws simulate`: placement modes land where they say, on a real embedded cluster with the operator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from lws.cli.main import cli
+
+pytestmark = pytest.mark.e2e
+
+RACKS = Path(__file__).parent / "racks.yaml"
+RACK = "example.com/rack"
+ZONE = "topology.kubernetes.io/zone"
+HOST = "kubernetes.io/hostname"
+
+
+def lws(name: str, *, replicas: int, size: int, annotations: dict[str, str]) -> dict[str, Any]:
+    """A set whose every pod takes a whole 8-GPU node."""
+    return {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {
+            "replicas": replicas,
+            "leaderWorkerTemplate": {
+                "size": size,
+                "workerTemplate": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "srv",
+                                "image": "srv:1",
+                                "resources": {"limits": {"nvidia.com/gpu": "8"}},
+                            }
+                        ]
+                    }
+                },
+            },
+        },
+    }
+
+
+def simulate(tmp_path: Path, *objects: dict[str, Any], args: tuple[str, ...] = ()) -> Result:
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(yaml.safe_dump_all(objects))
+    return CliRunner().invoke(cli, ["simulate", "-f", str(manifest), "--topology", str(RACKS), *args])
+
+
+def test_exclusive_in_set_puts_each_group_in_a_rack_of_its_own_and_json_keeps_its_schema(
+    tmp_path: Path,
+) -> None:
+    mode = {"placement.lws.x-k8s.io/mode": "exclusive-in-set", "placement.lws.x-k8s.io/topology": RACK}
+    result = simulate(tmp_path, lws("excl", replicas=3, size=2, annotations=mode), args=("-o", "json"))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+
+    assert report["topology"] == {"name": "racks", "nodes": 6, "levels": [ZONE, RACK, HOST]}
+    assert "placement" in report["plugins"] and report["settled"] is True
+    assert isinstance(report["seconds"], float)
+    [placed] = report["leaderWorkerSets"]
+    assert {k: placed[k] for k in ("namespace", "name", "replicas", "size")} == {
+        "namespace": "default",
+        "name": "excl",
+        "replicas": 3,
+        "size": 2,
+    }
+    assert (placed["placed"], placed["unschedulable"], placed["missing"]) == (6, 0, 0)
+    assert placed["annotations"]["placement.lws.x-k8s.io/mode"] == "exclusive-in-set"
+    racks = []
+    for index, group in enumerate(placed["groups"]):
+        assert group["index"] == index
+        assert group["spans"] == {ZONE: 1, RACK: 1, HOST: 2}
+        assert (group["placed"], group["unschedulable"], group["missing"]) == (2, 0, 0)
+        assert [(p["name"], p["role"], p["workerIndex"]) for p in group["pods"]] == [
+            (f"excl-{index}", "leader", 0),
+            (f"excl-{index}-1", "worker", 1),
+        ]
+        for pod in group["pods"]:
+            assert pod["phase"] == "Running" and pod["unschedulable"] is None
+            assert pod["topology"][HOST] == pod["node"]
+            assert pod["node"].startswith(pod["topology"][RACK] + "-")
+        racks.append(group["pods"][0]["topology"][RACK])
+    assert sorted(racks) == ["zone-a-rack-0", "zone-a-rack-1", "zone-a-rack-2"], "one rack per group"
+
+
+def test_a_group_too_big_for_any_rack_is_reported_unschedulable_with_the_schedulers_reason(
+    tmp_path: Path,
+) -> None:
+    mode = {"placement.lws.x-k8s.io/mode": "colocate", "placement.lws.x-k8s.io/topology": RACK}
+    result = simulate(tmp_path, lws("big", replicas=1, size=3, annotations=mode))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+
+    assert "LeaderWorkerSet default/big: 1 group of 3 pods; 2 placed, 1 unschedulable" in lines
+    header = next(line for line in lines if line.strip().startswith("GROUP"))
+    assert header.split() == ["GROUP", "POD", "NODE", "ZONE", "RACK", "STATUS"]
+    rows = [line.split() for line in lines if line.strip().startswith(("0 ", "big-"))]
+    placed = [row for row in rows if row[-1] == "Running"]
+    pending = [row for row in rows if row[-1] == "Unschedulable"]
+    assert len(placed) == 2 and len(pending) == 1, rows
+    assert len({row[-2] for row in placed}) == 1, "the two placed pods share one rack"
+    assert "  group 0: 2/3 placed, in 1 zone, 1 rack, 2 nodes, 1 unschedulable" in lines
+    name = next(token for token in pending[0] if token.startswith("big-"))
+    [reason] = [line for line in lines if line.startswith("    big-")]
+    assert reason.startswith(f"    {name}: Unschedulable: 0/6 nodes are available"), reason
+
+
+def test_upstream_exclusive_topology_leaves_the_extra_leader_pending_and_its_workers_uncreated(
+    tmp_path: Path,
+) -> None:
+    upstream = {"leaderworkerset.sigs.k8s.io/exclusive-topology": RACK}
+    result = simulate(tmp_path, lws("up", replicas=4, size=2, annotations=upstream), args=("-o", "json"))
+    assert result.exit_code == 0, result.output
+    [placed] = json.loads(result.stdout)["leaderWorkerSets"]
+
+    assert (placed["placed"], placed["unschedulable"], placed["missing"]) == (6, 1, 1)
+    full = [g for g in placed["groups"] if g["placed"] == 2]
+    assert len(full) == 3 and all(g["spans"][RACK] == 1 for g in full)
+    assert len({g["pods"][0]["topology"][RACK] for g in full}) == 3, "each group alone in its rack"
+    [stuck] = [g for g in placed["groups"] if g["placed"] == 0]
+    assert (stuck["unschedulable"], stuck["missing"]) == (1, 1)
+    [leader] = stuck["pods"]
+    assert leader["role"] == "leader" and leader["node"] is None and leader["phase"] == "Pending"
+    assert leader["topology"] == {}
+    assert leader["unschedulable"]["reason"] == "Unschedulable"
+    assert "0/6 nodes are available" in leader["unschedulable"]["message"]
+
+
+def test_an_invalid_manifest_gets_error_lines_and_no_cluster(tmp_path: Path) -> None:
+    too_small = lws("bad", replicas=1, size=0, annotations={})
+    unknown_mode = lws("odd", replicas=1, size=1, annotations={"placement.lws.x-k8s.io/mode": "everywhere"})
+    result = simulate(tmp_path, too_small, unknown_mode)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    errors = result.stderr.splitlines()
+    assert errors and all(line.startswith("error: ") for line in errors), errors
+    assert any("LeaderWorkerSet default/bad" in line and "size" in line for line in errors), errors
+    assert any("LeaderWorkerSet default/odd" in line and "everywhere" in line for line in errors), errors
+
+
+def test_an_unknown_topology_is_a_usage_error_naming_the_shipped_ones(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(yaml.safe_dump(lws("x", replicas=1, size=1, annotations={})))
+    result = CliRunner().invoke(cli, ["simulate", "-f", str(manifest), "--topology", "nope"])
+    assert result.exit_code == 2
+    assert "Invalid value for --topology" in result.stderr
+    assert "no topology named 'nope'" in result.stderr and "gpu-large" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_input_without_a_leaderworkerset_is_an_error(tmp_path: Path) -> None:
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    result = simulate(tmp_path, service)
+    assert result.exit_code == 1
+    assert "error: no LeaderWorkerSet in" in result.stderr
