@@ -177,8 +177,10 @@ class EventRecorder:
         try:
             while True:
                 try:
-                    wait = max(0.0, next_flush - self.monotonic())
-                    key, body = await asyncio.wait_for(queue.get(), timeout=wait)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                    # arrives as the queue hands over an item, and this loop would never end.
+                    async with asyncio.timeout(max(0.0, next_flush - self.monotonic())):
+                        key, body = await queue.get()
                 except TimeoutError:
                     await self.flush_series()
                     self._prune()
@@ -187,7 +189,8 @@ class EventRecorder:
                 await self._create(key, body)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.drain(), timeout=2.0)
+                async with asyncio.timeout(2.0):
+                    await self.drain()
             raise
 
     async def drain(self) -> None:

@@ -39,7 +39,7 @@ from lws.cluster.informer import Informer, Store, strip_bookkeeping
 from lws.cluster.lease import LeaderElector, LeaseConfig
 from lws.cluster.resources import CONTROLLER_REVISIONS, PODS, SERVICES, STATEFULSETS
 from lws.cluster.webhooks import Endpoint, WebhookRegistrar
-from lws.controller import handlers, routing
+from lws.controller import handlers, instrumentation, routing
 from lws.controller.context import Key, Telemetry, hook_observer, reconciling
 from lws.controller.deps import BY_GROUP, BY_SET, Caches, Deps, NodeCache, group_index, set_index
 from lws.controller.group_reconciler import reconcile_group
@@ -59,14 +59,18 @@ class OperatorStartError(RuntimeError):
 
 
 class _ListeningWebhookServer(kopf.WebhookServer):
-    """kopf's HTTPS webhook server, telling us when it listens (so we register only then)."""
+    """kopf's HTTPS webhook server, telling us when it listens (so we register only then), and handing
+    each admission request through ``middleware`` (tracing)."""
 
-    def __init__(self, *, on_listening: Callable[[str], None], **kwargs: Any) -> None:
+    def __init__(
+        self, *, on_listening: Callable[[str], None], middleware: Callable[[Any], Any], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._on_listening = on_listening
+        self._middleware = middleware
 
     async def __call__(self, fn: Any) -> AsyncIterator[Any]:
-        async for client_config in super().__call__(fn):
+        async for client_config in super().__call__(self._middleware(fn)):
             self._on_listening(str(client_config.get("url", "")))
             yield client_config
 
@@ -93,8 +97,8 @@ class Operator:
     ) -> None:
         self.settings = settings
         self._handle_signals = handle_signals
-        self.hooks = hooks
         self.telemetry = telemetry or Telemetry()
+        self.hooks = instrumentation.instrument(hooks, self.telemetry)
         self.hooks.observer = hook_observer(self.telemetry)
         self.cluster: Cluster | None = None
         self._connect = connect
@@ -153,6 +157,7 @@ class Operator:
             raise
         deps = self._build(cluster)
         self.deps = deps
+        instrumentation.attach(self.telemetry, deps)
         kopf_settings = kopf.OperatorSettings()
         server = self._webhook_server(cluster) if self.settings.webhooks else None
         handlers.configure(kopf_settings, server=server)
@@ -224,10 +229,15 @@ class Operator:
         tasks = [t for t in background if t is not current]
         for task in tasks:
             task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for task, result in zip(tasks, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("%s failed: %s", task.get_name(), result, exc_info=result)
+        if tasks:
+            # Bounded, so that one task ignoring its cancellation can never keep the process alive.
+            _, stuck = await asyncio.wait(tasks, timeout=10.0)
+            for task in stuck:
+                log.error("%s did not stop within 10 s; leaving it behind", task.get_name())
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                log.error("%s failed: %s", task.get_name(), error, exc_info=error)
         if self.registrar is not None and not self._crashing:
             await self.registrar.unregister()
 
@@ -364,6 +374,7 @@ class Operator:
         cert_path, key_path = certificate.write(self._cert_dir.name)
         return _ListeningWebhookServer(
             on_listening=lambda _url: self._webhooks_listening.set(),
+            middleware=instrumentation.webhook_middleware(self.telemetry),
             addr=host,
             port=port,
             host=advertised,
