@@ -51,6 +51,7 @@ Exit status: 0 when every step converged, 1 when one did not (the message says w
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
+    metavar="FACTOR",
     default=1.0,
     show_default=True,
     help=f"Divide the kubelet delays ({START_DELAY:g}s to start a container, {READY_DELAY:g}s to be Ready) "

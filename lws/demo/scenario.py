@@ -285,7 +285,6 @@ class Demo:
             "RecreateGroupOnPodRestart the operator deletes the group's leader, and the whole group is "
             "rebuilt"
         )
-        self.record.recovered_group = group.index
 
         def act() -> str:
             try:

@@ -68,7 +68,6 @@ class DemoRecord:
     partitions: list[int] = field(default_factory=list)
     """Every partition the leader StatefulSet went through during the rollout, in order."""
     rollout_order: list[int] = field(default_factory=list)
-    recovered_group: int | None = None
     operator_requests: int | None = None
     operator_writes: int | None = None
     total_seconds: float = 0.0
