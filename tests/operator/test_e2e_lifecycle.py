@@ -118,6 +118,8 @@ def test_deleting_the_set_removes_everything_through_garbage_collection(kube: Ku
     kube.create(LEADERWORKERSETS, ns, make_lws("gone", replicas=2, size=3))
     stored = kube.wait_available(ns, "gone")
     assert not stored["metadata"].get("finalizers"), "no finalizers: deletion never waits for the operator"
+    kopf_state = [k for k in stored["metadata"].get("annotations") or {} if "kopf" in k]
+    assert not kopf_state, f"kopf keeps no progress state on the object: {kopf_state}"
     selector = f"{c.SET_NAME_LABEL}=gone"
     assert kube.list(CONTROLLER_REVISIONS, ns, selector)
 
