@@ -105,11 +105,11 @@ def test_a_step_that_does_not_converge_says_what_it_waited_for_and_exits_1(tmp_p
     path = tmp_path / "tainted.yaml"
     path.write_text(yaml.safe_dump(topology))
     result = CliRunner().invoke(
-        cli, ["demo", "--topology", str(path), "--speed", "20", "--step-timeout", "2", "--plain"]
+        cli, ["demo", "--topology", str(path), "--speed", "20", "--step-timeout", "5", "--plain"]
     )
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        "error: step 1 (create the vLLM LeaderWorkerSet) did not converge within 2s: waiting for "
+        "error: step 1 (create the vLLM LeaderWorkerSet) did not converge within 5s: waiting for "
         "LeaderWorkerSet vllm to be Available with 2 groups ready"
     )
     lines = result.stdout.splitlines()
