@@ -18,12 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
 
+from lws import __version__
 from lws.api.config import OperatorConfig
 from lws.cli.options import CliError, load, plugin_options
 from lws.cluster.kube import ConfigError, connect
+from lws.controller.context import Telemetry
+from lws.controller.instrumentation import OperatorTelemetry, build_telemetry
 from lws.controller.operator import Operator, OperatorStartError
 from lws.controller.settings import OperatorSettings, default_identity
+from lws.observability.metrics import LwsMetrics, MetricsServer
+from lws.observability.tracing import TracingConfigError, configure_tracing
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -246,6 +253,15 @@ Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 when it cannot start or
     help="Where /healthz and /readyz listen; 0 turns them off [default: :8081]. /readyz answers 200 once "
     "the caches are synced and the webhooks registered.",
 )
+@click.option(
+    "--metrics-bind-address",
+    "metrics_address",
+    envvar="LWS_METRICS_BIND_ADDRESS",
+    metavar="ADDR",
+    help="Where /metrics (Prometheus text, plain HTTP) listens; 0 turns it off [config metrics.bindAddress; "
+    "default: :8443]. Traces go where the OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT); none by "
+    "default.",
+)
 @click.option("--workers", type=int, envvar="LWS_WORKERS", help="Concurrent reconciles [default: 4].")
 @click.option(
     "--identity",
@@ -270,19 +286,72 @@ def command(
     Install the CRD first: kubectl apply -f crds/.
     """
     _configure_logging(verbose)
+    metrics_address = options.pop("metrics_address")
     config, hooks = load(config_path, enable_plugins, disable_plugins)
     settings = resolve_settings(Flags(**options), config, os.environ)
-    operator = Operator(settings, hooks, connect=connect, handle_signals=True)
+    metrics_host, metrics_port = parse_bind_address(
+        metrics_address or config.section("metrics").get("bindAddress") or ":8443", where="metrics address"
+    )
     try:
-        asyncio.run(operator.run())
+        tracer_provider = configure_tracing(os.environ, service_version=__version__)
+    except TracingConfigError as exc:
+        raise CliError(str(exc)) from None
+    registry = CollectorRegistry()
+    telemetry = build_telemetry(
+        metrics=LwsMetrics(registry) if metrics_port is not None else None,
+        tracer_provider=tracer_provider,
+        version=__version__,
+    )
+    operator = Operator(settings, hooks, connect=connect, telemetry=telemetry, handle_signals=True)
+    metrics = (
+        MetricsServer(registry, host=metrics_host, port=metrics_port) if metrics_port is not None else None
+    )
+    try:
+        asyncio.run(_serve(operator, metrics))
     except (ConfigError, OperatorStartError) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         pass
     except Exception as exc:
         raise CliError(f"the operator failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        _flush(telemetry, tracer_provider)
     if operator.failure is not None:
         raise CliError(f"the operator stopped after a failure: {operator.failure}")
+
+
+async def _serve(operator: Operator, metrics: MetricsServer | None) -> None:
+    """The operator, with ``/metrics`` served on the same event loop from when it is ready (connected,
+    caches synced: when its Service would send Prometheus to it) until it stops."""
+    if metrics is None:
+        await operator.run()
+        return
+    running = asyncio.create_task(operator.run(), name="operator")
+    ready = asyncio.create_task(operator.ready.wait(), name="operator ready")
+    try:
+        await asyncio.wait({running, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.done() and not running.done():
+            try:
+                await metrics.start()
+            except OSError as exc:
+                operator.stop()
+                await running
+                raise CliError(
+                    f"cannot serve metrics on {metrics.host}:{metrics.port}: {exc.strerror or exc}; choose "
+                    "another --metrics-bind-address, or 0 to turn metrics off"
+                ) from None
+        await running
+    finally:
+        ready.cancel()
+        await metrics.stop()
+
+
+def _flush(telemetry: Telemetry, provider: TracerProvider | None) -> None:
+    """End the lifecycles still open and send the spans still queued before the process exits."""
+    if isinstance(telemetry, OperatorTelemetry):
+        telemetry.shutdown()
+    if provider is not None:
+        provider.shutdown()
 
 
 def _configure_logging(verbose: int) -> None:
