@@ -400,8 +400,12 @@ class Operator:
         old = self.deps.caches.sets.get(namespace, name)
         self.deps.caches.sets.put(obj)
         self.queue.add(Key("set", namespace, name))
-        if old is not None and old.get("spec") != obj.get("spec"):
-            # Startup and restart policies live in the spec: let waiting groups look again.
+        if old is not None and (
+            old.get("spec") != obj.get("spec")
+            or old["metadata"].get("annotations") != obj["metadata"].get("annotations")
+        ):
+            # Startup and restart policies live in the spec, plugin settings in annotations: let waiting
+            # groups look again.
             for key in self._group_keys(namespace, name):
                 self.queue.add(key)
 

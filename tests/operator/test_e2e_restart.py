@@ -155,10 +155,11 @@ def test_leader_ready_startup_holds_workers_until_the_leader_is_ready(e2e: E2E, 
 def test_a_restart_budget_backs_off_then_marks_the_group_failed(e2e: E2E, kube: Kube, ns: str) -> None:
     """With the restart_budget plugin's settings: recreate, then wait out the backoff, then give up."""
     assert e2e.cluster is not None
+    # A backoff far longer than the test: the second failure is held back however slow the machine is.
     budget = {
         "restart.lws.x-k8s.io/max-group-restarts": "2",
-        "restart.lws.x-k8s.io/backoff-seconds": "3",
-        "restart.lws.x-k8s.io/max-backoff-seconds": "3",
+        "restart.lws.x-k8s.io/backoff-seconds": "600",
+        "restart.lws.x-k8s.io/max-backoff-seconds": "600",
         "restart.lws.x-k8s.io/reset-after-seconds": "0",
     }
     kube.create(LEADERWORKERSETS, ns, make_lws("budget", replicas=1, size=2, annotations=budget))
@@ -194,6 +195,9 @@ def test_a_restart_budget_backs_off_then_marks_the_group_failed(e2e: E2E, kube: 
     )
     assert backoff["count"] == 1 and "backing off" in backoff["message"]
     assert _uid(kube.get(PODS, ns, "budget-0")) == leader, "held back: the group is not recreated yet"
+    # Settings are read live: shortening the backoff lets the held-back recreation happen now.
+    shorter = {"restart.lws.x-k8s.io/backoff-seconds": "1", "restart.lws.x-k8s.io/max-backoff-seconds": "1"}
+    kube.patch(LEADERWORKERSETS, ns, "budget", {"metadata": {"annotations": shorter}})
     wait_until(lambda: entry().get("count") == 2, timeout=20, what="the recreation once the backoff is over")
     leader = group_rebuilt(leader)
     failed = fail_worker_and_wait_for(lambda e: e.get("state") == "Failed", "the group to be marked failed")
