@@ -118,7 +118,7 @@ class CacheView:
             leader_uid=uid_of(leader) if leader is not None else "",
             leader_ready=leader_ready,
             ready=leader_ready and (size == 1 or (mine and statefulset_ready(sts))),
-            revision=revision_of(leader),
+            revision=revision_of(pod),  # a leader being deleted still says which revision it ran
             workers=size == 1 or mine,
             traceparent=str(traceparent) if mine and traceparent else None,
         )

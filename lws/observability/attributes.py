@@ -55,8 +55,11 @@ REPLICAS: Final = "leaderworkerset.rollout.replicas"
 PREVIOUS_REPLICAS: Final = "leaderworkerset.rollout.previous_replicas"
 
 # --- plugins -----------------------------------------------------------------------------------------------
-#: The plugin (entry-point name) whose implementation ran.
+#: The plugin (entry-point name) that answered: a policy's plugin, the only implementation of a hook, or
+#: the implementation that failed.
 PLUGIN_NAME: Final = "leaderworkerset.plugin.name"
+#: Every plugin whose implementation ran in one call of a hook, in the order they ran.
+PLUGIN_NAMES: Final = "leaderworkerset.plugin.names"
 #: The hook (``lws_mutate_pod``...) or policy (``startupPolicy``, ``restartPolicy``) that was called.
 HOOK_NAME: Final = "leaderworkerset.hook.name"
 #: The policy value a policy call served (``LeaderReady``, ``RecreateGroupOnPodRestart``...).

@@ -120,7 +120,10 @@ class LwsMetrics:
             "reconcile_errors", "Reconciles that failed and will be retried with backoff.", ["controller"]
         )
         self.reconcile_duration = histogram(
-            "reconcile_duration", "Wall time of one reconcile.", ["controller"], FAST_BUCKETS
+            "reconcile_duration",
+            "Wall time of one reconcile, by controller (set, group).",
+            ["controller"],
+            FAST_BUCKETS,
         )
         # --- group SLIs ---
         self.group_time_to_ready = histogram(

@@ -21,7 +21,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 from lws.observability import attributes as a
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChildSpan:
     """A finished span inside a recorded one (an API call, a plugin call)."""
 
@@ -29,7 +29,7 @@ class ChildSpan:
     kind: SpanKind
     start_ns: int
     end_ns: int
-    attributes: Mapping[str, Any]
+    attributes: dict[str, Any]
     #: ``error.type`` when it failed (the span's status is then ERROR).
     error: str | None = None
     description: str | None = None

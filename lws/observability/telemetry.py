@@ -289,23 +289,29 @@ class LwsTelemetry:
             if error is not None:
                 self.metrics.hook_errors.labels(plugin, hook).inc()
         record = _current.get() or _admission.get()
-        if record is None or not record.tracing:
+        if record is None or record.children is None:
             return
         end = time.time_ns()
-        attrs: dict[str, Any] = {a.PLUGIN_NAME: plugin, a.HOOK_NAME: hook}
+        start = end - int(seconds * 1e9)
+        failed = type(error).__name__ if error is not None else None
+        last = record.children[-1] if record.children else None
+        if policy_value is None and last is not None and last.attributes.get(a.HOOK_NAME) == hook:
+            # The façade calls a hook's implementations one after the other: one span for the call (the
+            # time of each plugin is in lws_plugin_hook_duration_seconds), listing who ran.
+            names: list[str] = last.attributes[a.PLUGIN_NAMES]
+            names.append(plugin)
+            last.attributes.pop(a.PLUGIN_NAME, None)
+            last.end_ns = end
+            if failed is not None:
+                last.attributes[a.PLUGIN_NAME] = plugin
+                last.error, last.description = failed, str(error)
+            return
+        attrs: dict[str, Any] = {a.HOOK_NAME: hook, a.PLUGIN_NAME: plugin, a.PLUGIN_NAMES: [plugin]}
         if policy_value is not None:
             attrs[a.POLICY_VALUE] = policy_value
         name = f"call policy {hook}" if policy_value is not None else f"call hook {hook}"
-        record.add_child(
-            ChildSpan(
-                name,
-                SpanKind.INTERNAL,
-                end - int(seconds * 1e9),
-                end,
-                attrs,
-                error=type(error).__name__ if error is not None else None,
-                description=str(error) if error is not None else None,
-            )
+        record.children.append(
+            ChildSpan(name, SpanKind.INTERNAL, start, end, attrs, failed, str(error) if error else None)
         )
 
     def reconcile_done(self, key: ReconcileKey, outcome: str, seconds: float) -> None:
