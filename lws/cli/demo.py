@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -15,11 +15,15 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from lws.cli.options import CliError, load, plugin_options
+from lws.controller.instrumentation import OperatorTelemetry
 from lws.demo.narration import LiveNarrator, Narrator, PlainNarrator
 from lws.demo.sample import SampleError, load_sample, shape_for, sized
 from lws.demo.scenario import Demo, DemoError, StepFailed
 from lws.demo.stage import Stage, StageError
 from lws.demo.summary import report
+from lws.observability.otlp_json import write_otlp_json
+from lws.observability.timeline import render_timeline
+from lws.observability.tracing import in_memory_tracing
 from lws.sim.topology import NodeTiming, TopologyError
 
 DEFAULT_KUBECONFIG = Path(".lws") / "kubeconfig"
@@ -81,6 +85,13 @@ Exit status: 0 when every step converged, 1 when one did not (the message says w
     show_default=True,
     help="Where --keep writes the cluster's kubeconfig.",
 )
+@click.option(
+    "--trace-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write the operator's spans to FILE as OTLP JSON (for Jaeger, Tempo or an OpenTelemetry "
+    "Collector's otlpjsonfile receiver).",
+)
 @click.option("-v", "--verbose", count=True, help="Show the operator's logs: -v info, -vv debug.")
 @plugin_options
 def command(
@@ -91,6 +102,7 @@ def command(
     no_color: bool,
     keep: bool,
     kubeconfig: Path,
+    trace_out: Path | None,
     verbose: int,
     config_path: str | None,
     enable_plugins: tuple[str, ...],
@@ -103,12 +115,17 @@ def command(
     cluster), and applies a vLLM LeaderWorkerSet sized to the nodes (lws/demo/vllm.yaml). A table of groups
     and pods follows it through four steps: (1) creation until Available; (2) a new image rolled out group
     by group; (3) a worker container killed, and its whole group recreated; (4) a scale-up by one group.
-    It ends with a summary of how long each took and how many API requests the operator made.
+    It ends with a summary of how long each took and how many API requests the operator made, and a
+    timeline of each group built from the operator's traces.
     """
     _, hooks = load(config_path, enable_plugins, disable_plugins)
     timing = NodeTiming(start_delay=START_DELAY / speed, ready_delay=READY_DELAY / speed)
+    tracer, spans = in_memory_tracing()
+    telemetry = OperatorTelemetry(tracer_provider=tracer)
     try:
-        stage = Stage(topology, hooks, timing=timing, kubeconfig=kubeconfig if keep else None)
+        stage = Stage(
+            topology, hooks, timing=timing, kubeconfig=kubeconfig if keep else None, telemetry=telemetry
+        )
     except TopologyError as exc:
         raise click.BadParameter(str(exc), param_hint="--topology") from None
     sample = load_sample()
@@ -130,9 +147,19 @@ def command(
         with _running(stage):
             narrator.say(_operator_line(stage))
             demo = Demo(stage, sized(sample, shape), shape, narrator, step_timeout=step_timeout)
-            failure = _play(demo, narrator)
+
+            def timeline() -> None:
+                narrator.say("")
+                narrator.say("Timeline of each group (from the operator's traces)")
+                narrator.say(render_timeline(spans.get_finished_spans()))
+
+            failure = _play(demo, narrator, timeline)
             if keep:
                 _keep(stage, failed=failure is not None)
+        if trace_out is not None:
+            telemetry.shutdown()  # the operator has stopped: end what is still open, so it is written too
+            written = write_otlp_json(spans.get_finished_spans(), trace_out)
+            click.echo(f"Spans written to {written} (OTLP JSON)", err=True)
     finally:
         narrator.close()
     if failure is not None:
@@ -151,16 +178,19 @@ def _running(stage: Stage) -> Iterator[Stage]:
         stage.stop()
 
 
-def _play(demo: Demo, narrator: Narrator) -> DemoError | None:
-    """Run the steps, then the end-of-run report; a step that fails is shown as it was left."""
+def _play(demo: Demo, narrator: Narrator, timeline: Callable[[], None]) -> DemoError | None:
+    """Run the steps, then the groups' timeline and the end-of-run report; a step that fails is shown as
+    it was left, with the timeline of what happened until then."""
     try:
         record = demo.run()
     except DemoError as exc:
         if isinstance(exc, StepFailed) and exc.view is not None:
             narrator.end(f"FAILED: {exc}", exc.view)
         narrator.close()
+        timeline()
         return exc
     narrator.close()  # the summary goes below the table, not above a live one
+    timeline()
     report(record, narrator.say)
     return None
 

@@ -15,7 +15,7 @@ reconcile that found nothing to do is left out.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ from lws.observability import attributes as a
 from lws.observability.lifecycle import SPAN_NAMES
 
 _LIFECYCLE_NAMES = frozenset(SPAN_NAMES.values())
+_ADMIT = "admit pod "
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,32 @@ def _lifecycle_block(lifecycle: ReadableSpan, children: Mapping[int, list[Readab
     ]
     for child in children.get(lifecycle.context.span_id, []):
         lines.extend(_child_lines(child, children))
-    lines = [line for line in lines if line.text]
-    lines.sort(key=lambda line: line.at)
-    return [head] + [f"    +{(line.at - start) / 1e9:.3f}  {line.text}" for line in lines]
+    lines = _merge_admissions(sorted((line for line in lines if line.text), key=lambda line: line.at))
+    return [head] + [f"  | +{(line.at - start) / 1e9:.3f}  {line.text}" for line in lines]
+
+
+def _merge_admissions(lines: list[_Line]) -> list[_Line]:
+    """Consecutive pod admissions on one line: ``admit pods web-1, web-1-1``."""
+    out: list[_Line] = []
+    pods: list[str] = []  # the admissions gathered on out[-1], if it is an admission line
+    for line in lines:
+        if not line.text.startswith(_ADMIT):
+            pods = []
+            out.append(line)
+            continue
+        pod = line.text[len(_ADMIT) :]
+        if pods:
+            pods.append(pod)
+            # A pod admitted more than once (recreated before its StatefulSet went away) is shown once.
+            counts = Counter(pods)
+            names = [
+                f"{name} (x{counts[name]})" if counts[name] > 1 else name for name in dict.fromkeys(pods)
+            ]
+            out[-1] = _Line(out[-1].at, f"admit {'pods' if len(names) > 1 else 'pod'} {', '.join(names)}")
+        else:
+            pods = [pod]
+            out.append(line)
+    return out
 
 
 def _child_lines(span: ReadableSpan, children: Mapping[int, list[ReadableSpan]]) -> list[_Line]:
