@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from lws.api import constants as c
-from lws.cluster.apply import contains
 from lws.cluster.certs import CaInfo, ServingCertificate, describe_ca, split_bundle
 from lws.cluster.client import Cluster
 from lws.cluster.errors import AlreadyExists, ApiError, Conflict, NotFound
@@ -43,6 +42,7 @@ from lws.cluster.resources import (
     VALIDATING_WEBHOOK_CONFIGURATIONS,
     Resource,
 )
+from lws.core.applied import contains
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lws.cluster.apply import body_hash
 from lws.cluster.errors import AlreadyExists
 from lws.cluster.resources import SERVICES
 from lws.controller.context import ReconcileContext
 from lws.controller.deps import Deps
+from lws.core.applied import body_hash
 from lws.hooks.types import ExtraObject
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
-from lws.cluster.apply import apply, needs_apply, with_hash
+from lws.cluster.apply import apply
 from lws.cluster.errors import AlreadyExists, ApiError, NotFound
 from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, STATEFULSETS
 from lws.controller.children import ensure_extra, ensure_service
@@ -35,6 +35,7 @@ from lws.controller.observe import (
 )
 from lws.controller.reporting import event
 from lws.core import desired
+from lws.core.applied import needs_apply
 from lws.core.meta import lws_owner
 from lws.core.revision import same_revision
 from lws.core.rollout import RolloutInput, partition_event, rollout_parameters
@@ -87,10 +88,8 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
         set_name=name,
     )
     revision_view = desired.SetRevision(key=key, data=current.data, pod_annotations=current.pod_annotations)
-    body = with_hash(
-        desired.desired_leader_statefulset(
-            lws, revision_view, replicas=decision.replicas, partition=decision.partition
-        )
+    body = desired.desired_leader_statefulset(
+        lws, revision_view, replicas=decision.replicas, partition=decision.partition
     )
     if needs_apply(body, leader_sts):
         try:

@@ -14,6 +14,7 @@ from typing import Any
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.core import revision as rev
+from lws.core.applied import with_hash
 from lws.core.meta import lws_owner, owner_reference
 from lws.core.services import group_service, shared_service
 from lws.core.statefulsets import leader_statefulset, worker_statefulset
@@ -46,12 +47,15 @@ def set_services(lws: LeaderWorkerSet) -> list[dict[str, Any]]:
 def desired_leader_statefulset(
     lws: LeaderWorkerSet, revision: SetRevision, *, replicas: int, partition: int
 ) -> dict[str, Any]:
-    return leader_statefulset(
-        lws,
-        revision=revision.key,
-        replicas=replicas,
-        partition=partition,
-        pod_annotations=revision.pod_annotations,
+    """The leader StatefulSet, stamped with the hash of its own body (see :mod:`lws.core.applied`)."""
+    return with_hash(
+        leader_statefulset(
+            lws,
+            revision=revision.key,
+            replicas=replicas,
+            partition=partition,
+            pod_annotations=revision.pod_annotations,
+        )
     )
 
 

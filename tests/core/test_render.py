@@ -41,7 +41,9 @@ def test_leader_statefulset(render: Any) -> None:
     lws, sts = items[0], by_name(items, "StatefulSet", "demo")
     key = sts["metadata"]["labels"][REVISION]
     assert sts["metadata"]["labels"] == {NAME: "demo", REVISION: key}
-    assert sts["metadata"]["annotations"] == {"leaderworkerset.sigs.k8s.io/replicas": "2"}
+    annotations = dict(sts["metadata"]["annotations"])
+    assert annotations.pop("lws.x-k8s.io/applied-hash")  # the operator's no-op-apply marker
+    assert annotations == {"leaderworkerset.sigs.k8s.io/replicas": "2"}
     assert sts["metadata"]["ownerReferences"] == [
         {
             "apiVersion": "leaderworkerset.x-k8s.io/v1",

@@ -10,8 +10,8 @@ from lws.api.config import parse_config
 from lws.api.errors import FieldError
 from lws.cli.options import CliError
 from lws.cli.run import Flags, parse_bind_address, parse_duration, resolve_settings
-from lws.cluster.apply import APPLIED_HASH, contains, needs_apply, with_hash
 from lws.controller.admission import invalid_message
+from lws.core.applied import APPLIED_HASH, contains, needs_apply, with_hash
 
 DESIRED: dict[str, Any] = {
     "metadata": {"name": "s", "labels": {"team": "a"}},

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 import yaml
-from conftest import E2E
 from e2e_kit import Kube, make_lws, namespace_scope
+from operator_harness import E2E
 
 from lws.api import constants as c
 from lws.cluster.client import ApiCall

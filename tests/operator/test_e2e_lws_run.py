@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Private
 from e2e_kit import make_lws
+from operator_harness import Private
 
 from lws.api import constants as c
 from lws.cluster.resources import (

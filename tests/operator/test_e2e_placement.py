@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import E2E
 from e2e_kit import Kube, labels, make_lws
+from operator_harness import E2E
 
 from lws.api import constants as c
 from lws.cluster.resources import LEADERWORKERSETS, NODES, PODS, STATEFULSETS

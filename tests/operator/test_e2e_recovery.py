@@ -4,8 +4,8 @@ without duplicated or orphaned objects; only the Lease holder reconciles; every 
 from __future__ import annotations
 
 import pytest
-from conftest import Private
 from e2e_kit import Kube, labels, make_lws
+from operator_harness import Private
 
 from lws.api import constants as c
 from lws.cluster.resources import (

@@ -4,8 +4,8 @@ incarnation never kill the new leader; LeaderReady holds the workers back until 
 from __future__ import annotations
 
 import pytest
-from conftest import E2E
 from e2e_kit import IMAGE, Kube, PodTimeline, labels, make_lws, pod_ready
+from operator_harness import E2E
 
 from lws.api import constants as c
 from lws.cluster.resources import EVENTS, LEADERWORKERSETS, PODS, STATEFULSETS

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import Private
 from e2e_kit import make_lws
+from operator_harness import Private
 
 from lws.cluster.client import ApiCall
 from lws.cluster.resources import LEADERWORKERSETS, NAMESPACES, STATEFULSETS

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import Private
 from e2e_kit import Kube, KubeError, make_lws
+from operator_harness import Private
 
 from lws.api import constants as c
 from lws.cluster.resources import (

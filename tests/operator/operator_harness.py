@@ -1,0 +1,73 @@
+"""The operator's end-to-end harness: the cluster under test and in-process operators.
+
+Kept out of ``conftest.py`` so tests can import these names: several test folders have a ``conftest``
+module, and importing one by that name picks whichever was loaded first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_kit import Kube
+
+from lws.cluster.kube import connect
+from lws.controller.context import Telemetry
+from lws.controller.testing import OperatorThread, settings_for_tests
+from lws.hooks.manager import make_hooks
+from lws.sim.runner import EmbeddedCluster
+from lws.sim.testing import REAL_CLUSTER_ENV
+
+HERE = Path(__file__).parent
+TOPOLOGY = HERE / "topology.yaml"
+CRDS = HERE.parents[1] / "crds"
+
+
+@dataclass
+class E2E:
+    """The cluster under test; ``cluster``/``operator`` are ``None`` against a real cluster."""
+
+    kubeconfig: Path
+    kube: Kube
+    cluster: EmbeddedCluster | None
+    operator: OperatorThread | None
+
+    def require_operator(self) -> OperatorThread:
+        if self.operator is None:
+            pytest.skip(f"needs the in-process operator; {REAL_CLUSTER_ENV} points at a real cluster")
+        return self.operator
+
+
+def start_cluster(tmp: Path) -> tuple[EmbeddedCluster, Path, Kube]:
+    """An embedded cluster with the test topology and the LeaderWorkerSet CRD."""
+    # Frequent bookmarks let quiet watches tell the operator's caches how far the cluster has got, which
+    # is what OperatorThread.settle waits for.
+    cluster = EmbeddedCluster(topology=TOPOLOGY, bookmark_interval=0.2).start()
+    kubeconfig = cluster.write_kubeconfig(tmp / "kubeconfig")
+    kube = Kube(kubeconfig)
+    kube.kubectl("apply", "--server-side", "-f", str(CRDS))
+    return cluster, kubeconfig, kube
+
+
+def start_operator(*, telemetry: Telemetry | None = None, **changes: Any) -> OperatorThread:
+    """An operator on its own thread; ``changes`` are settings (the kubeconfig at least). Ready when returned."""
+    return OperatorThread(
+        settings_for_tests(**changes), make_hooks(), connect=connect, telemetry=telemetry
+    ).start()
+
+
+@dataclass
+class Private:
+    """A cluster and operator(s) of one test's own (recovery and HA tests disturb the operator)."""
+
+    kubeconfig: Path
+    kube: Kube
+    cluster: EmbeddedCluster
+    operators: list[OperatorThread]
+
+    def start_operator(self, *, telemetry: Telemetry | None = None, **changes: Any) -> OperatorThread:
+        operator = start_operator(telemetry=telemetry, kubeconfig=str(self.kubeconfig), **changes)
+        self.operators.append(operator)
+        return operator
