@@ -3,6 +3,9 @@ as a story (what happened, in what order, how long, which plugin decided), and a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import Traced
 from obs_kit import (
@@ -24,6 +27,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from lws.observability import attributes as a
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION, context_of
+from lws.observability.otlp_json import write_otlp_json
+from lws.observability.timeline import render_timeline
 from lws.sim.errors import APIError
 from lws.sim.testing import wait_until
 
@@ -122,7 +127,7 @@ def test_a_group_creation_is_one_trace_from_spec_change_to_all_ready(traced: Tra
     assert (remote.trace_id, remote.span_id) == (group1.context.trace_id, group1.context.span_id)
 
 
-def test_a_worker_restart_is_one_trace_from_detection_to_ready_again(traced: Traced) -> None:
+def test_a_worker_restart_is_one_trace_from_detection_to_ready_again(traced: Traced, tmp_path: Path) -> None:
     ns = traced.namespace
     body = make_lws(
         "rec", replicas=2, size=3, leaderWorkerTemplate={"restartPolicy": "RecreateGroupOnPodRestart"}
@@ -173,6 +178,36 @@ def test_a_worker_restart_is_one_trace_from_detection_to_ready_again(traced: Tra
     assert recovery.end_time >= rebuilt[0].end_time
     # Group 0 was left alone: nothing of it belongs to this trace.
     assert all(attr(s, a.GROUP_INDEX) in (None, 1) for s in in_trace(spans, recovery))
+
+    # The same story as the demo prints it, and as OTLP JSON for a trace backend.
+    text = render_timeline(spans)
+    assert text.startswith(f"group {ns}/rec/1\n  recreate group ") and "  ready  (" in text
+    story = [line.split("  ", 2)[-1] for line in text.splitlines() if line.startswith("  | ")]
+    assert subsequence(
+        story,
+        [
+            "restart of rec-1-2 detected: recreate by restart_policies",
+            "reconcile group: recreate group [restartPolicy RecreateGroupOnPodRestart: restart_policies]",
+            "leader pod created",
+            "reconcile group: create worker StatefulSet [startupPolicy LeaderCreated: startup_policies]",
+            "group ready",
+        ],
+    ), text
+    assert any(line.startswith("admit pod rec-1") for line in story), text
+    document = json.loads(write_otlp_json(spans, tmp_path / "trace.json").read_text())
+    exported = {
+        s["spanId"]: s for r in document["resourceSpans"] for ss in r["scopeSpans"] for s in ss["spans"]
+    }
+    assert len(exported) == len(spans)
+    root = exported[f"{recovery.context.span_id:016x}"]
+    assert root["traceId"] == f"{recovery.context.trace_id:032x}" and "parentSpanId" not in root
+    assert root["name"] == "recreate group" and root["kind"] == 1  # SPAN_KIND_INTERNAL
+    child = exported[f"{detected.context.span_id:016x}"]
+    assert child["parentSpanId"] == root["spanId"] and child["traceId"] == root["traceId"]
+    assert exported[f"{delete.context.span_id:016x}"]["kind"] == 3  # SPAN_KIND_CLIENT
+    assert {"key": "leaderworkerset.restart.plugin", "value": {"stringValue": "restart_policies"}} in child[
+        "attributes"
+    ]
 
     assert traced.sample("lws_group_recovery_seconds_count", {"kind": "recreate"}) == 1
     assert (
