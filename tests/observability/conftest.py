@@ -76,15 +76,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         embedded.stop()
 
 
-def start_traced(cluster: Cluster, *, tracing: bool = True, metrics: bool = True) -> Traced:
-    """An operator on ``cluster`` with in-memory tracing and a fresh registry, and a namespace of its own."""
+def start_traced(
+    cluster: Cluster, *, tracing: bool = True, metrics: bool = True, namespace: str | None = None
+) -> Traced:
+    """An operator on ``cluster`` with in-memory tracing and a fresh registry, serving ``namespace`` (by
+    default a new one)."""
     provider, exporter = in_memory_tracing()
     registry = CollectorRegistry()
     telemetry = OperatorTelemetry(
         metrics=LwsMetrics(registry) if metrics else None, tracer_provider=provider if tracing else None
     )
-    namespace = f"obs-{uuid.uuid4().hex[:6]}"
-    cluster.embedded.sync.create(NAMESPACES, None, {"metadata": {"name": namespace}})
+    if namespace is None:
+        namespace = f"obs-{uuid.uuid4().hex[:6]}"
+        cluster.embedded.sync.create(NAMESPACES, None, {"metadata": {"name": namespace}})
     operator = OperatorThread(
         settings_for_tests(kubeconfig=str(cluster.kubeconfig), namespaces=(namespace,)),
         make_hooks(),
