@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterable, Sequence
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.sdk.trace import ReadableSpan
 
 from lws.api import constants as c
@@ -114,3 +118,57 @@ def subsequence(items: Sequence[str], wanted: Sequence[str]) -> bool:
     """Whether ``wanted`` appears in ``items`` in this order (other items may come between)."""
     it = iter(items)
     return all(any(item == w for item in it) for w in wanted)
+
+
+# --- a collector -------------------------------------------------------------------------------------------
+
+
+class Collector:
+    """A bare OTLP/HTTP receiver: keeps every ExportTraceServiceRequest posted to /v1/traces."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, ExportTraceServiceRequest]] = []
+        self.received = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                outer.requests.append((self.path, request))
+                outer.received.set()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Collector:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def spans(self) -> list[Span]:
+        return [
+            span
+            for _, request in list(self.requests)
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]
+
+    def span_names(self) -> list[str]:
+        return [span.name for span in self.spans()]
+
+    def resource(self) -> dict[str, str]:
+        _, request = self.requests[0]
+        return {kv.key: kv.value.string_value for kv in request.resource_spans[0].resource.attributes}

@@ -4,65 +4,18 @@ console; clear errors for what it cannot do."""
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from obs_kit import Collector
 
 from lws.observability.tracing import TracingConfigError, configure_tracing
 
 
-class Collector:
-    """A bare OTLP/HTTP receiver: keeps every ExportTraceServiceRequest posted to /v1/traces."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, ExportTraceServiceRequest]] = []
-        self.received = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                outer.requests.append((self.path, request))
-                outer.received.set()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def span_names(self) -> list[str]:
-        return [
-            span.name
-            for _, request in self.requests
-            for resource in request.resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-        ]
-
-    def resource(self) -> dict[str, str]:
-        _, request = self.requests[0]
-        return {kv.key: kv.value.string_value for kv in request.resource_spans[0].resource.attributes}
-
-
 @pytest.fixture
 def collector() -> Iterator[Collector]:
-    receiver = Collector()
-    receiver.thread.start()
-    try:
+    with Collector() as receiver:
         yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
 
 
 @pytest.mark.parametrize(
