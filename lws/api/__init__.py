@@ -1,1 +1,1 @@
-"""API layer: the LeaderWorkerSet schema, constants, defaulting, validation. No other lws imports."""
+"""API layer: the LeaderWorkerSet schema, constants, defaulting, validation. Imports only lws.k8s of lws."""

@@ -21,9 +21,9 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from lws.k8s.names import is_dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_name
 from lws.sim import causes
 from lws.sim.causes import Cause
-from lws.sim.names import is_dns1123_label, is_dns1123_subdomain, is_label_key, is_label_value
 from lws.sim.selectors import SelectorError, label_selector_from_dict
 
 __all__ = ["apply_builtin_defaults", "validate_builtin"]
@@ -392,7 +392,7 @@ def _validate_labels(labels: Any, path: str) -> Iterator[Cause]:
     if not isinstance(labels, Mapping):
         return
     for key, value in labels.items():
-        for problem in is_label_key(str(key)):
+        for problem in is_qualified_name(str(key)):
             yield causes.invalid(path, key, problem)
         if not isinstance(value, str):
             yield causes.type_invalid(f"{path}.{key}", value, "must be a string")

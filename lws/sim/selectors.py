@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from lws.sim.names import is_label_key, is_label_value
+from lws.k8s.names import is_label_value, is_qualified_name
 
 __all__ = [
     "FieldRequirement",
@@ -141,7 +141,7 @@ def make_requirement(
     """
     prefix = f"{path}." if path else ""
     errors: list[str] = []
-    key_errs = is_label_key(key)
+    key_errs = is_qualified_name(key)
     if key_errs:
         errors.append(_field_error(prefix + "key", key, "; ".join(key_errs)))
     vals = list(values) if values is not None else []
@@ -305,7 +305,7 @@ class _Parser:
             tok, lit = self.take()
         if tok != _IDENT:
             raise SelectorError(f"found '{lit}', expected: identifier")
-        key_errs = is_label_key(lit)
+        key_errs = is_qualified_name(lit)
         if key_errs:
             raise SelectorError(_field_error("<nil>", lit, "; ".join(key_errs)))
         if negated or self.peek()[0] in (_END, ","):
