@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from lws.sim.quantity import QuantityError, parse_quantity
+from lws.k8s.quantity import QuantityError, parse_quantity
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from lws.sim.quantity import QuantityError, milli_value, parse_quantity
 from lws.sim.topology import (
     HOSTNAME_LABEL,
     TopologyError,
@@ -152,27 +151,3 @@ def test_load_by_path_and_unknown_name(tmp_path: Path):
     (tmp_path / "broken.yaml").write_text("levels: [\n", encoding="utf-8")
     with pytest.raises(TopologyError, match="not valid YAML"):
         load_topology(tmp_path / "broken.yaml")
-
-
-@pytest.mark.parametrize(
-    ("text", "milli"),
-    [
-        ("500m", 500),
-        ("1", 1000),
-        ("1.5", 1500),
-        ("2k", 2_000_000),
-        ("1Ki", 1_024_000),
-        ("16Gi", 16 * 2**30 * 1000),
-        ("1e3", 1_000_000),
-        ("1n", 1),
-        (8, 8000),
-    ],
-)
-def test_quantities(text, milli):
-    assert milli_value(text) == milli
-
-
-@pytest.mark.parametrize("text", ["", "1.2.3", "5 Gi", "Gi", "1Xi", "abc"])
-def test_bad_quantities(text):
-    with pytest.raises(QuantityError):
-        parse_quantity(text)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lws.sim.quantity import QuantityError, milli_value
+from lws.k8s.quantity import QuantityError, milli_value
 from lws.sim.selectors import (
     LabelSelector,
     Operator,
