@@ -19,6 +19,7 @@ import click
 import yaml
 
 from lws.cli.options import CliError
+from lws.cli.yaml_output import to_yaml_documents
 
 Obj = dict[str, Any]
 
@@ -132,28 +133,6 @@ def customize(base: Sequence[Obj], parts: Mapping[str, Sequence[Obj]], options: 
     return objects
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, no anchors, and multi-line strings (the configuration file) as literal blocks."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_presenter)
-
-
-def dump_all(objects: Iterable[Obj]) -> str:
-    """A YAML stream, one document per object, keys in the objects' own order."""
-    return yaml.dump_all(
-        list(objects), Dumper=_Dumper, sort_keys=False, default_flow_style=False, explicit_start=True
-    )
-
-
 def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None and (len(value) > 63 or not _DNS1123_LABEL.match(value)):
         raise click.BadParameter(
@@ -223,4 +202,4 @@ def command(
         objects = customize(base, parts, options)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    click.echo(dump_all(objects), nl=False)
+    click.echo(to_yaml_documents(objects), nl=False)

@@ -7,34 +7,19 @@ import sys
 from typing import Any
 
 import click
-import yaml
 
 from lws.cli import input as manifest_input
 from lws.cli.options import load, plugin_options
+from lws.cli.yaml_output import to_yaml
 from lws.core.render import render_set
 from lws.hooks.manager import PluginError
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block-style YAML without anchors (a shared sub-object must print in full, twice)."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str_presenter)
 
 
 def dump(obj: Any, output: str) -> str:
     """The List as YAML or JSON; key order is the objects' own, so the output is deterministic."""
     if output == "json":
         return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return to_yaml(obj)
 
 
 @click.command(

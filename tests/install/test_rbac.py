@@ -37,8 +37,9 @@ from install_kit import CONFIG, kubectl
 from rbac_kit import Attributes, Authorizer, RbacProxy, Record
 
 from lws.api import constants as c
-from lws.cli.manifests import DEFAULT_FILE, Obj, Options, customize, dump_all, packaged
+from lws.cli.manifests import DEFAULT_FILE, Obj, Options, customize, packaged
 from lws.cli.run import command as run_command
+from lws.cli.yaml_output import to_yaml_documents
 from lws.cluster.certs import describe_ca, make_serving_certificate, split_bundle
 from lws.cluster.client import ApiObserver, Cluster, ClusterConfig
 from lws.cluster.kube import connect
@@ -191,7 +192,7 @@ def _workload(cluster: EmbeddedCluster, admin: Path) -> None:
 
 
 def _install(cluster: EmbeddedCluster, objects: list[Obj], admin: Path) -> None:
-    kubectl("apply", "--server-side", "-f", "-", stdin=dump_all(objects), kubeconfig=admin)
+    kubectl("apply", "--server-side", "-f", "-", stdin=to_yaml_documents(objects), kubeconfig=admin)
     kubectl("wait", "--for=condition=Established", f"crd/{c.CRD_NAME}", kubeconfig=admin)
 
 
