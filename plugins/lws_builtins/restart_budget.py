@@ -124,7 +124,7 @@ def review(
     if budget.max_restarts is not None and restarts >= budget.max_restarts:
         return RestartDecision(
             "fail",
-            f"{group} was recreated {restarts} times, the limit set by "
+            f"{group} was recreated {restarts} time{'' if restarts == 1 else 's'}, the limit set by "
             f"{MAX_RESTARTS.key}={budget.max_restarts}; it is left as it is for inspection. Fix the cause, "
             f"then raise or remove the limit to recreate it again ({decision.reason})",
         )
