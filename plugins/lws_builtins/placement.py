@@ -19,7 +19,11 @@ the groups):
     in one domain of the first (outermost) key; exclusivity and spreading apply at that level too. Each
     further key adds a *preferred* affinity toward the group, weighted more the tighter the level (for
     three keys: block 50, rack 100), so the scheduler packs a group as tightly as capacity allows without
-    ever refusing to place it. One key gives a plain one-level placement.
+    ever refusing to place it. One key gives a plain one-level placement. The preferences are weighed pod
+    by pod, as the default scheduler places pods one at a time: groups created at the same moment in the
+    same outer domain can interleave and split each other's racks although each would fit in one. A group
+    alone in its outer domain while it is placed (created on its own, or kept apart by ``exclusive-in-set``)
+    packs as described.
 
 Every pod of the group, leader and workers alike, gets its terms when it is admitted: the terms select the
 group by its ``group-key`` label, which worker pods carry from their template, so workers need not wait for
