@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import copy
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +28,6 @@ CONFIGMAPS = ("", "v1", "configmaps")
 STATEFULSETS = ("apps", "v1", "statefulsets")
 MUTATING = ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations")
 VALIDATING = ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-async def server(certificates: Certificates) -> AsyncIterator[WebhookServer]:
-    webhooks = WebhookServer(certificates)
-    await webhooks.start()
-    yield webhooks
-    await webhooks.stop()
 
 
 def registration(name: str, url: str, ca_bundle: str, resources: list[str], **extra: Any) -> dict[str, Any]:

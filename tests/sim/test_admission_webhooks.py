@@ -26,19 +26,6 @@ MUTATING = ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations
 VALIDATING = ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")
 
 
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-async def server(certificates: Certificates) -> AsyncIterator[WebhookServer]:
-    webhooks = WebhookServer(certificates)
-    await webhooks.start()
-    yield webhooks
-    await webhooks.stop()
-
-
 @pytest.fixture
 async def api() -> AsyncIterator[APIServer]:
     server = APIServer()
