@@ -2,7 +2,7 @@
 
 Pure helpers: pick the server container, count its GPUs, solve the parallel sizes against the group's
 shape, and add env, shared memory, a readiness probe, a port or a leader Service without overriding what
-the user wrote.
+the user wrote; and the parts of the hooks that both plugins share.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from lws.api import constants as c
 from lws.api.errors import FieldError
 from lws.api.model import LeaderWorkerSet
 from lws.api.quantity import container_request
-from lws.hooks.types import ExtraObject
+from lws.hooks.types import ExtraObject, PodContext
 from lws_builtins._settings import Setting, SettingError, Settings, annotation_path
 
 SHM_PATH = "/dev/shm"
@@ -279,6 +279,60 @@ def _user_commands(lws: LeaderWorkerSet, engine: EngineSettings) -> list[FieldEr
                     )
                 )
     return found
+
+
+# --- what both plugins' hooks do --------------------------------------------------------------------------
+
+
+def pod_annotations(
+    lws: LeaderWorkerSet, engine: EngineSettings, *, default_pipeline: str
+) -> dict[str, str] | None:
+    """The engine's settings and resolved parallel sizes, for both pod templates; ``None`` if not asked."""
+    if engine.launch.key not in lws.annotations:
+        return None
+    shape = group_shape(lws, engine, default_pipeline=default_pipeline)
+    return {
+        **engine.settings.present(lws.annotations),
+        engine.tensor_parallel.key: str(shape.tensor),
+        engine.pipeline_parallel.key: str(shape.pipeline),
+    }
+
+
+def server_container(
+    pod: dict[str, Any], ctx: PodContext, engine: EngineSettings
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The pod's spec and server container when its group asked for the engine, else ``None``.
+
+    :raises ValueError: the pod has no such container (admission checks the templates, but a set admitted
+        before the plugin was installed was not checked).
+    """
+    if engine.launch.find(ctx.annotations) is None:
+        return None
+    spec: dict[str, Any] = pod.setdefault("spec", {})
+    name = engine.container.find(ctx.annotations)
+    container = find_container(spec, name)
+    if container is None:
+        raise ValueError(f"pod {ctx.pod_name} has no container {name!r} to wire")
+    return spec, container
+
+
+def add_serving(
+    spec: dict[str, Any], container: dict[str, Any], ctx: PodContext, engine: EngineSettings
+) -> None:
+    """Shared memory on every pod; on the leader, the API port and a readiness probe on it."""
+    add_shared_memory(spec, container, engine.shm_size.require(ctx.annotations))
+    if ctx.is_leader:
+        port = engine.port.require(ctx.annotations)
+        add_port(container, port)
+        add_readiness_probe(container, port)
+
+
+def set_objects(lws: LeaderWorkerSet, engine: EngineSettings) -> list[ExtraObject] | None:
+    """The leader Service, when the set asked for the engine and for the Service."""
+    annotations = lws.annotations
+    if engine.launch.key not in annotations or not engine.leader_service.require(annotations):
+        return None
+    return [leader_service(lws, engine.port.require(annotations))]
 
 
 # --- changing a pod ----------------------------------------------------------------------------------------

@@ -100,28 +100,17 @@ def launch_args(tensor: int, pipeline: int, ctx: PodContext, annotations: Mappin
 @hookimpl
 def lws_pod_annotations(lws: LeaderWorkerSet) -> dict[str, str] | None:
     """Propagate the settings, with the resolved parallel sizes, to both pod templates."""
-    if ENGINE.launch.key not in lws.annotations:
-        return None
-    shape = inference.group_shape(lws, ENGINE, default_pipeline="one")
-    return {
-        **SETTINGS.present(lws.annotations),
-        ENGINE.tensor_parallel.key: str(shape.tensor),
-        ENGINE.pipeline_parallel.key: str(shape.pipeline),
-    }
+    return inference.pod_annotations(lws, ENGINE, default_pipeline="one")
 
 
 @hookimpl
 def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
     """Wire the server container of a group pod (see the module doc)."""
-    annotations = ctx.annotations
-    if ENGINE.launch.find(annotations) is None:
+    found = inference.server_container(pod, ctx, ENGINE)
+    if found is None:
         return
-    spec = pod.setdefault("spec", {})
-    container = inference.find_container(spec, ENGINE.container.find(annotations))
-    if container is None:
-        raise ValueError(
-            f"pod {ctx.pod_name} has no container {ENGINE.container.find(annotations)!r} to wire"
-        )
+    spec, container = found
+    annotations = ctx.annotations
     tensor = ENGINE.tensor_parallel.require(annotations)
     pipeline = ENGINE.pipeline_parallel.require(annotations)
     dist_port = DIST_INIT_PORT.require(annotations)
@@ -137,11 +126,7 @@ def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
             ("PIPELINE_PARALLEL_SIZE", str(pipeline)),
         ],
     )
-    inference.add_shared_memory(spec, container, ENGINE.shm_size.require(annotations))
-    if ctx.is_leader:
-        port = ENGINE.port.require(annotations)
-        inference.add_port(container, port)
-        inference.add_readiness_probe(container, port)
+    inference.add_serving(spec, container, ctx, ENGINE)
     if ENGINE.command.find(annotations) == "auto":
         container["command"] = ["python3", "-m", "sglang.launch_server"]
         container["args"] = launch_args(tensor, pipeline, ctx, annotations)
@@ -150,10 +135,7 @@ def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
 @hookimpl
 def lws_set_objects(lws: LeaderWorkerSet) -> list[ExtraObject] | None:
     """The leader Service, when asked for."""
-    annotations = lws.annotations
-    if ENGINE.launch.key not in annotations or not ENGINE.leader_service.require(annotations):
-        return None
-    return [inference.leader_service(lws, ENGINE.port.require(annotations))]
+    return inference.set_objects(lws, ENGINE)
 
 
 @hookimpl

@@ -177,29 +177,17 @@ def _shape_from_pod(ctx: PodContext) -> inference.GroupShape:
 @hookimpl
 def lws_pod_annotations(lws: LeaderWorkerSet) -> dict[str, str] | None:
     """Propagate the settings, with the resolved parallel sizes, to both pod templates."""
-    if ENGINE.launch.key not in lws.annotations:
-        return None
-    shape = inference.group_shape(lws, ENGINE, default_pipeline="nodes")
-    return {
-        **SETTINGS.present(lws.annotations),
-        ENGINE.tensor_parallel.key: str(shape.tensor),
-        ENGINE.pipeline_parallel.key: str(shape.pipeline),
-    }
+    return inference.pod_annotations(lws, ENGINE, default_pipeline="nodes")
 
 
 @hookimpl
 def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
     """Wire the server container of a group pod (see the module doc)."""
-    annotations = ctx.annotations
-    launch = ENGINE.launch.find(annotations)
-    if launch is None:
+    found = inference.server_container(pod, ctx, ENGINE)
+    if found is None:
         return
-    spec = pod.setdefault("spec", {})
-    container = inference.find_container(spec, ENGINE.container.find(annotations))
-    if container is None:
-        raise ValueError(
-            f"pod {ctx.pod_name} has no container {ENGINE.container.find(annotations)!r} to wire"
-        )
+    spec, container = found
+    annotations = ctx.annotations
     shape = _shape_from_pod(ctx)
     env = [
         ("MASTER_ADDR", ctx.leader_address),
@@ -209,14 +197,10 @@ def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
         ("TENSOR_PARALLEL_SIZE", str(shape.tensor)),
         ("PIPELINE_PARALLEL_SIZE", str(shape.pipeline)),
     ]
-    if launch == RAY:
+    if ENGINE.launch.require(annotations) == RAY:
         env.append(("RAY_PORT", str(RAY_PORT.require(annotations))))
     inference.add_env(container, env)
-    inference.add_shared_memory(spec, container, ENGINE.shm_size.require(annotations))
-    if ctx.is_leader:
-        port = ENGINE.port.require(annotations)
-        inference.add_port(container, port)
-        inference.add_readiness_probe(container, port)
+    inference.add_serving(spec, container, ctx, ENGINE)
     if ENGINE.command.find(annotations) == "auto":
         container["command"], args = command_for(shape, ctx, annotations)
         if args:
@@ -226,10 +210,7 @@ def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
 @hookimpl
 def lws_set_objects(lws: LeaderWorkerSet) -> list[ExtraObject] | None:
     """The leader Service, when asked for."""
-    annotations = lws.annotations
-    if ENGINE.launch.key not in annotations or not ENGINE.leader_service.require(annotations):
-        return None
-    return [inference.leader_service(lws, ENGINE.port.require(annotations))]
+    return inference.set_objects(lws, ENGINE)
 
 
 @hookimpl
