@@ -16,7 +16,6 @@ import json
 import logging
 import time
 from collections import Counter
-from typing import Any
 
 from lws.api.loading import load_text
 from lws.demo.feed import ChangeFeed
@@ -24,6 +23,7 @@ from lws.demo.placement import build_report
 from lws.demo.settle import NODES, WATCHED, apply, wait_settled
 from lws.demo.stage import Stage
 from lws.hooks.manager import make_hooks
+from lws.plugin_testing import lws_manifest
 from lws.sim.topology import NodeTiming
 
 RACK = "example.com/rack"
@@ -35,28 +35,8 @@ def manifest(groups: int, size: int, mode: str) -> str:
         annotations["leaderworkerset.sigs.k8s.io/exclusive-topology"] = RACK
     elif mode != "none":
         annotations = {"placement.lws.x-k8s.io/mode": mode, "placement.lws.x-k8s.io/topology": RACK}
-    body: dict[str, Any] = {
-        "apiVersion": "leaderworkerset.x-k8s.io/v1",
-        "kind": "LeaderWorkerSet",
-        "metadata": {"name": "bench", "annotations": annotations},
-        "spec": {
-            "replicas": groups,
-            "leaderWorkerTemplate": {
-                "size": size,
-                "workerTemplate": {
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "srv",
-                                "image": "srv:1",
-                                "resources": {"limits": {"nvidia.com/gpu": "8"}},
-                            }
-                        ]
-                    }
-                },
-            },
-        },
-    }
+    gpu_node = {"name": "srv", "image": "srv:1", "resources": {"limits": {"nvidia.com/gpu": "8"}}}
+    body = lws_manifest("bench", replicas=groups, size=size, annotations=annotations, containers=[gpu_node])
     return json.dumps(body)
 
 

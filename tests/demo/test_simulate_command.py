@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from lws.cli.main import cli
+from lws.plugin_testing import lws_manifest
 
 pytestmark = pytest.mark.e2e
 
@@ -20,30 +21,13 @@ ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"
 
 
+#: One container that takes a whole 8-GPU node, so every pod needs a node of its own.
+WHOLE_NODE = [{"name": "srv", "image": "srv:1", "resources": {"limits": {"nvidia.com/gpu": "8"}}}]
+
+
 def lws(name: str, *, replicas: int, size: int, annotations: dict[str, str]) -> dict[str, Any]:
     """A set whose every pod takes a whole 8-GPU node."""
-    return {
-        "apiVersion": "leaderworkerset.x-k8s.io/v1",
-        "kind": "LeaderWorkerSet",
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "replicas": replicas,
-            "leaderWorkerTemplate": {
-                "size": size,
-                "workerTemplate": {
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "srv",
-                                "image": "srv:1",
-                                "resources": {"limits": {"nvidia.com/gpu": "8"}},
-                            }
-                        ]
-                    }
-                },
-            },
-        },
-    }
+    return lws_manifest(name, replicas=replicas, size=size, annotations=annotations, containers=WHOLE_NODE)
 
 
 def simulate(tmp_path: Path, *objects: dict[str, Any], args: tuple[str, ...] = ()) -> Result:
