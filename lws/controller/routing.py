@@ -33,9 +33,9 @@ def pod_keys(pod: Mapping[str, Any]) -> list[Key]:
     return [Key("group", namespace, parent[0])] if parent else []
 
 
-def statefulset_keys(sts: Mapping[str, Any]) -> list[Key]:
-    """The leader StatefulSet: its set; a worker StatefulSet: its set (status) and its group."""
-    namespace, name, labels = _meta(sts)
+def _set_and_group_keys(obj: Mapping[str, Any]) -> list[Key]:
+    # The object named like its set is the set's own; any other is named like the group it serves.
+    namespace, name, labels = _meta(obj)
     set_name = labels.get(c.SET_NAME_LABEL)
     if not set_name:
         return []
@@ -43,6 +43,11 @@ def statefulset_keys(sts: Mapping[str, Any]) -> list[Key]:
     if name != set_name:
         keys.append(Key("group", namespace, name))
     return keys
+
+
+def statefulset_keys(sts: Mapping[str, Any]) -> list[Key]:
+    """The leader StatefulSet: its set; a worker StatefulSet: its set (status) and its group."""
+    return _set_and_group_keys(sts)
 
 
 def owned_keys(obj: Mapping[str, Any]) -> list[Key]:
@@ -54,11 +59,4 @@ def owned_keys(obj: Mapping[str, Any]) -> list[Key]:
 
 def service_keys(service: Mapping[str, Any]) -> list[Key]:
     """The shared Service: its set; a per-group Service (``UniquePerReplica``): its set and its group."""
-    namespace, name, labels = _meta(service)
-    set_name = labels.get(c.SET_NAME_LABEL)
-    if not set_name:
-        return []
-    keys = [Key("set", namespace, set_name)]
-    if name != set_name:
-        keys.append(Key("group", namespace, name))
-    return keys
+    return _set_and_group_keys(service)
