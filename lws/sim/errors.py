@@ -7,7 +7,8 @@ reason, code and message shape the real API server uses for the same situation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lws.sim.causes import Cause
@@ -259,3 +260,14 @@ def from_code(code: int, message: str | None = None) -> APIError:
     text = message or f"injected fault: {reason} ({code})"
     retry = 1 if code in (429, 503, 504) else None
     return APIError(status(code, reason, text, retry_after_seconds=retry))
+
+
+@contextlib.contextmanager
+def ignoring_not_found() -> Iterator[None]:
+    """Treat a 404 from the writes inside as done (client-go's ``IgnoreNotFound``): for a controller deleting
+    or reporting on an object that someone else has removed meanwhile, there is nothing left to do."""
+    try:
+        yield
+    except APIError as exc:
+        if exc.code != 404:
+            raise

@@ -19,7 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from lws.sim.apiserver import FOREGROUND_FINALIZER, MERGE_PATCH, ORPHAN_FINALIZER, APIServer
-from lws.sim.errors import APIError
+from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.objects import owner_uids
 from lws.sim.resources import GroupResource
 from lws.sim.store import DELETED, StoredEvent
@@ -102,11 +102,8 @@ class GarbageCollector:
                 if FOREGROUND_FINALIZER in finalizers
                 else "Background"
             )
-        try:
+        with ignoring_not_found():
             await self.api.delete(resource.gvr, namespace or None, name, propagation_policy=policy)
-        except APIError as exc:
-            if exc.code != 404:
-                raise
 
     def _classify_owners(self, obj: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
         """Owner uids split into solid (alive), waiting (foreground-deleting) and absent."""

@@ -11,7 +11,7 @@ from kubernetes import client
 
 from lws.sim.apiserver import APIServer
 from lws.sim.controllers.namespaces import run_namespace_lifecycle
-from lws.sim.errors import APIError
+from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.gc import run_garbage_collector
 from lws.sim.testing import until, wait_until
 
@@ -267,3 +267,12 @@ async def test_namespace_deletion_empties_then_removes_it(api):
     assert api.store.get(("", "namespaces"), "", "doomed") is not None  # the finalizer still holds one object
     await api.patch(CM, "doomed", "sticky", {"metadata": {"finalizers": None}}, MERGE)
     await until(api, _gone(api, "doomed", gvr=NS, namespace=""), what="the namespace to go")
+
+
+async def test_ignoring_not_found_makes_deleting_a_missing_object_a_no_op_but_keeps_other_errors(api):
+    with ignoring_not_found():
+        await api.delete(CM, "default", "never-created")
+    await api.create(CM, "default", {"metadata": {"name": "cm"}})
+    with pytest.raises(APIError) as info, ignoring_not_found():
+        await api.create(CM, "default", {"metadata": {"name": "cm"}})
+    assert info.value.code == 409

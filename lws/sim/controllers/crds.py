@@ -12,7 +12,7 @@ from typing import Any
 
 from lws.sim.apiserver import MERGE_PATCH, APIServer
 from lws.sim.crds import CLEANUP_FINALIZER, CRD_GVR
-from lws.sim.errors import APIError
+from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.resources import GroupResource
 from lws.sim.store import StoredEvent
 from lws.sim.workqueue import WorkQueue
@@ -70,11 +70,8 @@ async def _sync(api: APIServer, name: str) -> bool:
             meta = obj["metadata"]
             if meta.get("deletionTimestamp"):
                 continue
-            try:
+            with ignoring_not_found():
                 await api.delete(resource.gvr, meta.get("namespace"), meta["name"])
-            except APIError as exc:
-                if exc.code != 404:
-                    raise
         if api.store.items(resource.group_resource):
             return False
     # A merge patch without a resourceVersion applies to whatever the CRD is now.

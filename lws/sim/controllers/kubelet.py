@@ -32,6 +32,7 @@ from typing import Any
 from lws.sim.apiserver import MERGE_PATCH, APIServer
 from lws.sim.controllers import container_runtime as cr
 from lws.sim.controllers.informer import Informers, WorkQueue, run_workers
+from lws.sim.controllers.status_patch import patch_status
 from lws.sim.errors import APIError
 from lws.sim.topology import NodeTiming
 
@@ -223,18 +224,10 @@ class Kubelets:
         current = pod.get("status") or {}
         if all(current.get(k) == v for k, v in status.items()):
             return
-        meta = pod["metadata"]
         # Pinning the resourceVersion makes a concurrent writer's change (a readiness-gate condition)
         # a conflict to retry, instead of something this merge patch would overwrite.
-        body = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": status}
-        try:
-            await self.api.patch(
-                PODS, meta.get("namespace") or "", meta["name"], body, MERGE_PATCH, subresource="status"
-            )
-        except APIError as exc:
-            if exc.code == 404:
-                return
-            raise
+        body = {"metadata": {"resourceVersion": pod["metadata"].get("resourceVersion")}, "status": status}
+        await patch_status(self.api, PODS, pod, body)
 
     async def _terminate(
         self, pod: dict[str, Any], runtime: cr.PodRuntime | None, node: Mapping[str, Any], now: float
@@ -336,20 +329,7 @@ class Kubelets:
                 conditions.append({**condition, "status": "False", "lastTransitionTime": stamp})
             else:
                 conditions.append(condition)
-        meta = pod["metadata"]
-        try:
-            await self.api.patch(
-                PODS,
-                meta.get("namespace") or "",
-                meta["name"],
-                {"status": {"conditions": conditions}},
-                MERGE_PATCH,
-                subresource="status",
-            )
-        except APIError as exc:
-            if exc.code != 404:
-                raise
-            return
+        await patch_status(self.api, PODS, pod, {"status": {"conditions": conditions}})
 
     async def _evict(self, name: str) -> None:
         self._evictions.pop(name, None)

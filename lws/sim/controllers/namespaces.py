@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from lws.sim.apiserver import NAMESPACE_FINALIZER, NAMESPACES_GVR, APIServer
-from lws.sim.errors import APIError
+from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.objects import clone
 from lws.sim.resources import GroupResource
 from lws.sim.store import StoredEvent
@@ -65,11 +65,8 @@ async def _sync(api: APIServer, name: str) -> None:
             remaining += 1
             if obj["metadata"].get("deletionTimestamp"):
                 continue
-            try:
+            with ignoring_not_found():
                 await api.delete(resource.gvr, name, obj["metadata"]["name"], propagation_policy="Background")
-            except APIError as exc:
-                if exc.code != 404:
-                    raise
     if remaining and any(
         api.store.items(gr, name) for gr in api.store.group_resources() if _namespaced(api, gr)
     ):

@@ -12,7 +12,7 @@ from typing import Any
 
 from lws.sim.apiserver import MERGE_PATCH, APIServer
 from lws.sim.controllers.informer import Informers, WorkQueue, run_workers
-from lws.sim.errors import APIError
+from lws.sim.errors import APIError, ignoring_not_found
 
 CLAIMS = ("", "v1", "persistentvolumeclaims")
 VOLUMES = ("", "v1", "persistentvolumes")
@@ -76,11 +76,8 @@ class VolumeBinder:
         """Bind one claim, or (for a key with no namespace) delete the volume of a deleted claim."""
         namespace, name = key
         if not namespace:
-            try:
+            with ignoring_not_found():
                 await self.api.delete(VOLUMES, None, name)
-            except APIError as exc:
-                if exc.code != 404:
-                    raise
             return
         claim = self.claims.get(namespace, name)
         if claim is None or claim["metadata"].get("deletionTimestamp"):

@@ -20,10 +20,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lws.sim.apiserver import MERGE_PATCH, APIServer
+from lws.sim.apiserver import APIServer
 from lws.sim.controllers.container_runtime import rfc3339
 from lws.sim.controllers.informer import Informers
 from lws.sim.controllers.placement import ClusterSnapshot, PodInfo, PodSpecError, find_node, pod_info
+from lws.sim.controllers.status_patch import patch_status
 from lws.sim.errors import APIError
 
 log = logging.getLogger(__name__)
@@ -226,18 +227,10 @@ class Scheduler:
             "lastTransitionTime": rfc3339(time.time()),
         }
         conditions = [c for c in conditions if c.get("type") != "PodScheduled"] + [condition]
-        meta = pod["metadata"]
         body: dict[str, Any] = {"status": {"conditions": conditions}}
         if not status.get("phase"):
             body["status"]["phase"] = "Pending"
-        try:
-            await self.api.patch(
-                PODS, meta.get("namespace") or "", meta["name"], body, MERGE_PATCH, subresource="status"
-            )
-        except APIError as exc:
-            if exc.code == 404:
-                return
-            raise
+        await patch_status(self.api, PODS, pod, body)
 
 
 def _bound_info(pod: dict[str, Any]) -> PodInfo:

@@ -18,7 +18,8 @@ from typing import Any
 from lws.sim.apiserver import MERGE_PATCH, APIServer
 from lws.sim.controllers import statefulset_plan as sp
 from lws.sim.controllers.informer import Informers, WorkQueue, controller_uid, run_workers
-from lws.sim.errors import APIError
+from lws.sim.controllers.status_patch import patch_status
+from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.objects import clone
 
 log = logging.getLogger(__name__)
@@ -279,20 +280,7 @@ class StatefulSetController:
     async def _write_status(self, sts: dict[str, Any], status: dict[str, Any]) -> None:
         if not sp.status_changed(sts.get("status"), status):
             return
-        meta = sts["metadata"]
-        try:
-            await self.api.patch(
-                STATEFULSETS,
-                meta.get("namespace") or "",
-                meta["name"],
-                {"status": status},
-                MERGE_PATCH,
-                subresource="status",
-            )
-        except APIError as exc:
-            if exc.code == 404:
-                return
-            raise
+        await patch_status(self.api, STATEFULSETS, sts, {"status": status})
 
     async def _truncate_history(self, sts: dict[str, Any], live: Sequence[str]) -> None:
         uid = sts["metadata"]["uid"]
@@ -300,11 +288,8 @@ class StatefulSetController:
         revisions = self.revisions.by_index("controller", uid)
         pods = self.pods.by_index("controller", uid)
         for name in sp.stale_revisions(sts, revisions, pods, live):
-            try:
+            with ignoring_not_found():
                 await self.api.delete(REVISIONS, namespace, name)
-            except APIError as exc:
-                if exc.code != 404:
-                    raise
 
 
 def _only_status_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
