@@ -180,17 +180,21 @@ def _default_template(obj: Obj, *path: str) -> None:
 # --- workloads ------------------------------------------------------------------------------------------
 
 
+def _default_rolling_update(strategy: Obj, **rolling: Any) -> None:
+    """A strategy is RollingUpdate unless set; only a RollingUpdate one gets ``rollingUpdate`` defaults."""
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        settings = _child(strategy, "rollingUpdate")
+        for key, value in rolling.items():
+            _set(settings, key, value)
+
+
 def _default_statefulset(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "replicas", 1)
     _set(spec, "podManagementPolicy", "OrderedReady")
-    strategy = _child(spec, "updateStrategy")
-    _set(strategy, "type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = _child(strategy, "rollingUpdate")
-        _set(rolling, "partition", 0)
-        # MaxUnavailableStatefulSet is on by default since Kubernetes 1.35.
-        _set(rolling, "maxUnavailable", 1)
+    # MaxUnavailableStatefulSet is on by default since Kubernetes 1.35.
+    _default_rolling_update(_child(spec, "updateStrategy"), partition=0, maxUnavailable=1)
     _set(spec, "revisionHistoryLimit", 10)
     _set(spec, "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
     _default_template(spec, "template")
@@ -201,12 +205,7 @@ def _default_statefulset(obj: Obj) -> None:
 def _default_deployment(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "replicas", 1)
-    strategy = _child(spec, "strategy")
-    _set(strategy, "type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = _child(strategy, "rollingUpdate")
-        _set(rolling, "maxUnavailable", "25%")
-        _set(rolling, "maxSurge", "25%")
+    _default_rolling_update(_child(spec, "strategy"), maxUnavailable="25%", maxSurge="25%")
     _set(spec, "revisionHistoryLimit", 10)
     _set(spec, "progressDeadlineSeconds", 600)
     _default_template(spec, "template")
@@ -214,12 +213,7 @@ def _default_deployment(obj: Obj) -> None:
 
 def _default_daemonset(obj: Obj) -> None:
     spec = _child(obj, "spec")
-    strategy = _child(spec, "updateStrategy")
-    _set(strategy, "type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = _child(strategy, "rollingUpdate")
-        _set(rolling, "maxUnavailable", 1)
-        _set(rolling, "maxSurge", 0)
+    _default_rolling_update(_child(spec, "updateStrategy"), maxUnavailable=1, maxSurge=0)
     _set(spec, "revisionHistoryLimit", 10)
     _default_template(spec, "template")
 
