@@ -376,29 +376,22 @@ def render_status(
     incomplete = [s["name"] for s in init_statuses if not s["ready"]]
     containers_ready = not unready and phase == "Running"
     gate_problem = _readiness_gate_problem(spec, old_conditions)
+    # Why the containers (and so, gates aside, the pod) are not ready: finished, or these are not.
+    finished = phase in ("Failed", "Succeeded")
+    unready_reason = "PodCompleted" if finished else "ContainersNotReady"
+    unready_message = "" if finished else f"containers with unready status: [{' '.join(unready)}]"
     conditions = [c for c in old_status.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
     conditions += [
-        _condition(
-            "PodReadyToStartContainers", started and phase not in ("Failed", "Succeeded"), old_conditions, now
-        ),
+        _condition("PodReadyToStartContainers", started and not finished, old_conditions, now),
         _condition(
             "Initialized",
-            initialized or (phase in ("Failed", "Succeeded") and not incomplete),
+            initialized or (finished and not incomplete),
             old_conditions,
             now,
             "ContainersNotInitialized",
             f"containers with incomplete status: [{' '.join(incomplete)}]",
         ),
-        _condition(
-            "ContainersReady",
-            containers_ready,
-            old_conditions,
-            now,
-            "PodCompleted" if phase in ("Failed", "Succeeded") else "ContainersNotReady",
-            ""
-            if phase in ("Failed", "Succeeded")
-            else f"containers with unready status: [{' '.join(unready)}]",
-        ),
+        _condition("ContainersReady", containers_ready, old_conditions, now, unready_reason, unready_message),
     ]
     if containers_ready and gate_problem:
         conditions.append(
@@ -406,16 +399,7 @@ def render_status(
         )
     else:
         conditions.append(
-            _condition(
-                "Ready",
-                containers_ready,
-                old_conditions,
-                now,
-                "PodCompleted" if phase in ("Failed", "Succeeded") else "ContainersNotReady",
-                ""
-                if phase in ("Failed", "Succeeded")
-                else f"containers with unready status: [{' '.join(unready)}]",
-            )
+            _condition("Ready", containers_ready, old_conditions, now, unready_reason, unready_message)
         )
     if "PodScheduled" not in old_conditions:
         # A pod bound by its creator (spec.nodeName set) never met the scheduler; the kubelet adds this.
