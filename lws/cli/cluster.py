@@ -137,6 +137,19 @@ def _scope_options(function: Any) -> Any:
     return function
 
 
+def _scope(
+    times: int, verbs: tuple[str, ...], resources: tuple[str, ...], namespace: str | None, probability: float
+) -> dict[str, Any]:
+    """Which requests a fault rule applies to, and how many (0: all), as the control endpoint reads it."""
+    return {
+        "times": times or None,
+        "verbs": list(verbs),
+        "resources": list(resources),
+        "namespace": namespace,
+        "probability": probability,
+    }
+
+
 @fault.command("error")
 @click.option(
     "--code", type=int, required=True, help="HTTP status to answer with (409, 422, 429, 500, 504...)."
@@ -158,15 +171,7 @@ def fault_error(
     kubeconfig: Path,
 ) -> None:
     """Make matching API requests fail with CODE."""
-    body = {
-        "code": code,
-        "times": times or None,
-        "message": message,
-        "verbs": list(verbs),
-        "resources": list(resources),
-        "namespace": namespace,
-        "probability": probability,
-    }
+    body = {"code": code, "message": message, **_scope(times, verbs, resources, namespace, probability)}
     click.echo(json.dumps(_control(kubeconfig, "POST", "/sim/v1/faults/api/errors", body)))
 
 
@@ -185,14 +190,7 @@ def fault_latency(
     kubeconfig: Path,
 ) -> None:
     """Slow matching API requests down."""
-    body = {
-        "seconds": seconds,
-        "times": times or None,
-        "verbs": list(verbs),
-        "resources": list(resources),
-        "namespace": namespace,
-        "probability": probability,
-    }
+    body = {"seconds": seconds, **_scope(times, verbs, resources, namespace, probability)}
     click.echo(json.dumps(_control(kubeconfig, "POST", "/sim/v1/faults/api/latency", body)))
 
 
