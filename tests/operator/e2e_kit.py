@@ -171,6 +171,21 @@ def available(obj: Mapping[str, Any]) -> bool:
     )
 
 
+def rolled_out(updated: int, ready: int) -> Callable[[Obj], bool]:
+    """A :meth:`Kube.wait_lws` predicate: the status answers the latest spec, with ``updated`` groups on
+    the new revision and ``ready`` groups ready."""
+
+    def check(obj: Obj) -> bool:
+        status = obj.get("status") or {}
+        return (
+            status.get("updatedReplicas") == updated
+            and status.get("readyReplicas") == ready
+            and status.get("observedGeneration") == obj["metadata"]["generation"]
+        )
+
+    return check
+
+
 def make_lws(
     name: str,
     *,

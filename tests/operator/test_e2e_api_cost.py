@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 import yaml
-from e2e_kit import Kube, make_lws, namespace_scope
+from e2e_kit import Kube, make_lws, namespace_scope, rolled_out
 from operator_harness import E2E
 
 from lws.api import constants as c
@@ -130,9 +130,7 @@ def test_a_rollout_costs_writes_per_group_not_per_pod(
         ns,
         "cost",
         lambda o: (
-            o["status"].get("updatedReplicas") == groups
-            and o["status"].get("readyReplicas") == groups
-            and o["status"].get("observedGeneration") == o["metadata"]["generation"]
+            rolled_out(updated=groups, ready=groups)(o)
             and any(
                 cd["type"] == c.CONDITION_AVAILABLE and cd["status"] == "True"
                 for cd in o["status"]["conditions"]

@@ -4,7 +4,7 @@ without duplicated or orphaned objects; only the Lease holder reconciles; every 
 from __future__ import annotations
 
 import pytest
-from e2e_kit import Kube, labels, make_lws
+from e2e_kit import Kube, labels, make_lws, rolled_out
 from operator_harness import Private
 
 from lws.api import constants as c
@@ -87,11 +87,7 @@ def test_a_crashed_operator_is_replaced_and_finishes_the_rollout(private: Privat
     kube.wait_lws(
         ns,
         "crash",
-        lambda o: (
-            o["status"].get("updatedReplicas") == 4
-            and o["status"].get("readyReplicas") == 4
-            and o["status"].get("observedGeneration") == o["metadata"]["generation"]
-        ),
+        rolled_out(updated=4, ready=4),
         timeout=60,
         what="the new operator to finish the rollout",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from e2e_kit import OTHER_IMAGE, Kube, PodTimeline, labels, make_lws
+from e2e_kit import OTHER_IMAGE, Kube, PodTimeline, labels, make_lws, rolled_out
 
 from lws.api import constants as c
 from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, PODS, STATEFULSETS
@@ -104,11 +104,7 @@ def test_partition_holds_groups_below_it(kube: Kube, ns: str) -> None:
     kube.wait_lws(
         ns,
         "part",
-        lambda o: (
-            o["status"].get("updatedReplicas") == 2
-            and o["status"].get("readyReplicas") == 4
-            and o["status"].get("observedGeneration") == o["metadata"]["generation"]
-        ),
+        rolled_out(updated=2, ready=4),
         what="the groups at and above the partition to be updated",
     )
     by_index = {labels(p)[c.GROUP_INDEX_LABEL]: _revision_of(p) for p in _leaders(kube, ns, "part")}
@@ -139,11 +135,7 @@ def test_size_change_rolls_every_group_to_the_new_size(kube: Kube, ns: str) -> N
     kube.wait_lws(
         ns,
         "resize",
-        lambda o: (
-            o["status"].get("updatedReplicas") == 3
-            and o["status"].get("readyReplicas") == 3
-            and o["status"].get("observedGeneration") == o["metadata"]["generation"]
-        ),
+        rolled_out(updated=3, ready=3),
         timeout=60,
         what="every group to be rebuilt with size 3",
     )
