@@ -12,6 +12,7 @@ from lws_builtins import vllm
 
 from lws.api import constants as c
 from lws.cluster.resources import PODS, SERVICES
+from lws.plugin_testing import lws_manifest
 from lws.sim.selectors import label_selector_from_dict
 from tests.operator.e2e_kit import Obj
 from tests.plugins.plugin_cluster import PluginCluster, env_map, worker_index
@@ -21,28 +22,12 @@ pytestmark = pytest.mark.e2e
 
 def server_set(name: str, *, size: int, gpus: int, annotations: dict[str, str], container: str) -> Obj:
     """``replicas: 2`` groups of ``size`` pods, each asking for ``gpus`` GPUs, nothing else wired by hand."""
-    return {
-        "apiVersion": c.API_VERSION,
-        "kind": c.KIND,
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "replicas": 2,
-            "leaderWorkerTemplate": {
-                "size": size,
-                "workerTemplate": {
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": container,
-                                "image": f"example.com/{container}:1",
-                                "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
-                            }
-                        ]
-                    }
-                },
-            },
-        },
+    server = {
+        "name": container,
+        "image": f"example.com/{container}:1",
+        "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
     }
+    return lws_manifest(name, replicas=2, size=size, annotations=annotations, containers=[server])
 
 
 def apply(env: PluginCluster, ns: str, body: Obj, *, check: bool = True) -> Any:

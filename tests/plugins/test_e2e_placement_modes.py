@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from lws.api import constants as c
+from lws.plugin_testing import lws_manifest
 from tests.operator.e2e_kit import Obj
 from tests.plugins.plugin_cluster import placed_set, simulate
 
@@ -29,28 +30,12 @@ TOPOLOGY = "placement.lws.x-k8s.io/topology"
 
 
 def gpu_set(name: str, *, replicas: int, size: int, gpus: int, annotations: dict[str, str]) -> Obj:
-    return {
-        "apiVersion": c.API_VERSION,
-        "kind": c.KIND,
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "replicas": replicas,
-            "leaderWorkerTemplate": {
-                "size": size,
-                "workerTemplate": {
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "server",
-                                "image": "example.com/server:1",
-                                "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
-                            }
-                        ]
-                    }
-                },
-            },
-        },
+    server = {
+        "name": "server",
+        "image": "example.com/server:1",
+        "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
     }
+    return lws_manifest(name, replicas=replicas, size=size, annotations=annotations, containers=[server])
 
 
 def placement(mode: str, *keys: str) -> dict[str, str]:
