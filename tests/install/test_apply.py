@@ -67,28 +67,16 @@ def test_server_side_apply_installs_and_a_second_apply_changes_nothing(
 ) -> None:
     kubeconfig = kubeconfig_for(embedded_cluster, tmp_path)
     text = manifests()
+
+    def resource_versions() -> list[str]:
+        jsonpath = "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"
+        return kubectl("get", "-f", "-", "-o", jsonpath, stdin=text, kubeconfig=kubeconfig).split()
+
     kubectl("apply", "--server-side", "-f", "-", stdin=text, kubeconfig=kubeconfig)
-    versions = kubectl(
-        "get",
-        "-f",
-        "-",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}",
-        stdin=text,
-        kubeconfig=kubeconfig,
-    ).split()
+    versions = resource_versions()
     assert len(versions) == len(parse_all(text))
     kubectl("apply", "--server-side", "-f", "-", stdin=text, kubeconfig=kubeconfig)
-    again = kubectl(
-        "get",
-        "-f",
-        "-",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}",
-        stdin=text,
-        kubeconfig=kubeconfig,
-    ).split()
-    assert again == versions, "the second server-side apply wrote objects"
+    assert resource_versions() == versions, "the second server-side apply wrote objects"
 
 
 @pytest.mark.parametrize("gang", ["volcano", "coscheduling"])
