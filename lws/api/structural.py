@@ -31,6 +31,7 @@ from lws.api.schema import (
     LIST_MAP_KEYS,
     PRESERVE_UNKNOWN,
 )
+from lws.k8s.json_types import json_type
 
 Schema = Mapping[str, Any]
 
@@ -43,31 +44,12 @@ def join(path: str, key: object) -> str:
     return f"{path}.{text}" if path else text
 
 
-def type_name(value: object) -> str:
-    """The JSON type of a value, as schema errors name it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list | tuple):
-        return "array"
-    return type(value).__name__
-
-
 def type_error(path: str, value: object, expected: str) -> FieldError:
     """``<path>: Invalid value: <value>: must be of type <expected>, not <actual>``.
 
     Objects and arrays are not echoed back: they can be large, and the type says enough.
     """
-    detail = f"must be of type {expected}, not {type_name(value)}"
+    detail = f"must be of type {expected}, not {json_type(value)}"
     if isinstance(value, bool | int | float | str) or value is None:
         return FieldError(path, detail, value=value)
     return FieldError(path, detail)

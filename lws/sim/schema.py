@@ -39,6 +39,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from lws.k8s.json_types import json_type
 from lws.sim import causes
 from lws.sim.causes import Cause
 
@@ -50,22 +51,6 @@ _EMBEDDED = "x-kubernetes-embedded-resource"
 _INT_OR_STRING = "x-kubernetes-int-or-string"
 
 Schema = Mapping[str, Any]
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _go_number(value: float) -> str:
@@ -164,7 +149,7 @@ class StructuralSchema:
             allowed = [schema["type"]]
         else:
             return None
-        actual = _json_type(value)
+        actual = json_type(value)
         if actual == "null":
             if schema.get("nullable"):
                 return None
