@@ -17,7 +17,7 @@ import builtins
 import datetime
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from lws.sim import crds, errors, objects, scale
 from lws.sim.causes import Cause
@@ -55,6 +55,29 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
+
+
+class ListOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`APIServer.list` and :meth:`APIServer.list_raw`."""
+
+    label_selector: str | None
+    field_selector: str | None
+    limit: int | None
+    continue_: str | None
+    resource_version: str | None
+    resource_version_match: str | None
+
+
+class WatchOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`APIServer.watch` and :meth:`APIServer.watch_raw`."""
+
+    label_selector: str | None
+    field_selector: str | None
+    resource_version: str | None
+    allow_bookmarks: bool
+    timeout_seconds: float | None
+    send_initial_events: bool | None
+
 
 # The field manager of in-process writes that name none (the built-in controllers should name theirs).
 DEFAULT_MANAGER = "lws-sim"
@@ -173,28 +196,11 @@ class APIServer:
         return self._out(resource, obj)
 
     async def list(
-        self,
-        gvr: GVR,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = None,
-        continue_: str | None = None,
-        resource_version: str | None = None,
-        resource_version_match: str | None = None,
+        self, gvr: GVR, namespace: str | None = None, **options: Unpack[ListOptions]
     ) -> dict[str, Any]:
-        """A ``<Kind>List`` with ``metadata.resourceVersion`` (and ``continue`` when ``limit`` cut it)."""
-        result = self.list_raw(
-            gvr,
-            namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            limit=limit,
-            continue_=continue_,
-            resource_version=resource_version,
-            resource_version_match=resource_version_match,
-        )
+        """A ``<Kind>List`` with ``metadata.resourceVersion`` (and ``continue`` when ``limit`` cut it);
+        ``options`` as :meth:`list_raw` takes them."""
+        result = self.list_raw(gvr, namespace, **options)
         result["items"] = [clone(item) for item in result["items"]]
         return result
 
@@ -305,34 +311,16 @@ class APIServer:
     # -- watch -----------------------------------------------------------------------------------
 
     def watch(
-        self,
-        gvr: GVR,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        resource_version: str | None = None,
-        allow_bookmarks: bool = False,
-        timeout_seconds: float | None = None,
-        send_initial_events: bool | None = None,
+        self, gvr: GVR, namespace: str | None = None, **options: Unpack[WatchOptions]
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream ``{"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": {...}}`` events.
+        """Stream ``{"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": {...}}`` events; ``options``
+        as :meth:`watch_raw` takes them.
 
         ``resource_version`` None/""/"0" starts with synthetic ADDED events for the current objects (unless
         ``send_initial_events`` is False); a number resumes after it, or yields one ERROR ``410 Expired``
         event when that version has left the history. Bad arguments raise ``APIError`` here, not later.
         """
-        stream = self.watch_raw(
-            gvr,
-            namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            resource_version=resource_version,
-            allow_bookmarks=allow_bookmarks,
-            timeout_seconds=timeout_seconds,
-            send_initial_events=send_initial_events,
-        )
-        return _cloned(stream)
+        return _cloned(self.watch_raw(gvr, namespace, **options))
 
     def watch_raw(
         self,
@@ -567,9 +555,7 @@ class APIServer:
         """Replace an object (PUT). A ``metadata.resourceVersion`` in ``body`` must match (else 409);
         without one the write is unconditional."""
         resource = self.resource(gvr)
-        self._check_subresource(resource, subresource, "update")
-        if subresource is None:
-            self._check_verb(resource, "update")
+        self._check_write(resource, subresource, "update")
         new_body = self._decode(resource, body) if subresource != "scale" else clone(body)
         body_name = (new_body.get("metadata") or {}).get("name")
         if body_name and body_name != name:
@@ -611,9 +597,7 @@ class APIServer:
     ) -> dict[str, Any]:
         """Patch an object with a JSON, merge, strategic-merge or server-side-apply patch."""
         resource = self.resource(gvr)
-        self._check_subresource(resource, subresource, "patch")
-        if subresource is None:
-            self._check_verb(resource, "patch")
+        self._check_write(resource, subresource, "patch")
         is_apply = patch_type.split(";", maxsplit=1)[0].strip() == APPLY_PATCH
         if is_apply:
             apply_patch = self._applier(
@@ -675,12 +659,7 @@ class APIServer:
             old = self._live(resource, ns, name)
             old_rv = old["metadata"]["resourceVersion"]
             if pinned_rv is not None and pinned_rv != old_rv:
-                raise errors.conflict(
-                    resource.plural,
-                    resource.group,
-                    name,
-                    errors.STALE_OBJECT,
-                )
+                raise errors.conflict(resource.plural, resource.group, name, errors.STALE_OBJECT)
             new = compute(old)
             new = self._merge_update(resource, old, new, subresource)
             # A write that changes only managedFields (kubectl handing fields over, an apply taking a
@@ -695,12 +674,7 @@ class APIServer:
                 raise errors.not_found(resource.plural, resource.group, name)
             if current["metadata"]["resourceVersion"] != old_rv:
                 if pinned_rv is not None:
-                    raise errors.conflict(
-                        resource.plural,
-                        resource.group,
-                        name,
-                        errors.STALE_OBJECT,
-                    )
+                    raise errors.conflict(resource.plural, resource.group, name, errors.STALE_OBJECT)
                 continue  # changed while admission ran: recompute from the newer object
             if record:
                 new = self._record(resource, old, new, manager, subresource)
@@ -1047,6 +1021,12 @@ class APIServer:
             raise errors.resource_not_found(f"{resource.describe()}/{subresource}")
         if verb not in SUBRESOURCE_VERBS.get(subresource, ()):
             raise errors.method_not_allowed(f"{resource.plural}/{subresource} does not support {verb}")
+
+    def _check_write(self, resource: ResourceType, subresource: str | None, verb: str) -> None:
+        """A write to a subresource needs that subresource to take ``verb``; one to the object, the type."""
+        self._check_subresource(resource, subresource, verb)
+        if subresource is None:
+            self._check_verb(resource, verb)
 
     async def _admit(
         self,
