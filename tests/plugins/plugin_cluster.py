@@ -1,8 +1,5 @@
 """An embedded cluster with the operator running a chosen set of plugins: what the plugin e2e tests share.
 
-Placement depends on free capacity, so placement tests run ``lws simulate`` instead (:func:`simulate`): a
-fresh cluster of the topology for every run, with the operator and the installed plugins, in about a second.
-
 The operator's own end-to-end harness (``tests/operator``) runs the default plugins on one CPU topology.
 Plugin tests need GPU and TPU nodes and other plugin selections (the opt-in gang schedulers, whose PodGroup
 CRDs must be installed first), so a test module starts the cluster it needs here, once, and each of its
@@ -12,6 +9,9 @@ tests works in a namespace of its own::
         with env.namespace() as ns:
             env.kube.create(LEADERWORKERSETS, ns, make_lws("demo"))
             env.kube.wait_available(ns, "demo")
+
+Placement depends on free capacity, so placement tests run ``lws simulate`` instead (:func:`simulate`): a
+fresh cluster of the topology for every run, with the operator and the installed plugins, in about a second.
 """
 
 from __future__ import annotations
