@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
-import ipaddress
 import json
 import ssl
 from collections.abc import Awaitable, Callable
@@ -14,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from lws.cluster.certs import make_serving_certificate
 
 Review = dict[str, Any]
 Handler = Callable[[Review], Awaitable[dict[str, Any]]]
@@ -42,70 +39,20 @@ class Certificates:
         return context
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 def make_certificates(directory: Path, *, ca_name: str = "lws-test-ca") -> Certificates:
-    """A fresh CA and a server certificate with SANs ``127.0.0.1`` and ``localhost``, written to ``directory``."""
-    now = datetime.datetime.now(datetime.UTC)
-    valid = {
-        "not_valid_before": now - datetime.timedelta(minutes=5),
-        "not_valid_after": now + datetime.timedelta(days=1),
-    }
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(ca_name))
-        .issuer_name(_name(ca_name))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid["not_valid_before"])
-        .not_valid_after(valid["not_valid_after"])
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid["not_valid_before"])
-        .not_valid_after(valid["not_valid_after"])
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    """A fresh CA and a server certificate with SANs ``127.0.0.1`` and ``localhost``, written to ``directory``.
+
+    Made as the operator makes its own (:mod:`lws.cluster.certs`); ``ca_name`` names the CA's owner.
+    """
+    serving = make_serving_certificate(
+        identity=ca_name,
+        dns_names=["localhost"],
+        ip_addresses=["127.0.0.1"],
+        valid_for=datetime.timedelta(days=1),
     )
     directory.mkdir(parents=True, exist_ok=True)
-    cert_file, key_file = directory / "tls.crt", directory / "tls.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return Certificates(ca_cert.public_bytes(serialization.Encoding.PEM), cert_file, key_file)
+    cert_file, key_file = serving.write(directory)
+    return Certificates(serving.ca_pem, cert_file, key_file)
 
 
 @dataclass
