@@ -45,6 +45,10 @@ class FieldError:
     def has_value(self) -> bool:
         return self.value is not _NO_VALUE
 
+    def described(self) -> str:
+        """The message, naming the plugin when a plugin's rule raised it: ``... (plugin vllm)``."""
+        return str(self) if self.origin == "lws" else f"{self} (plugin {self.origin})"
+
     def __str__(self) -> str:
         kind = _TYPE_TEXT[self.type]
         if self.has_value and self.type not in ("Required", "Forbidden"):

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lws.api.errors import FieldError
 from lws.api.loading import STDIN, Document, LoadError, Manifests, load_path, load_text
 from lws.core import admission
 from lws.hooks.manager import Hooks, PluginError
@@ -78,13 +77,8 @@ def admit_document(
             f"{subject}: internal error while checking ({type(exc).__name__}: {exc}); please report it"
         ]
     if errors:
-        return None, [f"{subject}: {describe(error)}" for error in errors]
+        return None, [f"{subject}: {error.described()}" for error in errors]
     return defaulted, []
-
-
-def describe(error: FieldError) -> str:
-    """A field error, naming the plugin when a plugin's rule raised it."""
-    return str(error) if error.origin == "lws" else f"{error} (plugin {error.origin})"
 
 
 def one_line(text: str) -> str:

@@ -32,9 +32,12 @@ class Mutation:
 
 
 def invalid_message(obj: Mapping[str, Any], errors: Sequence[FieldError]) -> str:
-    """apimachinery's ``NewInvalid`` text: ``<Kind>.<group> "<name>" is invalid: [<error>, ...]``."""
+    """apimachinery's ``NewInvalid`` text: ``<Kind>.<group> "<name>" is invalid: [<error>, ...]``.
+
+    An error raised by a plugin's rule says which plugin (``(plugin vllm)``), as ``lws validate`` does.
+    """
     name = (obj.get("metadata") or {}).get("name") or (obj.get("metadata") or {}).get("generateName") or ""
-    lines = [str(e) for e in errors]
+    lines = [e.described() for e in errors]
     listed = lines[0] if len(lines) == 1 else "[" + ", ".join(lines) + "]"
     return f'{c.KIND}.{c.GROUP} "{name}" is invalid: {listed}'
 

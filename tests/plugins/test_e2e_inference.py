@@ -194,4 +194,7 @@ def test_kubectl_apply_is_refused_when_the_parallel_sizes_do_not_fit_the_group(
     assert result.returncode != 0
     assert 'admission webhook "vleaderworkerset.kb.io" denied the request' in result.stderr, result.stderr
     assert f'LeaderWorkerSet.leaderworkerset.x-k8s.io "misfit" is invalid: {error}' in result.stderr
+    assert result.stderr.rstrip().endswith(f"(plugin {engine})"), (
+        "the denial names the plugin whose rule failed"
+    )
     assert default_plugins.kube.lws(ns, "misfit") is None
