@@ -3,8 +3,8 @@
 Built-in kinds get the columns Kubernetes' own printers produce (pods: READY, STATUS, RESTARTS, AGE and, at
 priority 1 for ``-o wide``, IP and NODE...). Custom resources get their CRD's ``additionalPrinterColumns``
 (a JSONPath subset: dotted fields, ``[n]`` indexes and ``[?(@.key=="value")]`` filters). Everything else
-gets NAME and AGE. Built-in AGE cells are rendered server-side as Kubernetes does; CRD ``date`` columns
-carry the timestamp and kubectl renders the age.
+gets NAME and AGE. AGE cells, built-in and CRD ``date`` columns alike, are rendered server-side as ages
+(``5m``), as Kubernetes' table converters do: kubectl prints the cells it is given.
 """
 
 from __future__ import annotations
@@ -499,11 +499,17 @@ def _typed(value: Any, kind: str) -> Any:
     return str(value)
 
 
-def _crd_column(column: PrinterColumn) -> Column:
+def _crd_column(column: PrinterColumn, now: datetime.datetime) -> Column:
+    def cell(obj: Mapping[str, Any]) -> Any:
+        value = json_path(obj, column.json_path)
+        if column.type == "date" and value is not None:
+            return _age_of(value, now)
+        return _typed(value, column.type)
+
     return Column(
         column.name,
         column.type,
-        lambda o: _typed(json_path(o, column.json_path), column.type),
+        cell,
         priority=column.priority,
         format=column.format,
         description=column.description,
@@ -517,7 +523,7 @@ def columns_for(resource: ResourceType, now: datetime.datetime | None = None) ->
         printer = resource.printer_columns or (
             PrinterColumn("Age", "date", ".metadata.creationTimestamp", "CreationTimestamp"),
         )
-        return [_name_column(), *(_crd_column(column) for column in printer)]
+        return [_name_column(), *(_crd_column(column, now) for column in printer)]
     builtin = _BUILTIN.get(resource.group_resource)
     if builtin is not None:
         return builtin(now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 
 import pytest
@@ -190,6 +191,8 @@ def test_table_output_uses_additional_printer_columns(kube_api, test_namespace, 
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Replicas", "Color", "Age"]
     (row,) = table["rows"]
     assert row["cells"][:3] == ["five", 3, "red"]
+    # A date column is an age, rendered by the server as Kubernetes does ("0s", "5m", "3d"), not a timestamp.
+    assert re.fullmatch(r"\d+[smhdy]", row["cells"][3]), row["cells"][3]
     assert row["object"]["kind"] == "PartialObjectMetadata"
 
 
