@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from lws.sim.quantity import QuantityError, parse_quantity
+from lws.k8s.quantity import QuantityError, parse_quantity
 from lws.sim.topology import HOSTNAME_LABEL, Topology
 
 GPU = "nvidia.com/gpu"
