@@ -23,7 +23,7 @@ from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.cluster.errors import ApiError, Conflict, NotFound
 from lws.cluster.resources import LEADERWORKERSETS, PODS, STATEFULSETS
-from lws.controller.children import ensure_extra, ensure_service
+from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
 from lws.controller.deps import BY_GROUP, BY_SET, Deps
 from lws.controller.observe import (
@@ -265,8 +265,14 @@ async def _build_group(
 
     for service in desired.group_services(group_view, index, uid_of(leader)):
         await ensure_service(deps, ctx, service)
-    for plugin, extra in desired.extra_group_objects(group, deps.hooks):
-        await ensure_extra(deps, ctx, plugin, extra)
+    pending = [
+        plugin
+        for plugin, extra in desired.extra_group_objects(group, deps.hooks)
+        if not await ensure_extra(deps, ctx, plugin, extra)
+    ]
+    if pending:
+        # An object of the group's previous incarnation was in the way; it is being deleted.
+        return Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
     if group_view.size == 1:
         return DONE
 

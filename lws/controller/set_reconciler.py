@@ -22,7 +22,7 @@ from lws.api.model import LeaderWorkerSet
 from lws.cluster.apply import apply
 from lws.cluster.errors import AlreadyExists, ApiError, NotFound
 from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, STATEFULSETS
-from lws.controller.children import ensure_extra, ensure_service
+from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result
 from lws.controller.deps import BY_SET, Deps
 from lws.controller.observe import (
@@ -146,13 +146,16 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
             f"Failed to create headless service for error: {exc}",
         )
         raise
-    for plugin, extra in desired.extra_set_objects(lws, deps.hooks):
+    in_place = [
         await ensure_extra(deps, ctx, plugin, extra)
+        for plugin, extra in desired.extra_set_objects(lws, deps.hooks)
+    ]
 
     update_done = await _update_status(deps, ctx, lws, leader_sts, key, drop_restarts=revision_changed)
     if update_done:
         await _truncate_revisions(deps, ctx, revisions, key)
-    return DONE
+    # An object of an earlier set of the same name was in the way; it is being deleted.
+    return DONE if all(in_place) else Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
 
 
 # --- revisions ---------------------------------------------------------------------------------------------

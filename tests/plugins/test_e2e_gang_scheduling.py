@@ -207,3 +207,35 @@ def test_a_recreated_group_gets_a_fresh_pod_group_owned_by_its_new_leader(
     )
     env.kube.wait_available(ns, "redo")
     assert {gang.pod_group_of(p) for p in env.pods(ns, "redo")} == {after["metadata"]["name"]}
+
+
+def test_a_pod_group_left_by_an_orphaning_delete_is_replaced_by_one_the_new_leader_owns(
+    gang_cluster: tuple[PluginCluster, Gang], gang_ns: str
+) -> None:
+    """`kubectl delete pod --cascade=orphan` on a leader leaves its PodGroup, ownerless, under the name the
+    new leader needs; the operator must not take that stale object for the new group's."""
+    (env, gang), ns = gang_cluster, gang_ns
+    env.kube.create(LEADERWORKERSETS, ns, gang_set("orphan", gang, replicas=1, size=2, scheduler=None))
+    env.kube.wait_available(ns, "orphan")
+    (before,) = pod_groups(env, gang, ns).values()
+    old_leader = env.kube.get(PODS, ns, "orphan-0")
+    assert old_leader is not None
+
+    env.kube.delete(PODS, ns, "orphan-0", propagation="Orphan")
+    new_leader = wait_until(
+        lambda: (
+            (p := env.kube.get(PODS, ns, "orphan-0"))
+            and p["metadata"]["uid"] != old_leader["metadata"]["uid"]
+            and p
+        ),
+        what="the leader StatefulSet to replace the leader",
+    )
+
+    def owned_by_new_leader() -> Obj | None:
+        groups = list(pod_groups(env, gang, ns).values())
+        owners = [ref["uid"] for g in groups for ref in g["metadata"].get("ownerReferences") or []]
+        return groups[0] if len(groups) == 1 and owners == [new_leader["metadata"]["uid"]] else None
+
+    after: Obj = wait_until(owned_by_new_leader, what="a PodGroup owned by the new leader")
+    assert after["metadata"]["name"] == before["metadata"]["name"]
+    assert after["metadata"]["uid"] != before["metadata"]["uid"], "the orphaned object was replaced"
