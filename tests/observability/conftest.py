@@ -8,53 +8,13 @@ and a fresh ``CollectorRegistry``, and a fresh namespace.
 from __future__ import annotations
 
 import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client import CollectorRegistry
+from obs_harness import HERE, KUBECTL, NAMESPACES, ROOT, Cluster, Traced, start_traced
 
-from lws.cluster.kube import connect
-from lws.controller.instrumentation import OperatorTelemetry
-from lws.controller.testing import OperatorThread, settings_for_tests
-from lws.hooks.manager import make_hooks
-from lws.observability.metrics import LwsMetrics
-from lws.observability.tracing import in_memory_tracing
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import real_kubeconfig
-
-HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
-KUBECTL = str(Path(sys.executable).parent / "kubectl")
-NAMESPACES = ("", "v1", "namespaces")
-
-
-@dataclass
-class Cluster:
-    embedded: EmbeddedCluster
-    kubeconfig: Path
-
-
-@dataclass
-class Traced:
-    """An operator under test, with what its telemetry wrote."""
-
-    cluster: EmbeddedCluster
-    operator: OperatorThread
-    telemetry: OperatorTelemetry
-    exporter: InMemorySpanExporter
-    provider: TracerProvider
-    registry: CollectorRegistry
-    namespace: str
-
-    def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
-        """A sample's value; 0 for a series that was never created."""
-        return self.registry.get_sample_value(name, labels or {}) or 0.0
 
 
 @pytest.fixture(scope="module")
@@ -74,28 +34,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(embedded, kubeconfig)
     finally:
         embedded.stop()
-
-
-def start_traced(
-    cluster: Cluster, *, tracing: bool = True, metrics: bool = True, namespace: str | None = None
-) -> Traced:
-    """An operator on ``cluster`` with in-memory tracing and a fresh registry, serving ``namespace`` (by
-    default a new one)."""
-    provider, exporter = in_memory_tracing()
-    registry = CollectorRegistry()
-    telemetry = OperatorTelemetry(
-        metrics=LwsMetrics(registry) if metrics else None, tracer_provider=provider if tracing else None
-    )
-    if namespace is None:
-        namespace = f"obs-{uuid.uuid4().hex[:6]}"
-        cluster.embedded.sync.create(NAMESPACES, None, {"metadata": {"name": namespace}})
-    operator = OperatorThread(
-        settings_for_tests(kubeconfig=str(cluster.kubeconfig), namespaces=(namespace,)),
-        make_hooks(),
-        connect=connect,
-        telemetry=telemetry,
-    ).start()
-    return Traced(cluster.embedded, operator, telemetry, exporter, provider, registry, namespace)
 
 
 @pytest.fixture

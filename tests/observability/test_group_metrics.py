@@ -5,7 +5,7 @@ metrics and no spans."""
 from __future__ import annotations
 
 import pytest
-from conftest import Cluster, Traced, start_traced
+from obs_harness import Cluster, Traced, start_traced
 from obs_kit import LWS, MERGE, STATEFULSETS, get_pod, make_lws, uid, wait_settled
 
 from lws.cluster.kube import connect

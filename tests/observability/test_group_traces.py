@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Traced
+from obs_harness import Traced
 from obs_kit import (
     LWS,
     STATEFULSETS,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from conftest import NAMESPACES, Cluster
+from obs_harness import NAMESPACES, Cluster
 from obs_kit import LWS, Collector, make_lws, settled
 from prometheus_client.parser import text_string_to_metric_families
 

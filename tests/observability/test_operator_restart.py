@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import KUBECTL, ROOT, Cluster, start_traced
+from obs_harness import KUBECTL, ROOT, Cluster, start_traced
 from obs_kit import LWS, STATEFULSETS, attr, children, make_lws, wait_settled
 from opentelemetry import trace
 
