@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -62,8 +64,10 @@ class NullExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def one_run(groups: int, tracing: bool, workdir: Path) -> tuple[float, int]:
-    """Seconds from create to Available, and the number of spans exported."""
+def one_run(groups: int, tracing: bool, workdir: Path) -> tuple[float, float, int]:
+    """Wall seconds from create to Available, CPU seconds this process spent meanwhile (cluster and
+    operator alike, so the operator's extra work shows whatever the machine's other load), spans
+    exported."""
     topology = workdir / "topology.yaml"
     topology.write_text(yaml.safe_dump(TOPOLOGY))
     exporter = NullExporter()
@@ -92,16 +96,16 @@ def one_run(groups: int, tracing: bool, workdir: Path) -> tuple[float, int]:
                     available.set()
 
             cluster.call(_add_listener(cluster, listener))
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             cluster.sync.create(LWS, "default", _lws(groups))
             if not available.wait(600):
                 raise RuntimeError(f"{groups} groups were not Available within 600 s")
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         finally:
             operator.stop()
     if provider is not None:
         provider.shutdown()
-    return elapsed, exporter.spans
+    return elapsed, cpu, exporter.spans
 
 
 async def _add_listener(cluster: EmbeddedCluster, listener: Any) -> None:
@@ -124,30 +128,46 @@ def _lws(groups: int) -> dict[str, Any]:
 
 
 def main(groups: int, runs: int) -> None:
+    """Each run in a fresh interpreter: clusters and operators started one after another in one process
+    leave threads and garbage behind, and later runs then get slower whichever mode they measure."""
     times: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
     spans: list[int] = []
-    with tempfile.TemporaryDirectory(prefix="lws-bench-") as tmp:
-        for run in range(runs):
-            for tracing in (False, True) if run % 2 == 0 else (True, False):
-                elapsed, exported = one_run(groups, tracing, Path(tmp))
-                times[tracing].append(elapsed)
-                if tracing:
-                    spans.append(exported)
-                print(f"run {run + 1} tracing {'on ' if tracing else 'off'}: {elapsed:6.2f} s", flush=True)
+    for run in range(runs):
+        for tracing in (False, True) if run % 2 == 0 else (True, False):
+            mode = "on" if tracing else "off"
+            done = subprocess.run(
+                [sys.executable, __file__, "--groups", str(groups), "--one", mode],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            elapsed, cpu, exported = (float(x) for x in done.stdout.split()[-3:])
+            times[tracing].append(elapsed)
+            cpus[tracing].append(cpu)
+            if tracing:
+                spans.append(int(exported))
+            print(f"run {run + 1} tracing {mode:3}: {elapsed:6.2f} s wall, {cpu:6.2f} s CPU", flush=True)
     off, on = statistics.median(times[False]), statistics.median(times[True])
-    print(
-        f"\n{groups} groups of 2 to Available, median of {runs} runs each:\n"
-        f"  tracing off: {off:.2f} s  ({', '.join(f'{t:.2f}' for t in times[False])})\n"
-        f"  tracing on:  {on:.2f} s  ({', '.join(f'{t:.2f}' for t in times[True])}; "
-        f"{statistics.mean(spans):.0f} spans per run)\n"
-        f"  ratio on/off: {on / off:.3f}"
-    )
+    cpu_off, cpu_on = statistics.median(cpus[False]), statistics.median(cpus[True])
+    walls = {mode: ", ".join(f"{t:.2f}" for t in times[mode]) for mode in (False, True)}
+    print(f"\n{groups} groups of 2 to Available, median of {runs} runs each (wall times in brackets):")
+    print(f"  tracing off: {off:.2f} s wall, {cpu_off:.2f} s CPU  ({walls[False]})")
+    spans_per_run = statistics.mean(spans)
+    print(f"  tracing on:  {on:.2f} s wall, {cpu_on:.2f} s CPU  ({walls[True]}; {spans_per_run:.0f} spans)")
+    print(f"  ratio on/off: {on / off:.3f} wall, {cpu_on / cpu_off:.3f} CPU")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--one", choices=["on", "off"], help="one run in this process; prints its figures")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the figures, not the operator's warnings about a test cluster
-    main(args.groups, args.runs)
+    if args.one:
+        with tempfile.TemporaryDirectory(prefix="lws-bench-") as tmp:
+            wall, cpu, exported = one_run(args.groups, args.one == "on", Path(tmp))
+        print(f"{wall:.4f} {cpu:.4f} {exported}")
+    else:
+        main(args.groups, args.runs)
