@@ -95,7 +95,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _skip_if_real(what: str) -> None:
+def skip_if_real_cluster(what: str) -> None:
+    """Skip the calling test or fixture when ``LWS_TEST_KUBECONFIG`` points at a real cluster.
+
+    The one place that rule lives: by default every test runs (on the embedded cluster); only a test that
+    needs the embedded cluster's own features (faults, its in-process operator, its topology) steps aside
+    when the suite is pointed at a real cluster.
+    """
     if real_kubeconfig() is not None:
         pytest.skip(f"{what} needs the embedded cluster; {REAL_CLUSTER_ENV} points at a real cluster")
 
@@ -103,7 +109,7 @@ def _skip_if_real(what: str) -> None:
 @pytest.fixture
 def embedded_cluster() -> Iterator[EmbeddedCluster]:
     """A fresh embedded cluster for this test only (skipped in real-cluster mode)."""
-    _skip_if_real("this test")
+    skip_if_real_cluster("this test")
     with EmbeddedCluster() as cluster:
         yield cluster
 
@@ -111,7 +117,7 @@ def embedded_cluster() -> Iterator[EmbeddedCluster]:
 @pytest.fixture(scope="session")
 def shared_embedded_cluster() -> Iterator[EmbeddedCluster]:
     """One embedded cluster for the whole session (per xdist worker); isolate tests by namespace."""
-    _skip_if_real("this test")
+    skip_if_real_cluster("this test")
     with EmbeddedCluster() as cluster:
         yield cluster
 

@@ -14,13 +14,12 @@ import pytest
 from obs_harness import HERE, KUBECTL, NAMESPACES, ROOT, Cluster, Traced, start_traced
 
 from lws.sim.runner import EmbeddedCluster
-from lws.sim.testing import real_kubeconfig
+from lws.sim.testing import skip_if_real_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if real_kubeconfig() is not None:
-        pytest.skip("the observability tests run their own operator on the embedded cluster")
+    skip_if_real_cluster("running a traced operator of the test's own")
     # Frequent bookmarks let OperatorThread.settle see how far quiet watches have got.
     embedded = EmbeddedCluster(topology=HERE / "topology.yaml", bookmark_interval=0.2).start()
     kubeconfig = embedded.write_kubeconfig(tmp_path_factory.mktemp("obs") / "kubeconfig")

@@ -15,7 +15,7 @@ from opentelemetry import trace
 from lws.observability import attributes as a
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION, context_of
 from lws.sim.runner import EmbeddedCluster
-from lws.sim.testing import real_kubeconfig, wait_until
+from lws.sim.testing import skip_if_real_cluster, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
 
@@ -31,8 +31,7 @@ SLOW = {
 
 @pytest.fixture(scope="module")
 def slow_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if real_kubeconfig() is not None:
-        pytest.skip("replaces the operator mid-way on the embedded cluster")
+    skip_if_real_cluster("replacing the operator mid-way")
     tmp = tmp_path_factory.mktemp("slow")
     topology = tmp / "topology.yaml"
     topology.write_text(yaml.safe_dump(SLOW))

@@ -15,7 +15,7 @@ import pytest
 from e2e_kit import Kube, namespace_scope
 from operator_harness import E2E, Private, start_cluster, start_operator
 
-from lws.sim.testing import REAL_CLUSTER_ENV, real_kubeconfig
+from lws.sim.testing import real_kubeconfig, skip_if_real_cluster
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +48,7 @@ def ns(e2e: E2E) -> Iterator[str]:
 
 @pytest.fixture
 def private(tmp_path: Path) -> Iterator[Private]:
-    if real_kubeconfig() is not None:
-        pytest.skip(f"starts its own cluster and operators; {REAL_CLUSTER_ENV} points at a real cluster")
+    skip_if_real_cluster("a cluster and operators of the test's own")
     cluster, kubeconfig, kube = start_cluster(tmp_path)
     env = Private(kubeconfig, kube, cluster, [])
     try:

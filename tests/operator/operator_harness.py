@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from e2e_kit import Kube
 
 from lws.cluster.kube import connect
@@ -18,7 +17,7 @@ from lws.controller.context import Telemetry
 from lws.controller.testing import OperatorThread, settings_for_tests
 from lws.hooks.manager import make_hooks
 from lws.sim.runner import EmbeddedCluster
-from lws.sim.testing import REAL_CLUSTER_ENV
+from lws.sim.testing import skip_if_real_cluster
 
 HERE = Path(__file__).parent
 TOPOLOGY = HERE / "topology.yaml"
@@ -35,8 +34,8 @@ class E2E:
     operator: OperatorThread | None
 
     def require_operator(self) -> OperatorThread:
-        if self.operator is None:
-            pytest.skip(f"needs the in-process operator; {REAL_CLUSTER_ENV} points at a real cluster")
+        skip_if_real_cluster("the in-process operator")
+        assert self.operator is not None
         return self.operator
 
 

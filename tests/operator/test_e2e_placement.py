@@ -8,7 +8,7 @@ from operator_harness import E2E
 
 from lws.api import constants as c
 from lws.cluster.resources import LEADERWORKERSETS, NODES, PODS, STATEFULSETS
-from lws.sim.testing import wait_until
+from lws.sim.testing import skip_if_real_cluster, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -18,8 +18,8 @@ RACK = "example.com/rack"
 def test_exclusive_topology_places_each_group_alone_in_its_own_rack(e2e: E2E, kube: Kube, ns: str) -> None:
     racks = {n["metadata"]["name"]: n["metadata"]["labels"].get(RACK) for n in kube.list(NODES, None)}
     domains = sorted({r for r in racks.values() if r})
-    if e2e.cluster is None and len(domains) != 2:
-        pytest.skip(f"needs nodes labelled {RACK} with exactly two values on the real cluster")
+    if len(domains) != 2:
+        skip_if_real_cluster(f"nodes labelled {RACK} with exactly two values")
     assert len(domains) == 2, "the test topology has two racks"
     lws = make_lws("excl", replicas=3, size=4, annotations={c.EXCLUSIVE_KEY_ANNOTATION: RACK})
     kube.create(LEADERWORKERSETS, ns, lws)
