@@ -18,6 +18,7 @@ node:
   labels: {node.kubernetes.io/instance-type: a3-highgpu-8g}
   taints: []
 kubelet: {startDelaySeconds: 0.2, readyDelaySeconds: 0.3}
+schedulerNames: [default-scheduler]   # the scheduler's profiles: pods naming another scheduler stay Pending
 overrides:
   - match: {example.com/rack: zone-a-rack-1}
     capacity: {nvidia.com/gpu: 4}
@@ -109,6 +110,8 @@ class Topology:
     taints: tuple[Mapping[str, str], ...]
     timing: NodeTiming
     overrides: tuple[Override, ...] = ()
+    #: The names the cluster's scheduler answers to, as kube-scheduler profiles do (``schedulerNames``).
+    scheduler_names: tuple[str, ...] = ("default-scheduler",)
 
     @property
     def level_keys(self) -> tuple[str, ...]:
@@ -271,7 +274,7 @@ def load_topology(path_or_name: str | Path) -> Topology:
     return parse_topology(data, source=source)
 
 
-_TOP_KEYS = {"name", "description", "levels", "node", "kubelet", "overrides"}
+_TOP_KEYS = {"name", "description", "levels", "node", "kubelet", "overrides", "schedulerNames"}
 _LEVEL_KEYS = {"key", "count", "names", "prefix"}
 _NODE_KEYS = {"capacity", "allocatable", "labels", "taints"}
 _KUBELET_KEYS = {
@@ -318,6 +321,13 @@ def parse_topology(data: Any, *, source: str = "<topology>") -> Topology:
     if not isinstance(raw_overrides, list):
         check.fail("overrides", "must be a list of {match, capacity, labels, taints, kubelet}")
     overrides = tuple(check.override(raw, f"overrides[{i}]") for i, raw in enumerate(raw_overrides))
+    scheduler_names = top.get("schedulerNames", ["default-scheduler"])
+    if (
+        not isinstance(scheduler_names, list)
+        or not scheduler_names
+        or not all(isinstance(n, str) and n for n in scheduler_names)
+    ):
+        check.fail("schedulerNames", "must be a non-empty list of scheduler names, e.g. [default-scheduler]")
     return Topology(
         name=name,
         description=description,
@@ -328,6 +338,7 @@ def parse_topology(data: Any, *, source: str = "<topology>") -> Topology:
         taints=tuple(taints),
         timing=timing,
         overrides=overrides,
+        scheduler_names=tuple(scheduler_names),
     )
 
 

@@ -105,6 +105,21 @@ async def test_pods_for_other_schedulers_stay_pending():
         assert scheduled_condition(objects["gang"]) is None
 
 
+async def test_a_scheduler_with_several_profiles_serves_each_of_their_names():
+    """As kube-scheduler with a second profile: pods naming either scheduler are placed, others wait."""
+    async with running_cluster(scheduler_names=("default-scheduler", "volcano")) as sim:
+        await sim.api.create(PODS, "default", pod("gang", schedulerName="volcano"))
+        await sim.api.create(PODS, "default", pod("other", schedulerName="kueue-scheduler"))
+        await sim.api.create(PODS, "default", pod("normal"))
+        objects = await wait_for(
+            sim.api,
+            PODS,
+            "default",
+            lambda o: {"gang", "normal"} <= o.keys() and is_ready(o["gang"]) and is_ready(o["normal"]),
+        )
+        assert not objects["other"]["spec"].get("nodeName")
+
+
 async def test_exclusive_rack_placement_of_statefulset_groups():
     """Two groups, each with required affinity to itself and anti-affinity to others, per rack."""
 

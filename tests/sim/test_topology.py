@@ -151,3 +151,18 @@ def test_load_by_path_and_unknown_name(tmp_path: Path):
     (tmp_path / "broken.yaml").write_text("levels: [\n", encoding="utf-8")
     with pytest.raises(TopologyError, match="not valid YAML"):
         load_topology(tmp_path / "broken.yaml")
+
+
+def test_scheduler_names_default_to_the_default_scheduler_and_can_be_listed() -> None:
+    base = {
+        "name": "t",
+        "levels": [{"key": "kubernetes.io/hostname", "count": 1}],
+        "node": {"capacity": {"cpu": "1"}},
+    }
+    assert parse_topology(base).scheduler_names == ("default-scheduler",)
+    assert parse_topology({**base, "schedulerNames": ["default-scheduler", "volcano"]}).scheduler_names == (
+        "default-scheduler",
+        "volcano",
+    )
+    with pytest.raises(TopologyError, match="schedulerNames"):
+        parse_topology({**base, "schedulerNames": []})

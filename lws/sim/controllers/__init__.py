@@ -44,6 +44,8 @@ class ControllersConfig:
     statefulset_workers: int = 4
     scheduler: bool = True
     """Set False to leave pods Pending (a cluster whose scheduler is down)."""
+    scheduler_names: tuple[str, ...] = ("default-scheduler",)
+    """The names the scheduler answers to (kube-scheduler profiles); pods naming another stay Pending."""
 
     @classmethod
     def from_topology(cls, topology: Topology | None, **changes: Any) -> ControllersConfig:
@@ -52,7 +54,7 @@ class ControllersConfig:
         if topology is None:
             return config
         kubelet = replace(config.kubelet, timing=topology.timing, node_timing=topology.timings())
-        return replace(config, kubelet=kubelet)
+        return replace(config, kubelet=kubelet, scheduler_names=topology.scheduler_names)
 
 
 class Controllers:
@@ -63,7 +65,7 @@ class Controllers:
         self.config = config
         self.informers = Informers(api)
         self.statefulsets = StatefulSetController(api, self.informers, workers=config.statefulset_workers)
-        self.scheduler = Scheduler(api, self.informers)
+        self.scheduler = Scheduler(api, self.informers, names=config.scheduler_names)
         self.kubelets = Kubelets(api, self.informers, config.kubelet)
         self.services = ServiceIPController(api, self.informers)
         self.volumes = VolumeBinder(api, self.informers)

@@ -1,9 +1,10 @@
 """The default scheduler: bind pending pods to nodes, one at a time, in creation order.
 
-It schedules pods whose ``spec.schedulerName`` is empty or ``default-scheduler`` (others, such as
-``volcano``, stay Pending, as on a cluster without that scheduler). Placement is decided by
-:func:`lws.sim.controllers.placement.find_node` over a :class:`ClusterSnapshot` that watch events
-keep current; a pod just bound is counted at once ("assumed"), before its event comes back.
+It schedules pods whose ``spec.schedulerName`` is one of its names — ``default-scheduler`` (also for an
+empty name) unless configured otherwise, as kube-scheduler serves the names of its profiles; pods naming
+another scheduler, such as ``volcano``, stay Pending, as on a cluster without that scheduler.
+Placement is decided by :func:`lws.sim.controllers.placement.find_node` over a :class:`ClusterSnapshot`
+that watch events keep current; a pod just bound is counted at once ("assumed"), before its event comes back.
 
 A pod that fits nowhere gets ``PodScheduled=False`` with reason ``Unschedulable`` and kube-scheduler's
 message (written only when it changes); it is tried again whenever the cluster changes in a way
@@ -61,10 +62,14 @@ def _placement_fields(pod: Mapping[str, Any] | None) -> tuple[Any, ...]:
 
 
 class Scheduler:
-    """Schedules pods for ``default-scheduler``; see the module docstring."""
+    """Schedules pods for its profiles' names (``default-scheduler`` unless configured otherwise)."""
 
-    def __init__(self, api: APIServer, informers: Informers) -> None:
+    def __init__(
+        self, api: APIServer, informers: Informers, *, names: tuple[str, ...] = (DEFAULT_SCHEDULER,)
+    ) -> None:
         self.api = api
+        # Pods with no schedulerName get default-scheduler (the API's default), so "" means that name.
+        self.names = frozenset(names)
         self.informers = informers
         self.snapshot = ClusterSnapshot()
         self.pods = informers.get(PODS)
@@ -107,7 +112,7 @@ class Scheduler:
                 self.snapshot.add_pod(_bound_info(new))
             self._changed()
             return
-        if spec.get("schedulerName") not in (None, "", DEFAULT_SCHEDULER) or _terminal(new):
+        if (spec.get("schedulerName") or DEFAULT_SCHEDULER) not in self.names or _terminal(new):
             return
         if new["metadata"].get("deletionTimestamp"):
             self.pending.pop(key, None)
