@@ -20,7 +20,10 @@ from typing import Any
 from kubernetes import client, config, watch
 
 from lws.api import constants as c
-from lws.cluster.resources import LEADERWORKERSETS, Resource
+from lws.cluster.resources import LEADERWORKERSETS, PODS, SERVICES, STATEFULSETS, Resource
+from lws.core.admission import admit
+from lws.core.render import render_set
+from lws.hooks.manager import make_hooks
 from lws.sim.testing import wait_until
 from tests.sim.kubectl_cli import kubectl_binary
 
@@ -360,3 +363,84 @@ def namespace_scope(kube: Kube) -> Iterator[str]:
         yield name
     finally:
         kube.delete(Resource("", "v1", "namespaces", "Namespace", False), None, name)
+
+
+# --- render parity -------------------------------------------------------------------------------------------
+
+# Server-populated (or render stand-in) fields that are not the operator's to decide.
+_IGNORED_LABELS = {c.STS_REVISION_LABEL}
+
+
+def _differences(want: Any, have: Any, path: str = "") -> list[str]:
+    """Where ``have`` lacks a field of ``want`` or has another value (extra fields are server defaults)."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [f"{path}: want an object, have {have!r}"]
+        out: list[str] = []
+        for key, value in want.items():
+            if key == "uid" or (path.endswith(".labels") and key in _IGNORED_LABELS):
+                continue
+            if key not in have:
+                if value not in ({}, [], None):
+                    out.append(f"{path}.{key}: missing (want {value!r})")
+                continue
+            out += _differences(value, have[key], f"{path}.{key}")
+        return out
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(want) != len(have):
+            return [f"{path}: want {want!r}, have {have!r}"]
+        return [
+            d
+            for i, (w, h) in enumerate(zip(want, have, strict=True))
+            for d in _differences(w, h, f"{path}[{i}]")
+        ]
+    if want != have and str(want) != str(have):
+        return [f"{path}: want {want!r}, have {have!r}"]
+    return []
+
+
+def _compare(kind: str, rendered: dict[str, Any], live: dict[str, Any] | None) -> list[str]:
+    name = rendered["metadata"]["name"]
+    if live is None:
+        return [f"{kind} {name}: missing in the cluster"]
+    if kind == "Pod":
+        # Pods: identity, placement in DNS and what the webhook injected, not the kubelet's status.
+        rendered = {
+            "metadata": {k: rendered["metadata"].get(k) for k in ("labels", "annotations")},
+            "spec": {
+                "hostname": rendered["spec"].get("hostname"),
+                "subdomain": rendered["spec"].get("subdomain"),
+                "containers": [
+                    {"name": x["name"], "env": x.get("env", [])} for x in rendered["spec"]["containers"]
+                ],
+            },
+        }
+    else:
+        rendered = {k: v for k, v in rendered.items() if k in ("metadata", "spec")}
+        rendered["metadata"] = {k: v for k, v in rendered["metadata"].items() if k != "namespace"}
+    return [f"{kind} {name}{d}" for d in _differences(rendered, live)]
+
+
+def assert_matches_render(kube: Kube, ns: str, manifest: Obj, stored: Obj) -> None:
+    """The set's live objects are those `lws render` prints for ``manifest``, field for field, and no others;
+    the webhooks stored the same defaults render applies."""
+    hooks = make_hooks()
+    defaulted, errors = admit(manifest, None, hooks, namespace=ns)
+    assert not errors, [str(e) for e in errors]
+    assert stored["spec"] == defaulted["spec"], "the webhooks stored the same defaults render applies"
+    rendered = render_set(defaulted, hooks)[1:]
+    resources = {"StatefulSet": STATEFULSETS, "Service": SERVICES, "Pod": PODS}
+    problems: list[str] = []
+    for obj in rendered:
+        live = kube.get(resources[obj["kind"]], ns, obj["metadata"]["name"])
+        problems += _compare(obj["kind"], obj, live)
+    assert not problems, "\n".join(problems)
+    name = manifest["metadata"]["name"]
+    owned = {(o["kind"], o["metadata"]["name"]) for o in rendered}
+    for kind, res in resources.items():
+        extra = {
+            (kind, o["metadata"]["name"])
+            for o in kube.list(res, ns, f"{c.SET_NAME_LABEL}={name}")
+            if not o["metadata"].get("deletionTimestamp")
+        } - owned
+        assert not extra, f"objects the render does not print: {extra}"
