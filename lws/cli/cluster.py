@@ -26,7 +26,13 @@ def command() -> None:
     "--topology",
     "topology",
     metavar="FILE",
-    help="Nodes to create, as a topology file or a built-in topology name. Default: no nodes.",
+    default="standard",
+    show_default=True,
+    help=(
+        "Nodes to create, as a topology file or a built-in topology name (tiny, standard, gpu-small, "
+        "gpu-multilevel, gpu-large, tpu). The default runs every upstream LeaderWorkerSet sample: 16 nodes "
+        "in 4 node pools, 8 GPUs and 4 TPU chips each, schedulers default-scheduler and volcano."
+    ),
 )
 @click.option(
     "--port", type=int, default=0, show_default=True, help="TCP port to listen on; 0 picks a free one."

@@ -2,8 +2,8 @@
 
 Each sample file of kubernetes-sigs/lws (``/work/shared/samples/upstream``, as the project's issue names
 them) that holds a LeaderWorkerSet is applied unchanged, with the real kubectl, to a cluster of its own
-sized for it (GPU, TPU and node-pool labels, a scheduler that also answers to ``volcano``) with the
-operator running; every LeaderWorkerSet in it must become Available, and its StatefulSets, Services and
+of the shipped ``standard`` topology (the default of ``lws cluster up``: GPU, TPU and node-pool labels, a
+scheduler that also answers to ``volcano``) with the operator running; every LeaderWorkerSet in it must become Available, and its StatefulSets, Services and
 Pods must be exactly those `lws render` prints for it.
 """
 
@@ -27,7 +27,7 @@ from lws.sim.testing import skip_if_real_cluster
 pytestmark = pytest.mark.e2e
 
 SAMPLES = Path(os.environ.get("LWS_UPSTREAM_SAMPLES", "/work/shared/samples/upstream"))
-TOPOLOGY = Path(__file__).parent / "data" / "upstream-samples-topology.yaml"
+TOPOLOGY = "standard"  # the shipped default of `lws cluster up`, made to run every upstream sample
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 
 
