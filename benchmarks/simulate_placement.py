@@ -14,17 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import time
 from collections import Counter
 
 from lws.api.loading import load_text
-from lws.demo.feed import ChangeFeed
-from lws.demo.placement import build_report
-from lws.demo.settle import NODES, WATCHED, apply, wait_settled
-from lws.demo.stage import Stage
+from lws.demo.simulation import simulate
 from lws.hooks.manager import make_hooks
 from lws.plugin_testing import lws_manifest
-from lws.sim.topology import NodeTiming
 
 RACK = "example.com/rack"
 
@@ -55,35 +50,15 @@ def main() -> None:
     logging.getLogger("kopf").setLevel(logging.ERROR)
 
     documents = load_text(manifest(args.groups, args.size, args.mode), "bench").leaderworkersets
-    began = time.monotonic()
-    stage = Stage(args.topology, make_hooks(), timing=NodeTiming()).start()
-    started = time.monotonic() - began
-    try:
-        with ChangeFeed(stage.cluster, WATCHED) as feed:
-            start = time.monotonic()
-            applied = apply(stage, documents, "default")
-            result = wait_settled(stage, feed, applied.sets, start=start, quiet=0.5, timeout=600)
-            waited = time.monotonic() - start
-        nodes = stage.cluster.sync.list(NODES)["items"]
-    finally:
-        stage.stop()
-    report = build_report(
-        result.sets,
-        result.pods,
-        nodes,
-        topology=stage.topology.name,
-        levels=stage.topology.level_keys,
-        plugins=[],
-        settled=result.settled,
-        seconds=result.seconds,
-    )
+    run = simulate(args.topology, make_hooks(), documents, namespace="default", quiet=0.5, timeout=600)
+    report, result = run.report, run.settled
     [placed] = report.sets
     racks = Counter(g.spans.get(RACK, 0) for g in placed.groups if g.placed)
     shape = f"{args.groups} groups x {args.size} pods"
     print(f"topology {report.topology} ({report.nodes} nodes), {shape}, {args.mode}")
-    print(f"  cluster + operator started   {started:6.2f} s")
+    print(f"  cluster + operator started   {run.start_seconds:6.2f} s")
     print(f"  last change after applying   {result.seconds:6.2f} s  (settled: {result.settled})")
-    print(f"  settled (incl. 0.5 s quiet)  {waited:6.2f} s")
+    print(f"  settled (incl. 0.5 s quiet)  {run.wait_seconds:6.2f} s")
     print(
         f"  pods placed / unschedulable / not created: {placed.placed} / {placed.unplaced} / {placed.missing}"
     )

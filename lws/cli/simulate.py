@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 
 import click
 
 from lws.cli import input as manifest_input
 from lws.cli.options import CliError, load, plugin_options
-from lws.demo.feed import ChangeFeed
-from lws.demo.placement import build_report, report_json, report_text
-from lws.demo.settle import NODES, WATCHED, ApplyError, apply, wait_settled
-from lws.demo.stage import Stage, StageError
-from lws.sim.topology import NodeTiming, TopologyError
+from lws.demo.placement import report_json, report_text
+from lws.demo.settle import ApplyError
+from lws.demo.simulation import simulate
+from lws.demo.stage import StageError
+from lws.sim.topology import TopologyError
 
 EXIT_FAILED = 1
 
@@ -120,36 +119,14 @@ def command(
         raise SystemExit(EXIT_FAILED)
     if not admitted.checked:
         raise CliError(f"no LeaderWorkerSet in {', '.join(paths)}: nothing to place")
+    documents = [*manifests.others, *manifests.leaderworkersets]
     try:
-        stage = Stage(topology, hooks, timing=NodeTiming())
+        run = simulate(topology, hooks, documents, namespace=namespace, quiet=settle, timeout=timeout)
     except TopologyError as exc:
         raise click.BadParameter(str(exc), param_hint="--topology") from None
-    plugins = tuple(i.name for i in hooks.infos if i.enabled)
-    try:
-        stage.start()
-    except StageError as exc:
+    except (StageError, ApplyError) as exc:
         raise CliError(str(exc)) from None
-    try:
-        with ChangeFeed(stage.cluster, WATCHED) as feed:
-            start = time.monotonic()
-            try:
-                applied = apply(stage, [*manifests.others, *manifests.leaderworkersets], namespace)
-            except ApplyError as exc:
-                raise CliError(str(exc)) from None
-            result = wait_settled(stage, feed, applied.sets, start=start, quiet=settle, timeout=timeout)
-        nodes = stage.cluster.sync.list(NODES)["items"]
-    finally:
-        stage.stop()
-    report = build_report(
-        result.sets,
-        result.pods,
-        nodes,
-        topology=stage.topology.name,
-        levels=stage.topology.level_keys,
-        plugins=plugins,
-        settled=result.settled,
-        seconds=result.seconds,
-    )
+    report, result = run.report, run.settled
     if output == "json":
         click.echo(json.dumps(report_json(report), indent=2))
     else:

@@ -9,7 +9,7 @@ scheduled). Each group's *spans* count the distinct domains its placed pods occu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +120,10 @@ def _int(value: Any, default: int) -> int:
 
 
 def pod_placement(
-    pod: Obj, node_labels: Mapping[str, Mapping[str, str]], levels: Sequence[str]
+    pod: Obj,
+    node_labels: Mapping[str, Mapping[str, str]],
+    levels: Sequence[str],
+    schedulers: Collection[str] = (DEFAULT_SCHEDULER,),
 ) -> PodPlacement:
     """Where one pod is, or the scheduler's (or the cluster's) reason it is nowhere."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
@@ -134,9 +137,10 @@ def pod_placement(
         scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
         if scheduled is not None and scheduled.get("status") == "False":
             reason, message = str(scheduled.get("reason") or ""), str(scheduled.get("message") or "")
-        elif scheduler != DEFAULT_SCHEDULER:
+        elif scheduler not in schedulers:
             reason = "NoScheduler"
-            message = f"schedulerName {scheduler!r}: the embedded cluster runs only the default scheduler"
+            served = ", ".join(repr(name) for name in schedulers)
+            message = f"schedulerName {scheduler!r}: the cluster's scheduler serves only {served}"
         else:
             reason, message = "Pending", "not scheduled yet"
     return PodPlacement(
@@ -160,8 +164,9 @@ def build_report(
     plugins: Sequence[str],
     settled: bool,
     seconds: float,
+    schedulers: Collection[str] = (DEFAULT_SCHEDULER,),
 ) -> PlacementReport:
-    """The report for ``sets`` from the cluster's pods and nodes."""
+    """The report for ``sets`` from the cluster's pods and nodes (``schedulers``: the names it serves)."""
     node_list = list(nodes)
     node_labels = {str(n["metadata"]["name"]): _labels(n) for n in node_list}
     by_group: dict[tuple[str, str, int], list[PodPlacement]] = {}
@@ -176,7 +181,7 @@ def build_report(
             labels[c.SET_NAME_LABEL],
             _int(labels[c.GROUP_INDEX_LABEL], -1),
         )
-        by_group.setdefault(key, []).append(pod_placement(pod, node_labels, levels))
+        by_group.setdefault(key, []).append(pod_placement(pod, node_labels, levels, schedulers))
     placements = []
     for lws in sorted(sets, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])):
         meta, spec = lws["metadata"], lws.get("spec") or {}

@@ -5,7 +5,8 @@ Settled means all of:
 * every LeaderWorkerSet applied has been reconciled (``status.observedGeneration`` = ``generation``) and
   has a leader pod for each of its ``replicas`` groups;
 * every pod of those sets is Running (or finished), or Pending with ``PodScheduled=False`` (the scheduler
-  could not place it, or scheduling gates hold it), or Pending for a scheduler the cluster does not run;
+  could not place it, or scheduling gates hold it), or Pending for a scheduler the cluster does not run
+  (one not among the topology's ``schedulerNames``);
 * no pod, StatefulSet, Service or LeaderWorkerSet has changed for the quiet window;
 * the operator's caches have seen the cluster's latest resourceVersion and its work queue is idle.
 
@@ -16,7 +17,7 @@ down by the waiting.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ STATEFULSETS = ("apps", "v1", "statefulsets")
 WATCHED = (LEADERWORKERSETS, PODS, STATEFULSETS, SERVICES)
 FIELD_MANAGER = "lws-simulate"
 DEFAULT_SCHEDULER = "default-scheduler"
+SERVED_BY_DEFAULT = (DEFAULT_SCHEDULER,)
 
 Obj = Mapping[str, Any]
 
@@ -99,15 +101,18 @@ def apply(stage: Stage, documents: Sequence[Document], namespace: str) -> Applie
 # --- settling --------------------------------------------------------------------------------------------
 
 
-def pod_settled(pod: Obj) -> bool:
-    """Whether a pod has gone as far as it will without something else changing (see the module doc)."""
+def pod_settled(pod: Obj, schedulers: Collection[str] = SERVED_BY_DEFAULT) -> bool:
+    """Whether a pod has gone as far as it will without something else changing (see the module doc).
+
+    :param schedulers: the scheduler names the cluster serves; a pod naming another waits forever.
+    """
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     if meta.get("deletionTimestamp"):
         return False
     phase = status.get("phase") or "Pending"
     if phase != "Pending":
         return True
-    if (spec.get("schedulerName") or DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER:
+    if (spec.get("schedulerName") or DEFAULT_SCHEDULER) not in schedulers:
         return True
     return any(
         cd.get("type") == "PodScheduled" and cd.get("status") == "False"
@@ -115,7 +120,9 @@ def pod_settled(pod: Obj) -> bool:
     )
 
 
-def outstanding(sets: Iterable[Obj], pods: Iterable[Obj]) -> list[str]:
+def outstanding(
+    sets: Iterable[Obj], pods: Iterable[Obj], schedulers: Collection[str] = SERVED_BY_DEFAULT
+) -> list[str]:
     """What keeps these sets from being settled, one phrase each (empty: nothing)."""
     problems: list[str] = []
     leaders: dict[tuple[str, str], int] = {}
@@ -125,7 +132,7 @@ def outstanding(sets: Iterable[Obj], pods: Iterable[Obj]) -> list[str]:
         key = (str(meta.get("namespace", "")), str(labels.get(c.SET_NAME_LABEL, "")))
         if labels.get(c.WORKER_INDEX_LABEL) == "0" and not meta.get("deletionTimestamp"):
             leaders[key] = leaders.get(key, 0) + 1
-        if not pod_settled(pod):
+        if not pod_settled(pod, schedulers):
             phase = (pod.get("status") or {}).get("phase") or "Pending"
             problems.append(f"pod {key[0]}/{meta.get('name')} is {phase}")
     for lws in sets:
@@ -198,7 +205,7 @@ def wait_settled(
         checked = feed.last_change
         version = stage.cluster.sync.list(PODS, None, limit=1)["metadata"]["resourceVersion"]
         sets, pods = read(stage, keys)
-        problems = outstanding(sets, pods)
+        problems = outstanding(sets, pods, stage.topology.scheduler_names)
         if not problems:
             try:
                 stage.operator.settle(str(version), timeout=max(0.1, min(left, 30.0)))

@@ -148,3 +148,25 @@ def test_input_without_a_leaderworkerset_is_an_error(tmp_path: Path) -> None:
     result = simulate(tmp_path, service)
     assert result.exit_code == 1
     assert "error: no LeaderWorkerSet in" in result.stderr
+
+
+@pytest.mark.parametrize(("topology", "placed"), [("standard", True), ("gpu-small", False)])
+def test_pods_for_a_second_scheduler_are_placed_only_where_the_cluster_serves_it(
+    tmp_path: Path, topology: str, placed: bool
+) -> None:
+    """`standard` has a volcano scheduler profile: its pods are waited for and placed. Elsewhere they
+    are reported as having no scheduler, without waiting for the timeout."""
+    body = lws_manifest("gang", replicas=1, size=2)
+    body["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["schedulerName"] = "volcano"
+    manifest = tmp_path / "gang.yaml"
+    manifest.write_text(yaml.safe_dump(body))
+    result = CliRunner().invoke(cli, ["simulate", "-f", str(manifest), "--topology", topology, "-o", "json"])
+    assert result.exit_code == 0, result.output
+    [lws_report] = json.loads(result.stdout)["leaderWorkerSets"]
+    pods = [pod for group in lws_report["groups"] for pod in group["pods"]]
+    assert len(pods) == 2
+    if placed:
+        assert all(pod["node"] for pod in pods), pods
+    else:
+        assert all(pod["node"] is None for pod in pods)
+        assert {pod["unschedulable"]["reason"] for pod in pods} == {"NoScheduler"}

@@ -84,6 +84,13 @@ def test_which_pods_have_settled(obj: dict[str, Any], settled: bool) -> None:
     assert pod_settled(obj) is settled
 
 
+def test_a_pod_for_a_scheduler_the_cluster_serves_is_not_settled_until_placed() -> None:
+    """With a second scheduler profile (topology ``schedulerNames``), its pods must be waited for."""
+    waiting = pod("p", phase="Pending", scheduler="volcano")
+    assert pod_settled(waiting, ("default-scheduler", "volcano")) is False
+    assert pod_settled(waiting, ("default-scheduler",)) is True
+
+
 def test_outstanding_names_what_keeps_a_set_from_settling() -> None:
     placed = [pod("s-0", node="n0"), pod("s-0-1", worker=1, node="n1")]
     assert outstanding([lws(replicas=1)], placed) == []
