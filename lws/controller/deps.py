@@ -6,21 +6,27 @@ Built once by :mod:`lws.controller.operator` and passed explicitly; tests build 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lws.api import constants as c
+from lws.api.model import LeaderWorkerSet
 from lws.cluster.client import CallContext, Cluster
 from lws.cluster.errors import ApiError
 from lws.cluster.events import EventRecorder
 from lws.cluster.informer import Informer, Store, newer_or_equal, strip_bookkeeping
 from lws.cluster.resources import NODES
 from lws.controller.context import Clock, Telemetry
+from lws.core import desired
+from lws.core.desired import SetRevision
 from lws.hooks.manager import Hooks
 
 BY_SET = "set"
 BY_GROUP = "group"
+#: Revisions :class:`RevisionMemo` remembers (upstream keeps an LRU of 10,000 comparisons).
+REVISIONS_KEPT = 10_000
 
 
 def set_index(obj: Mapping[str, Any]) -> Iterable[str]:
@@ -89,6 +95,34 @@ class Caches:
             self.sets.put(fresh)
 
 
+class RevisionMemo:
+    """A set's current revision, computed once per spec and propagated annotations, not every reconcile.
+
+    A set is reconciled on every change of its leader pods; its revision changes only with its spec
+    (``metadata.generation``) or the annotations plugins propagate, which together are the key. The most
+    recent :data:`REVISIONS_KEPT` entries are kept.
+    """
+
+    def __init__(self, hooks: Hooks, *, keep: int = REVISIONS_KEPT) -> None:
+        self.hooks = hooks
+        self.keep = keep
+        self.computed = 0
+        self._seen: OrderedDict[tuple[Any, ...], SetRevision] = OrderedDict()
+
+    def current(self, lws: LeaderWorkerSet) -> SetRevision:
+        annotations = self.hooks.pod_annotations(lws)
+        key = (lws.uid, lws.generation, tuple(sorted(annotations.items())))
+        found = self._seen.get(key)
+        if found is not None:
+            self._seen.move_to_end(key)
+            return found
+        found = self._seen[key] = desired.revision_with(lws, annotations)
+        self.computed += 1
+        while len(self._seen) > self.keep:
+            self._seen.popitem(last=False)
+        return found
+
+
 @dataclass
 class Deps:
     cluster: Cluster
@@ -100,3 +134,14 @@ class Deps:
     field_manager: str = c.FIELD_MANAGER
     #: Plugin objects known to exist (kind, namespace, name, owner uid): created once, never re-checked.
     known_objects: set[tuple[str, str, str, str]] = field(default_factory=set)
+    #: Revisions already computed (see :class:`RevisionMemo`); made from ``hooks`` when not given.
+    revisions: RevisionMemo | None = None
+
+    def __post_init__(self) -> None:
+        if self.revisions is None:
+            self.revisions = RevisionMemo(self.hooks)
+
+    def revision_of(self, lws: LeaderWorkerSet) -> SetRevision:
+        """The set's current revision (memoised: see :class:`RevisionMemo`)."""
+        assert self.revisions is not None
+        return self.revisions.current(lws)

@@ -56,7 +56,7 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
         ctx.log.info("leader statefulset %s is being deleted or belongs to another set; waiting", name)
         return Result(requeue_after=5.0)
 
-    current = desired.current_revision(lws, deps.hooks)
+    current = deps.revision_of(lws)
     revisions = _owned_revisions(deps, lws)
     active, revision_changed = await _settle_revision(deps, ctx, lws, leader_sts, current, revisions)
     key = revision_of(active)

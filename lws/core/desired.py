@@ -32,9 +32,18 @@ class SetRevision:
 
 
 def current_revision(lws: LeaderWorkerSet, hooks: Hooks) -> SetRevision:
-    annotations = hooks.pod_annotations(lws)
-    data = rev.payload(lws.raw, annotations)
-    return SetRevision(key=rev.revision_key(data), data=data, pod_annotations=annotations)
+    """The revision of the set's spec as it is now, with the annotations plugins propagate."""
+    return revision_with(lws, hooks.pod_annotations(lws))
+
+
+def revision_with(lws: LeaderWorkerSet, pod_annotations: dict[str, str]) -> SetRevision:
+    """The revision of the set's spec with these propagated annotations.
+
+    Depends only on ``spec`` (so on ``metadata.generation``) and ``pod_annotations``: callers that see the
+    same set often may keep the result under that key.
+    """
+    data = rev.payload(lws.raw, pod_annotations)
+    return SetRevision(key=rev.revision_key(data), data=data, pod_annotations=pod_annotations)
 
 
 def set_services(lws: LeaderWorkerSet) -> list[dict[str, Any]]:
