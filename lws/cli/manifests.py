@@ -18,7 +18,8 @@ from typing import Any
 import click
 import yaml
 
-from lws.cli.options import CliError
+from lws.api.crd import build_crd
+from lws.cli.options import CliError, load, plugin_options
 from lws.cli.yaml_output import to_yaml_documents
 
 Obj = dict[str, Any]
@@ -133,6 +134,28 @@ def customize(base: Sequence[Obj], parts: Mapping[str, Sequence[Obj]], options: 
     return objects
 
 
+def with_crd(
+    objects: Sequence[Obj], config_path: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
+) -> list[Obj]:
+    """``objects`` with the packaged CRD's spec replaced by the one the installed, selected plugins define.
+
+    The packaged CRD keeps its metadata (the installation's labels); its spec, where the policy enums
+    are, is the one ``lws crd`` prints with the same plugin selection.
+    """
+    _, hooks = load(config_path, enable, disable)
+    crd = build_crd(startup_policies=hooks.startup_values, restart_policies=hooks.restart_values)
+    name = crd["metadata"]["name"]
+    out = [
+        {**o, "spec": crd["spec"]}
+        if o.get("kind") == "CustomResourceDefinition" and o["metadata"]["name"] == name
+        else o
+        for o in objects
+    ]
+    if not any(o.get("spec") is crd["spec"] for o in out):
+        raise ValueError("the packaged manifests have no LeaderWorkerSet CRD to build from the plugins")
+    return out
+
+
 def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None and (len(value) > 63 or not _DNS1123_LABEL.match(value)):
         raise click.BadParameter(
@@ -178,7 +201,11 @@ Examples:
     type=click.Choice(GANG_SCHEDULERS),
     help="Create a PodGroup per group for this scheduler: its RBAC, and the plugin turned on.",
 )
+@plugin_options
 def command(
+    config_path: str | None,
+    enable_plugins: tuple[str, ...],
+    disable_plugins: tuple[str, ...],
     image: str | None,
     namespace: str | None,
     replicas: int | None,
@@ -190,6 +217,9 @@ def command(
     The same objects as `kubectl kustomize config/default` in the repository. The Deployment becomes
     available once the image can be pulled; until then (and on clusters with no container runtime, such
     as `lws cluster up`) the webhooks answer nothing, so creating LeaderWorkerSets fails.
+
+    The CRD is built from the plugins installed here (as `lws crd`): its startupPolicy and restartPolicy
+    enums list the values the enabled plugins implement, so install from where the operator's plugins are.
     """
     components = (
         *(("prometheus",) if service_monitor else ()),
@@ -199,7 +229,7 @@ def command(
     try:
         base = packaged(DEFAULT_FILE)
         parts = {name: packaged(f"{name}.yaml") for name in components}
-        objects = customize(base, parts, options)
+        objects = with_crd(customize(base, parts, options), config_path, enable_plugins, disable_plugins)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
     click.echo(to_yaml_documents(objects), nl=False)

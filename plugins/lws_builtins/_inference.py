@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from lws.api import constants as c
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.api.quantity import container_request
-from lws.hooks.types import ExtraObject, PodContext
-from lws_builtins._settings import Setting, SettingError, Settings, annotation_path
+from lws.plugin import (
+    ExtraObject,
+    FieldError,
+    LeaderWorkerSet,
+    PodContext,
+    Setting,
+    SettingError,
+    Settings,
+    annotation_path,
+    container_request,
+)
+from lws.plugin import constants as c
 
 SHM_PATH = "/dev/shm"
 SHM_VOLUME = "lws-dshm"

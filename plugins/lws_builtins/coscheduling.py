@@ -28,12 +28,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from lws import hookimpl
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.hooks.types import ExtraObject, GroupContext, PodContext
-from lws_builtins import _gang as gang
-from lws_builtins._settings import Settings
+from lws.plugin import (
+    ExtraObject,
+    FieldError,
+    GroupContext,
+    LeaderWorkerSet,
+    PodContext,
+    Settings,
+    gang,
+    hookimpl,
+)
 
 LWS_DEFAULT_ENABLED = False
 

@@ -18,11 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lws import hookimpl
-from lws.api import constants as c
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.hooks.types import GroupContext, PodContext, WorkerGate
+from lws.plugin import FieldError, GroupContext, LeaderWorkerSet, PodContext, WorkerGate, hookimpl
+from lws.plugin import constants as c
 
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"

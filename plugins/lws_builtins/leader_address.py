@@ -39,11 +39,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from lws import hookimpl
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.hooks.types import GroupContext, PodContext, PolicyRegistry, WorkerGate
-from lws_builtins._settings import Settings, annotation_path
+from lws.plugin import (
+    FieldError,
+    GroupContext,
+    LeaderWorkerSet,
+    PodContext,
+    PolicyRegistry,
+    Settings,
+    WorkerGate,
+    annotation_path,
+    hookimpl,
+)
 
 LEADER_RESOLVABLE = "LeaderResolvable"
 INIT_CONTAINER_NAME = "lws-wait-for-leader"

@@ -49,12 +49,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lws import hookimpl
-from lws.api import constants as c
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.hooks.types import PodContext
-from lws_builtins._settings import Settings, annotation_path
+from lws.plugin import FieldError, LeaderWorkerSet, PodContext, Settings, annotation_path, hookimpl
+from lws.plugin import constants as c
 
 COLOCATE = "colocate"
 EXCLUSIVE_IN_SET = "exclusive-in-set"

@@ -45,12 +45,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from lws import hookimpl
-from lws.api import constants as c
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.hooks.types import GroupRestartState, RestartDecision, RestartEvent
-from lws_builtins._settings import Settings, annotation_path
+from lws.plugin import (
+    FieldError,
+    GroupRestartState,
+    LeaderWorkerSet,
+    RestartDecision,
+    RestartEvent,
+    Settings,
+    annotation_path,
+    hookimpl,
+)
+from lws.plugin import constants as c
 
 SETTINGS = Settings("restart_budget", prefix="restart")
 MAX_RESTARTS = SETTINGS.integer(

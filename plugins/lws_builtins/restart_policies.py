@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lws import hookimpl
-from lws.api import constants as c
-from lws.hooks.types import PolicyRegistry, RestartDecision, RestartEvent
+from lws.plugin import PolicyRegistry, RestartDecision, RestartEvent, hookimpl
+from lws.plugin import constants as c
 
 
 def pod_failed(pod: Mapping[str, Any]) -> str | None:

@@ -68,12 +68,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lws import hookimpl
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.hooks.types import ExtraObject, PodContext
+from lws.plugin import ExtraObject, FieldError, LeaderWorkerSet, PodContext, Settings, hookimpl
 from lws_builtins import _inference as inference
-from lws_builtins._settings import Settings
 
 NATIVE = "native"
 

@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-from lws import hookimpl
-from lws.api import constants as c
-from lws.hooks.types import GroupContext, PolicyRegistry, WorkerGate
+from lws.plugin import GroupContext, PolicyRegistry, WorkerGate, hookimpl
+from lws.plugin import constants as c
 
 
 class LeaderCreated:

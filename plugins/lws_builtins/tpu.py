@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lws import hookimpl
-from lws.api import constants as c
-from lws.api.quantity import container_request
-from lws.hooks.types import GroupContext, PodContext
+from lws.plugin import GroupContext, PodContext, container_request, hookimpl
+from lws.plugin import constants as c
 
 
 def tpu_containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -30,14 +30,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from lws import hookimpl
-from lws.api import constants as c
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.api.names import is_dns1123_subdomain
-from lws.hooks.types import ExtraObject, GroupContext, PodContext
-from lws_builtins import _gang as gang
-from lws_builtins._settings import annotation_path
+from lws.plugin import (
+    ExtraObject,
+    FieldError,
+    GroupContext,
+    LeaderWorkerSet,
+    PodContext,
+    annotation_path,
+    gang,
+    hookimpl,
+)
+from lws.plugin import constants as c
+from lws.plugin.names import is_dns1123_subdomain
 
 LWS_DEFAULT_ENABLED = False
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lws_builtins._pod_requests import format_quantity, pod_requests
 
+from lws.plugin.resources import format_quantity, pod_requests
 from lws.plugin_testing import admission_errors, lws_manifest, make_test_hooks, render
 
 REVISION = "leaderworkerset.sigs.k8s.io/template-revision-hash"

@@ -11,11 +11,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from lws_builtins._settings import Settings
 
 from lws.api.loading import load_path
 from lws.hooks import specs
 from lws.hooks.manager import hook_names
+from lws.plugin import Settings
 from lws.plugin_testing import BUILTIN_DISTRIBUTION, admission_errors, lws_manifest, make_test_hooks, render
 
 ROOT = Path(__file__).resolve().parents[2]

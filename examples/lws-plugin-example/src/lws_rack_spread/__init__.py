@@ -25,11 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lws import hookimpl
-from lws.api.errors import FieldError
-from lws.api.model import LeaderWorkerSet
-from lws.api.names import is_label_value, is_qualified_name
-from lws.hooks.types import PodContext
+from lws.plugin import FieldError, LeaderWorkerSet, PodContext, hookimpl
+from lws.plugin.names import is_label_value, is_qualified_name
 
 PREFIX = "rack-spread.lws.x-k8s.io/"
 RACKS = PREFIX + "racks"

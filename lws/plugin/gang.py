@@ -1,4 +1,8 @@
-"""What every gang-scheduling plugin computes for a group: the PodGroup's name, size and resources."""
+"""What every gang-scheduling plugin computes for a group: the PodGroup's name, size and resources.
+
+Upstream's rules (its Volcano provider), shared by the built-in ``volcano`` and ``coscheduling`` plugins
+and open to any other gang scheduler's plugin.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from typing import Any
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.hooks.types import GroupContext, PodContext
-from lws_builtins import _pod_requests as requests
+from lws.plugin import resources as requests
+
+__all__ = ["min_member", "min_resources", "pod_group_metadata", "pod_group_name", "pod_group_of_pod"]
 
 
 def pod_group_name(set_name: str, group_index: int, revision: str) -> str:

@@ -17,6 +17,20 @@ from typing import Any
 
 from lws.api.quantity import QuantityError, parse_quantity
 
+__all__ = [
+    "Resources",
+    "add",
+    "container_requests",
+    "format_quantity",
+    "format_resources",
+    "maximum",
+    "parse_resources",
+    "pod_requests",
+    "scale",
+    "total",
+]
+
+#: Resource name to amount (``cpu`` in cores, memory in bytes...).
 Resources = dict[str, Decimal]
 
 _POD_LEVEL = ("cpu", "memory")
@@ -45,6 +59,7 @@ def container_requests(container: Mapping[str, Any], where: str = "container") -
 
 
 def add(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> Resources:
+    """The sum of two resource maps, resource by resource."""
     out = dict(a)
     for name, value in b.items():
         out[name] = out.get(name, Decimal(0)) + value
@@ -52,6 +67,7 @@ def add(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> Resources:
 
 
 def maximum(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> Resources:
+    """The larger of two resource maps, resource by resource."""
     out = dict(a)
     for name, value in b.items():
         out[name] = max(out.get(name, Decimal(0)), value)
@@ -59,10 +75,12 @@ def maximum(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> Resources:
 
 
 def scale(a: Mapping[str, Decimal], factor: int) -> Resources:
+    """``factor`` times a resource map (e.g. ``size - 1`` worker pods)."""
     return {name: value * factor for name, value in a.items()}
 
 
 def total(parts: Iterable[Mapping[str, Decimal]]) -> Resources:
+    """The sum of any number of resource maps."""
     out: Resources = {}
     for part in parts:
         out = add(out, part)
@@ -112,4 +130,5 @@ def format_quantity(name: str, value: Decimal) -> str:
 
 
 def format_resources(resources: Mapping[str, Decimal]) -> dict[str, str]:
+    """A resource map as Kubernetes quantities (see :func:`format_quantity`), sorted by name."""
     return {name: format_quantity(name, resources[name]) for name in sorted(resources)}

@@ -1,6 +1,6 @@
-"""Plugin settings kept in LeaderWorkerSet annotations: one declaration parses, validates and documents each.
+"""Plugin settings kept in LeaderWorkerSet annotations: one declaration parses, validates, documents each.
 
-Every built-in plugin keeps its settings under its own prefix, ``<plugin>.lws.x-k8s.io/<setting>``. A
+Every plugin keeps its settings under its own prefix, ``<plugin>.lws.x-k8s.io/<setting>``. A
 plugin declares them once on a :class:`Settings` table; the same declaration then
 
 * reads a typed value (:meth:`Setting.find`, :meth:`Setting.require`), raising :class:`SettingError` with
@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar
 from lws.api.errors import ErrorType, FieldError
 from lws.api.names import is_qualified_name
 from lws.api.quantity import QuantityError, parse_quantity
+
+__all__ = ["ANNOTATIONS_PATH", "SETTINGS_DOMAIN", "Setting", "SettingError", "Settings", "annotation_path"]
 
 T = TypeVar("T")
 
@@ -113,6 +115,7 @@ class Settings:
         return setting
 
     def key(self, name: str) -> str:
+        """The full annotation key of setting ``name``: ``<prefix>.lws.x-k8s.io/<name>``."""
         return self.prefix + name
 
     # --- declarations ------------------------------------------------------------------------------------

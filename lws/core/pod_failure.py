@@ -1,0 +1,81 @@
+"""Every failure signal a group pod shows, for restart policies to judge (pure: reads the pod only).
+
+The host offers each group pod that shows any signal to the set's restart policy, which decides what the
+signals mean for the group: upstream's policies react to ``deleted`` and ``container-restarted`` only,
+a plugin may react to ``failed`` or a long ``not-ready`` spell too. This module says what the pod shows; it
+decides nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+FailureKind = Literal["deleted", "container-restarted", "failed", "not-ready"]
+
+
+@dataclass(frozen=True)
+class PodFailure:
+    """One failure signal of a pod.
+
+    :ivar kind: ``deleted`` (deletionTimestamp set), ``container-restarted`` (a container or init container
+        has ``restartCount > 0``), ``failed`` (phase ``Failed``, e.g. evicted or all containers exited with
+        ``restartPolicy: Never``), ``not-ready`` (phase ``Pending`` or ``Running`` without the ``Ready``
+        condition True).
+    :ivar reason: a sentence naming the pod (and container), for events and logs.
+    :ivar phase: the pod's ``status.phase`` (``""`` when not reported yet).
+    :ivar since: when the signal began, where the pod says: the deletion timestamp, or the ``Ready``
+        condition's ``lastTransitionTime`` (else the pod's creation time) for ``not-ready``.
+    """
+
+    kind: FailureKind
+    reason: str
+    phase: str
+    since: datetime | None = None
+
+
+def pod_failures(pod: Mapping[str, Any]) -> tuple[PodFailure, ...]:
+    """Every failure signal ``pod`` shows, in the order deleted, container-restarted, failed, not-ready."""
+    meta = pod.get("metadata") or {}
+    name = meta.get("name", "?")
+    status = pod.get("status") or {}
+    phase = str(status.get("phase") or "")
+    out: list[PodFailure] = []
+    if meta.get("deletionTimestamp"):
+        out.append(
+            PodFailure("deleted", f"pod {name} is being deleted", phase, _time(meta["deletionTimestamp"]))
+        )
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for cs in status.get(key) or []:
+            if int(cs.get("restartCount") or 0) > 0:
+                out.append(
+                    PodFailure(
+                        "container-restarted", f"container {cs.get('name')} of pod {name} restarted", phase
+                    )
+                )
+    if phase == "Failed":
+        why = status.get("reason") or status.get("message") or "its containers failed"
+        out.append(PodFailure("failed", f"pod {name} failed ({why})", phase))
+    elif phase in ("", "Pending", "Running"):
+        ready = next((x for x in status.get("conditions") or [] if x.get("type") == "Ready"), None)
+        if ready is None or ready.get("status") != "True":
+            began = (ready or {}).get("lastTransitionTime") or meta.get("creationTimestamp")
+            out.append(PodFailure("not-ready", f"pod {name} is not ready", phase, _time(began)))
+    return tuple(out)
+
+
+def pod_failure(pod: Mapping[str, Any]) -> PodFailure | None:
+    """The first of :func:`pod_failures`, or ``None`` when the pod shows no failure signal."""
+    found = pod_failures(pod)
+    return found[0] if found else None
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

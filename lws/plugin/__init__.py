@@ -1,0 +1,96 @@
+"""The public API for lws plugin authors: everything a plugin may import, in one place.
+
+A plugin is an ordinary Python module (or object) registered in the ``lws`` entry-point group whose
+functions are named after the hooks in :mod:`lws.hooks.specs` and decorated with :data:`hookimpl`::
+
+    from lws.plugin import PodContext, hookimpl
+
+    @hookimpl
+    def lws_mutate_pod(pod, ctx: PodContext) -> None:
+        pod["metadata"].setdefault("labels", {})["example.com/role"] = ctx.role
+
+Import only from ``lws.plugin`` and its submodules:
+
+* ``lws.plugin`` — :data:`hookimpl`, the context types the hooks receive (:class:`PodContext`,
+  :class:`GroupContext`, :class:`RestartEvent`...), the answers they return (:class:`WorkerGate`,
+  :class:`RestartDecision`, :class:`ExtraObject`, :class:`FieldError`), the policy protocols
+  (:class:`StartupPolicy`, :class:`RestartPolicy`), :func:`pod_failures` (every failure signal a pod
+  shows, for restart policies) and the error types;
+* :mod:`lws.plugin.settings` — settings kept in LeaderWorkerSet annotations, declared once and then
+  parsed, validated and listed (:class:`Settings`, re-exported here);
+* :mod:`lws.plugin.resources` — what a pod requests from the scheduler, by Kubernetes' rules;
+* :mod:`lws.plugin.gang` — PodGroup name, size and resources for gang-scheduling plugins;
+* :mod:`lws.plugin.names` — Kubernetes name rules; :mod:`lws.plugin.constants` — upstream's names.
+
+The built-in plugins (``lws_builtins``) are held to the same rule by an import contract
+(``.importlinter``): they import ``lws.plugin`` and the standard library, nothing else.
+
+Compatibility promise
+---------------------
+:data:`API_VERSION` is ``(major, minor)``. Within one major version, every name exported here (and in the
+submodules' ``__all__``) keeps working: hooks and context types may gain new arguments or fields (an
+implementation that does not list an argument is not passed it, so it keeps working), new hooks and
+helpers may be added (minor bump), and nothing is removed or changes meaning. A removal or change of
+meaning is a major bump, announced one minor version ahead by a ``DeprecationWarning``. Anything not
+reachable from ``lws.plugin`` (``lws.hooks.manager``, ``lws.core``, ``lws.controller``...) may change in
+any release. A plugin can check ``lws.plugin.API_VERSION >= (1, 0)`` at import time.
+"""
+
+from __future__ import annotations
+
+from lws.api.errors import ErrorType, FieldError
+from lws.api.model import LeaderWorkerSet
+from lws.api.quantity import QuantityError, container_request, parse_quantity
+from lws.core.pod_failure import FailureKind, PodFailure, pod_failure, pod_failures
+from lws.hooks import hookimpl
+from lws.hooks.types import (
+    ExtraObject,
+    GroupContext,
+    GroupRestartState,
+    PodContext,
+    PolicyConflict,
+    PolicyRegistry,
+    RestartAction,
+    RestartDecision,
+    RestartEvent,
+    RestartPolicy,
+    Role,
+    StartupPolicy,
+    WorkerGate,
+)
+from lws.plugin.settings import Setting, SettingError, Settings, annotation_path
+
+#: The plugin API's version, ``(major, minor)``; see the module docstring for what each part promises.
+API_VERSION: tuple[int, int] = (1, 0)
+
+__all__ = [
+    "API_VERSION",
+    "ErrorType",
+    "ExtraObject",
+    "FailureKind",
+    "FieldError",
+    "GroupContext",
+    "GroupRestartState",
+    "LeaderWorkerSet",
+    "PodContext",
+    "PodFailure",
+    "PolicyConflict",
+    "PolicyRegistry",
+    "QuantityError",
+    "RestartAction",
+    "RestartDecision",
+    "RestartEvent",
+    "RestartPolicy",
+    "Role",
+    "Setting",
+    "SettingError",
+    "Settings",
+    "StartupPolicy",
+    "WorkerGate",
+    "annotation_path",
+    "container_request",
+    "hookimpl",
+    "parse_quantity",
+    "pod_failure",
+    "pod_failures",
+]
