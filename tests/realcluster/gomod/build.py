@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import MODULES, go_env  # noqa: E402
+from generate import MODULES, go_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -58,13 +58,17 @@ def build_module(name: str, *, log: bool = True) -> Path:
     started = time.monotonic()
     subprocess.run(
         ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), *tools],
-        cwd=HERE / name, env=go_env(), check=True,
+        cwd=HERE / name,
+        env=go_env(),
+        check=True,
     )
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     if log:
-        print(f"built {name} ({', '.join(BINARIES[t] for t in tools)}) in {time.monotonic() - started:.0f} s",
-              file=sys.stderr)
+        print(
+            f"built {name} ({', '.join(BINARIES[t] for t in tools)}) in {time.monotonic() - started:.0f} s",
+            file=sys.stderr,
+        )
     return target
 
 
@@ -79,7 +83,9 @@ def build_all() -> dict[str, Path]:
 
 
 def main() -> int:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     for binary, path in build_all().items():
         print(f"{binary}\t{path}")
     return 0

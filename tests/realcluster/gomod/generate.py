@@ -57,7 +57,11 @@ def staging_modules(kubernetes: str) -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
         out = subprocess.run(
             ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{kubernetes}"],
-            cwd=scratch, env=go_env(), check=True, capture_output=True, text=True,
+            cwd=scratch,
+            env=go_env(),
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     gomod = Path(json.loads(out)["GoMod"]).read_text()
     names = sorted(set(_STAGING.findall(gomod)))
@@ -100,7 +104,9 @@ def write_module(name: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("modules", nargs="*", default=list(MODULES), help="which wrapper modules to write")
     args = parser.parse_args()
     for name in args.modules:
