@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from lws.controller.observe import controller_of, deleting, revision_of, uid_of
+from lws.controller.observe import controller_of, revision_of, uid_of
+from lws.core.pod_failure import pod_failures
 from lws.hooks.types import GroupRestartState
 
 Obj = Mapping[str, Any]
@@ -22,16 +23,14 @@ STATE_FAILED = "Failed"
 
 
 def restart_triggered(pod: Obj) -> bool:
-    """Upstream's trigger: a container or init container restarted while Pending/Running, or deletion."""
-    if deleting(pod):
-        return True
-    status = pod.get("status") or {}
-    if status.get("phase") not in ("Pending", "Running"):
-        return False
+    """Upstream's trigger: a container or init container restarted while Pending/Running, or deletion.
+
+    The signals come from :func:`lws.core.pod_failure.pod_failures`; this picks the ones upstream offers
+    to a restart policy (a failed or long-not-ready pod is not offered yet).
+    """
     return any(
-        int(cs.get("restartCount") or 0) > 0
-        for key in ("initContainerStatuses", "containerStatuses")
-        for cs in status.get(key) or []
+        f.kind == "deleted" or (f.kind == "container-restarted" and f.phase in ("Pending", "Running"))
+        for f in pod_failures(pod)
     )
 
 

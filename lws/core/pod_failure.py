@@ -1,9 +1,9 @@
 """Every failure signal a group pod shows, for restart policies to judge (pure: reads the pod only).
 
-The host offers each group pod that shows any signal to the set's restart policy, which decides what the
-signals mean for the group: upstream's policies react to ``deleted`` and ``container-restarted`` only,
-a plugin may react to ``failed`` or a long ``not-ready`` spell too. This module says what the pod shows; it
-decides nothing.
+This module says what the pod shows; it decides nothing. Today the host offers a pod to the set's restart
+policy only on upstream's trigger (``deleted``, or ``container-restarted`` while Pending or Running:
+``lws.controller.restarts.restart_triggered``, built on this function), so a policy sees the other signals
+of such a pod but is not yet called for a pod that is only ``failed`` or ``not-ready``.
 """
 
 from __future__ import annotations
@@ -64,12 +64,6 @@ def pod_failures(pod: Mapping[str, Any]) -> tuple[PodFailure, ...]:
             began = (ready or {}).get("lastTransitionTime") or meta.get("creationTimestamp")
             out.append(PodFailure("not-ready", f"pod {name} is not ready", phase, _time(began)))
     return tuple(out)
-
-
-def pod_failure(pod: Mapping[str, Any]) -> PodFailure | None:
-    """The first of :func:`pod_failures`, or ``None`` when the pod shows no failure signal."""
-    found = pod_failures(pod)
-    return found[0] if found else None
 
 
 def _time(text: Any) -> datetime | None:

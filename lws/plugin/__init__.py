@@ -41,7 +41,7 @@ from __future__ import annotations
 from lws.api.errors import ErrorType, FieldError
 from lws.api.model import LeaderWorkerSet
 from lws.api.quantity import QuantityError, container_request, parse_quantity
-from lws.core.pod_failure import FailureKind, PodFailure, pod_failure, pod_failures
+from lws.core.pod_failure import FailureKind, PodFailure, pod_failures
 from lws.hooks import hookimpl
 from lws.hooks.types import (
     ExtraObject,
@@ -91,6 +91,5 @@ __all__ = [
     "container_request",
     "hookimpl",
     "parse_quantity",
-    "pod_failure",
     "pod_failures",
 ]

@@ -1,9 +1,9 @@
 """``restartPolicy: RecreateGroupOnPodFailure``: a restart policy written against ``lws.plugin`` alone.
 
-Upstream's ``RecreateGroupOnPodRestart`` reacts to container restarts and deletions only. This policy also
-recreates the group when a pod has failed outright (phase ``Failed``, e.g. evicted) or has been not
-ready while Running for longer than a grace period, which upstream's trigger never sees. The host offers
-the policy every group pod that shows a failure signal (:func:`lws.plugin.pod_failures`); it decides.
+Upstream's ``RecreateGroupOnPodRestart`` reacts to container restarts and deletions only. This policy
+also judges the other signals :func:`lws.plugin.pod_failures` reports (phase ``Failed``, or not ready while
+Running for longer than a grace period). Until the host offers every failure signal (it now calls a
+policy only for pods that upstream's trigger lets through), those branches act only on such pods.
 
 Opt-in (``LWS_DEFAULT_ENABLED = False``): enable it with ``--enable-plugin rack_spread_restart`` or the
 config file's ``plugins.enable``; the CRD's restartPolicy enum then lists the value.
