@@ -32,10 +32,11 @@ from prometheus_client import CollectorRegistry
 
 from lws.api import constants as c
 from lws.cluster.kube import connect
+from lws.controller.in_process import InProcessOperator
 from lws.controller.instrumentation import OperatorTelemetry
-from lws.controller.testing import OperatorThread, settings_for_tests
 from lws.hooks.manager import make_hooks
 from lws.observability.metrics import LwsMetrics
+from lws.plugin_testing import settings_for_tests
 from lws.sim.runner import EmbeddedCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def one_run(groups: int, tracing: bool, workdir: Path) -> tuple[float, float, in
         for doc in yaml.safe_load_all((ROOT / "crds" / f"{c.GROUP}_{c.PLURAL}.yaml").read_text()):
             cluster.sync.create(CRDS, None, doc)
         kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig")
-        operator = OperatorThread(
+        operator = InProcessOperator(
             settings_for_tests(kubeconfig=str(kubeconfig)), make_hooks(), connect=connect, telemetry=telemetry
         ).start(timeout=60)
         try:

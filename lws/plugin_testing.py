@@ -16,7 +16,8 @@ fixtures exist in every test session (``-p no:lws`` turns them off):
 
 Everything is also importable for use without pytest: :func:`make_test_hooks`, :func:`render`,
 :func:`admission_errors`, :func:`lws_manifest`, and the context builders :func:`pod_context`,
-:func:`group_context` and :func:`restart_event` for unit tests of single hooks::
+:func:`group_context` and :func:`restart_event` for unit tests of single hooks, and
+:func:`settings_for_tests` for end-to-end tests that run the operator in-process::
 
     from lws.plugin_testing import lws_manifest, pod_context
 
@@ -47,6 +48,7 @@ from lws.hooks.types import GroupContext, GroupRestartState, PodContext, Restart
 
 if TYPE_CHECKING:
     from lws.api.errors import FieldError
+    from lws.controller.settings import OperatorSettings
     from lws.hooks.manager import Hooks
     from lws.hooks.types import HookObserver
 
@@ -55,6 +57,29 @@ if TYPE_CHECKING:
 
 #: The distribution whose entry points are the built-in plugins.
 BUILTIN_DISTRIBUTION = "lws-operator"
+
+
+# --- an operator under test ------------------------------------------------------------------------------
+
+
+def settings_for_tests(**changes: Any) -> OperatorSettings:
+    """Settings for an in-process operator under test (:class:`lws.controller.in_process.InProcessOperator`):
+    all namespaces, free ports, and a Lease that fails over in about 2 s. ``changes`` override any field,
+    e.g. ``kubeconfig=``."""
+    import dataclasses
+    import uuid
+
+    from lws.controller.settings import OperatorSettings
+
+    base = OperatorSettings(
+        identity=f"test-operator_{uuid.uuid4().hex[:8]}",
+        health_host="127.0.0.1",
+        health_port=0,
+        lease_duration=2.0,
+        renew_deadline=1.5,
+        retry_period=0.2,
+    )
+    return dataclasses.replace(base, **changes)
 
 
 # --- hooks --------------------------------------------------------------------------------------------------

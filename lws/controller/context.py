@@ -17,12 +17,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from lws.cluster.client import ApiCall
+from lws.core.routing import Key
 from lws.hooks.types import HookObserver
-
-KeyKind = Literal["set", "group"]
 
 
 @dataclass(frozen=True)
@@ -33,18 +32,6 @@ class Result:
 
 
 DONE = Result()
-
-
-@dataclass(frozen=True, order=True)
-class Key:
-    """A work-queue key: a set (``set/<ns>/<lws>``) or a group (``group/<ns>/<leader pod>``)."""
-
-    kind: KeyKind
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}/{self.namespace}/{self.name}"
 
 
 class Span(Protocol):

@@ -26,7 +26,9 @@ from lws.cluster.resources import LEADERWORKERSETS, PODS, STATEFULSETS
 from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
 from lws.controller.deps import BY_GROUP, BY_SET, Deps
-from lws.controller.observe import (
+from lws.controller.reporting import event, pod_ref
+from lws.core import desired
+from lws.core.observe import (
     controlled_by,
     controller_of,
     deleting,
@@ -35,16 +37,14 @@ from lws.controller.observe import (
     revision_of,
     uid_of,
 )
-from lws.controller.reporting import event, pod_ref
-from lws.controller.restarts import (
+from lws.core.pod_failure import restart_trigger
+from lws.core.restarts import (
     STATE_BACKOFF,
     STATE_FAILED,
     restart_state,
-    restart_triggered,
     stale_worker,
     with_entry,
 )
-from lws.core import desired
 from lws.core.revision import stored_pod_annotations
 from lws.hooks.manager import PluginError
 from lws.hooks.types import GroupContext, RestartEvent
@@ -102,7 +102,7 @@ async def _handle_restarts(
     """``None`` when nothing was done and the group may be built; else how the reconcile ends."""
     namespace = lws.namespace
     group_pods = deps.caches.pods.by_index(BY_GROUP, f"{namespace}/{lws.name}/{index}")
-    candidates = [p for p in group_pods if restart_triggered(p)]
+    candidates = [p for p in group_pods if restart_trigger(p) is not None]
     if not candidates:
         return None
     if deleting(leader):

@@ -19,16 +19,10 @@ from lws.api.model import LeaderWorkerSet
 from lws.cluster.resources import BUILTIN
 from lws.controller.context import Telemetry
 from lws.controller.deps import Caches, Deps
-from lws.controller.observe import (
-    controlled_by,
-    deleting,
-    pod_running_and_ready,
-    revision_of,
-    statefulset_ready,
-    uid_of,
-)
 from lws.core.keys import split_ordinal
+from lws.core.observe import controlled_by, deleting, revision_of, statefulset_ready, uid_of
 from lws.hooks.manager import Hooks
+from lws.k8s.pods import pod_running_and_ready
 from lws.observability.hooks import observed_hooks
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION, GroupSnapshot, SetSnapshot
 from lws.observability.metrics import LwsMetrics, SetCounts

@@ -39,13 +39,15 @@ from lws.cluster.informer import Informer, Store, strip_bookkeeping
 from lws.cluster.lease import LeaderElector, LeaseConfig
 from lws.cluster.resources import CONTROLLER_REVISIONS, PODS, SERVICES, STATEFULSETS
 from lws.cluster.webhooks import Endpoint, WebhookRegistrar
-from lws.controller import handlers, instrumentation, routing
-from lws.controller.context import Key, Telemetry, hook_observer, reconciling
+from lws.controller import handlers, instrumentation
+from lws.controller.context import Telemetry, hook_observer, reconciling
 from lws.controller.deps import BY_GROUP, BY_SET, Caches, Deps, NodeCache, group_index, set_index
 from lws.controller.group_reconciler import reconcile_group
 from lws.controller.queue import ShutDown, WorkQueue
 from lws.controller.set_reconciler import reconcile_set
 from lws.controller.settings import OperatorSettings
+from lws.core import routing
+from lws.core.routing import Key
 from lws.hooks.manager import Hooks
 
 log = logging.getLogger("lws.operator")

@@ -25,18 +25,12 @@ from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, STATEF
 from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result
 from lws.controller.deps import BY_SET, Deps
-from lws.controller.observe import (
-    controlled_by,
-    controller_of,
-    deleting,
-    group_states,
-    revision_of,
-    status_observations,
-)
 from lws.controller.reporting import event
 from lws.core import desired
 from lws.core.applied import needs_apply
+from lws.core.groups import group_states, status_observations
 from lws.core.meta import lws_owner
+from lws.core.observe import controlled_by, controller_of, deleting, revision_of
 from lws.core.revision import same_revision
 from lws.core.rollout import RolloutInput, partition_event, rollout_parameters
 from lws.core.status import compute_status, status_changed

@@ -1,9 +1,9 @@
 """Every failure signal a group pod shows, for restart policies to judge (pure: reads the pod only).
 
 This module says what the pod shows; it decides nothing. Today the host offers a pod to the set's restart
-policy only on upstream's trigger (``deleted``, or ``container-restarted`` while Pending or Running:
-``lws.controller.restarts.restart_triggered``, built on this function), so a policy sees the other signals
-of such a pod but is not yet called for a pod that is only ``failed`` or ``not-ready``.
+policy only on upstream's trigger (:func:`restart_trigger`: ``deleted``, or ``container-restarted`` while
+Pending or Running), and upstream's restart policies act on that same trigger, so a policy sees the other
+signals of such a pod but is not yet called for a pod that is only ``failed`` or ``not-ready``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from lws.k8s.pods import pod_ready, ready_condition
 
 FailureKind = Literal["deleted", "container-restarted", "failed", "not-ready"]
 
@@ -59,11 +61,26 @@ def pod_failures(pod: Mapping[str, Any]) -> tuple[PodFailure, ...]:
         why = status.get("reason") or status.get("message") or "its containers failed"
         out.append(PodFailure("failed", f"pod {name} failed ({why})", phase))
     elif phase in ("", "Pending", "Running"):
-        ready = next((x for x in status.get("conditions") or [] if x.get("type") == "Ready"), None)
-        if ready is None or ready.get("status") != "True":
+        ready = ready_condition(pod)
+        if not pod_ready(pod):
             began = (ready or {}).get("lastTransitionTime") or meta.get("creationTimestamp")
             out.append(PodFailure("not-ready", f"pod {name} is not ready", phase, _time(began)))
     return tuple(out)
+
+
+def restart_trigger(pod: Mapping[str, Any]) -> PodFailure | None:
+    """Upstream's group-restart trigger: the pod is being deleted, or a container or init container of it
+    restarted while it is Pending or Running. The first such signal, or ``None``.
+
+    The one definition both the host (which pods it offers to the restart policy) and upstream's restart
+    policies (``lws_builtins.restart_policies``) use.
+    """
+    for failure in pod_failures(pod):
+        if failure.kind == "deleted" or (
+            failure.kind == "container-restarted" and failure.phase in ("Pending", "Running")
+        ):
+            return failure
+    return None
 
 
 def _time(text: Any) -> datetime | None:

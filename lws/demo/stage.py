@@ -2,7 +2,8 @@
 LeaderWorkerSet CRD, and the operator, all in this process.
 
 The operator is the one ``lws run`` starts (:class:`lws.controller.operator.Operator`: kopf, webhooks over
-HTTPS, informers, leader election), on a thread of its own (:class:`lws.controller.testing.OperatorThread`),
+HTTPS, informers, leader election), on a thread of its own
+(:class:`lws.controller.in_process.InProcessOperator`),
 talking to the cluster over HTTP through a kubeconfig, exactly as it would talk to any cluster::
 
     with Stage("gpu-small", make_hooks()) as stage:
@@ -22,8 +23,8 @@ from lws.api import constants as c
 from lws.api.crd import build_crd
 from lws.cluster.kube import connect
 from lws.controller.context import Telemetry
+from lws.controller.in_process import InProcessOperator, OperatorError
 from lws.controller.settings import OperatorSettings
-from lws.controller.testing import OperatorError, OperatorThread
 from lws.hooks.manager import Hooks
 from lws.sim.controllers import ControllersConfig, WorkloadControllers
 from lws.sim.runner import CORE_CONTROLLERS, ClusterError, EmbeddedCluster
@@ -73,7 +74,7 @@ class Stage:
         self._kubeconfig = kubeconfig
         self._cleanup = contextlib.ExitStack()
         self._cluster: EmbeddedCluster | None = None
-        self._operator: OperatorThread | None = None
+        self._operator: InProcessOperator | None = None
         self.kubeconfig: Path | None = None
 
     @property
@@ -84,7 +85,7 @@ class Stage:
         return self._cluster
 
     @property
-    def operator(self) -> OperatorThread:
+    def operator(self) -> InProcessOperator:
         """The running operator."""
         if self._operator is None:
             raise StageError("the stage is not running: call start() first")
@@ -102,7 +103,7 @@ class Stage:
     def _start(self, timeout: float) -> None:
         workloads = WorkloadControllers(ControllersConfig.from_topology(self.topology))
         # Frequent bookmarks let quiet watches tell the operator's caches how far the cluster has got, which
-        # is what OperatorThread.settle waits for.
+        # is what InProcessOperator.settle waits for.
         cluster = EmbeddedCluster(
             topology=self.source, controllers=(*CORE_CONTROLLERS, workloads), bookmark_interval=0.2
         )
@@ -132,7 +133,7 @@ class Stage:
             health_host="127.0.0.1",
             health_port=0,
         )
-        operator = OperatorThread(settings, self.hooks, connect=connect, telemetry=self.telemetry)
+        operator = InProcessOperator(settings, self.hooks, connect=connect, telemetry=self.telemetry)
         self._cleanup.callback(operator.stop)
         try:
             operator.start(timeout)

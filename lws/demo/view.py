@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lws.api import constants as c
+from lws.k8s.pods import pod_running_and_ready
 
 Obj = Mapping[str, Any]
 #: How the narration calls a group that has no pod at all (not created yet, or between two incarnations).
@@ -152,7 +153,7 @@ def pod_view(pod: Obj) -> PodView:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     labels = _labels(pod)
     conditions = {cd.get("type"): cd for cd in status.get("conditions") or []}
-    ready = status.get("phase") == "Running" and (conditions.get("Ready") or {}).get("status") == "True"
+    ready = pod_running_and_ready(pod)
     statuses = status.get("containerStatuses") or []
     waiting = ""
     scheduled = conditions.get("PodScheduled") or {}

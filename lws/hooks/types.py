@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from lws.api.model import LeaderWorkerSet
+from lws.k8s.pods import pod_ready
 
 Role = Literal["leader", "worker"]
 
@@ -79,12 +80,8 @@ class GroupContext:
 
     @property
     def leader_ready(self) -> bool:
-        if not self.leader_pod:
-            return False
-        for cond in (self.leader_pod.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "Ready":
-                return bool(cond.get("status") == "True")
-        return False
+        """The leader pod's ``Ready`` condition is True (Kubernetes' rule, :func:`lws.k8s.pods.pod_ready`)."""
+        return pod_ready(self.leader_pod)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ MAX_LINKS = 16
 
 
 class ReconcileKey(Protocol):
-    """A work-queue key (``lws.controller.context.Key``)."""
+    """A work-queue key (``lws.core.routing.Key``)."""
 
     @property
     def kind(self) -> str: ...

@@ -15,7 +15,7 @@ Import only from ``lws.plugin`` and its submodules:
   :class:`GroupContext`, :class:`RestartEvent`...), the answers they return (:class:`WorkerGate`,
   :class:`RestartDecision`, :class:`ExtraObject`, :class:`FieldError`), the policy protocols
   (:class:`StartupPolicy`, :class:`RestartPolicy`), :func:`pod_failures` (every failure signal a pod
-  shows, for restart policies) and the error types;
+  shows, for restart policies), :func:`restart_trigger` (upstream's restart trigger) and the error types;
 * :mod:`lws.plugin.settings` — settings kept in LeaderWorkerSet annotations, declared once and then
   parsed, validated and listed (:class:`Settings`, re-exported here);
 * :mod:`lws.plugin.resources` — what a pod requests from the scheduler, by Kubernetes' rules;
@@ -41,7 +41,7 @@ from __future__ import annotations
 from lws.api.errors import ErrorType, FieldError
 from lws.api.model import LeaderWorkerSet
 from lws.api.quantity import QuantityError, container_request, parse_quantity
-from lws.core.pod_failure import FailureKind, PodFailure, pod_failures
+from lws.core.pod_failure import FailureKind, PodFailure, pod_failures, restart_trigger
 from lws.hooks import hookimpl
 from lws.hooks.types import (
     ExtraObject,
@@ -92,4 +92,5 @@ __all__ = [
     "hookimpl",
     "parse_quantity",
     "pod_failures",
+    "restart_trigger",
 ]

@@ -1,7 +1,8 @@
 """Upstream's restart policies: ``RecreateGroupOnPodRestart``, ``RecreateGroupAfterStart`` and ``None``.
 
 A group pod *fails* when any of its containers or init containers has restarted (``restartCount > 0``)
-while the pod is Pending or Running, or when the pod is being deleted. Then:
+while the pod is Pending or Running, or when the pod is being deleted (upstream's trigger,
+:func:`lws.plugin.restart_trigger`, which also decides which pods the host offers to a policy). Then:
 
 * ``RecreateGroupOnPodRestart``: recreate the whole group (the host deletes the leader in the foreground,
   and the StatefulSets rebuild it), unless the legacy annotation
@@ -15,27 +16,8 @@ The host has already discarded events from stale pods of an earlier incarnation 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from lws.plugin import PolicyRegistry, RestartDecision, RestartEvent, hookimpl
+from lws.plugin import PolicyRegistry, RestartDecision, RestartEvent, hookimpl, restart_trigger
 from lws.plugin import constants as c
-
-
-def pod_failed(pod: Mapping[str, Any]) -> str | None:
-    """Why this pod counts as failed for group restart purposes, or ``None``."""
-    meta = pod.get("metadata") or {}
-    name = meta.get("name", "?")
-    if meta.get("deletionTimestamp"):
-        return f"pod {name} is being deleted"
-    status = pod.get("status") or {}
-    if status.get("phase") not in ("Pending", "Running"):
-        return None
-    for key in ("initContainerStatuses", "containerStatuses"):
-        for cs in status.get(key) or []:
-            if int(cs.get("restartCount") or 0) > 0:
-                return f"container {cs.get('name')} of pod {name} restarted"
-    return None
 
 
 def group_starting(event: RestartEvent) -> bool:
@@ -47,22 +29,22 @@ def group_starting(event: RestartEvent) -> bool:
 
 class RecreateGroupOnPodRestart:
     def decide(self, event: RestartEvent) -> RestartDecision:
-        reason = pod_failed(event.pod)
-        if reason is None:
+        trigger = restart_trigger(event.pod)
+        if trigger is None:
             return RestartDecision.ignore()
         if c.RECREATE_GROUP_AFTER_START_ANNOTATION in event.lws.annotations and group_starting(event):
             return RestartDecision.ignore("group is still starting")
-        return RestartDecision.recreate(reason)
+        return RestartDecision.recreate(trigger.reason)
 
 
 class RecreateGroupAfterStart:
     def decide(self, event: RestartEvent) -> RestartDecision:
-        reason = pod_failed(event.pod)
-        if reason is None:
+        trigger = restart_trigger(event.pod)
+        if trigger is None:
             return RestartDecision.ignore()
         if group_starting(event):
             return RestartDecision.ignore("group is still starting")
-        return RestartDecision.recreate(reason)
+        return RestartDecision.recreate(trigger.reason)
 
 
 class NoGroupRestart:

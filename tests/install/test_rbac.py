@@ -43,8 +43,9 @@ from lws.cli.yaml_output import to_yaml_documents
 from lws.cluster.certs import describe_ca, make_serving_certificate, split_bundle
 from lws.cluster.client import ApiObserver, Cluster, ClusterConfig
 from lws.cluster.kube import connect
-from lws.controller.testing import OperatorThread, settings_for_tests
+from lws.controller.in_process import InProcessOperator
 from lws.hooks.manager import PluginSelection, make_hooks
+from lws.plugin_testing import settings_for_tests
 from lws.sim.kubeconfig import write_kubeconfig
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
@@ -230,9 +231,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                     webhook_host="127.0.0.1",
                     webhook_port=0,
                 )
-                with OperatorThread(in_pod, make_hooks(), connect=connect_as_pod):
+                with InProcessOperator(in_pod, make_hooks(), connect=connect_as_pod):
                     bundle_in_pod = _identities(cluster)
-            outside = OperatorThread(
+            outside = InProcessOperator(
                 settings_for_tests(kubeconfig=kubeconfig, operator_namespace=NAMESPACE),
                 make_hooks(),
                 connect=connect,
@@ -358,7 +359,7 @@ def test_a_gang_scheduling_component_grants_what_its_plugin_needs(gang: str, tmp
         with RbacProxy(cluster.url, authorizer) as proxy:
             kubeconfig = str(write_kubeconfig(tmp_path / "operator", proxy.url))
             settings = settings_for_tests(kubeconfig=kubeconfig, operator_namespace=NAMESPACE)
-            operator = OperatorThread(
+            operator = InProcessOperator(
                 settings, make_hooks(PluginSelection(enable=enabled)), connect=connect
             ).start()
             try:

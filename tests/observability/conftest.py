@@ -20,7 +20,7 @@ from lws.sim.testing import skip_if_real_cluster
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     skip_if_real_cluster("running a traced operator of the test's own")
-    # Frequent bookmarks let OperatorThread.settle see how far quiet watches have got.
+    # Frequent bookmarks let InProcessOperator.settle see how far quiet watches have got.
     embedded = EmbeddedCluster(topology=HERE / "topology.yaml", bookmark_interval=0.2).start()
     kubeconfig = embedded.write_kubeconfig(tmp_path_factory.mktemp("obs") / "kubeconfig")
     subprocess.run(

@@ -15,11 +15,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 
 from lws.cluster.kube import connect
+from lws.controller.in_process import InProcessOperator
 from lws.controller.instrumentation import OperatorTelemetry
-from lws.controller.testing import OperatorThread, settings_for_tests
 from lws.hooks.manager import make_hooks
 from lws.observability.metrics import LwsMetrics
 from lws.observability.tracing import in_memory_tracing
+from lws.plugin_testing import settings_for_tests
 from lws.sim.runner import EmbeddedCluster
 from tests.sim.kubectl_cli import kubectl_binary
 
@@ -40,7 +41,7 @@ class Traced:
     """An operator under test, with what its telemetry wrote."""
 
     cluster: EmbeddedCluster
-    operator: OperatorThread
+    operator: InProcessOperator
     telemetry: OperatorTelemetry
     exporter: InMemorySpanExporter
     provider: TracerProvider
@@ -65,7 +66,7 @@ def start_traced(
     if namespace is None:
         namespace = f"obs-{uuid.uuid4().hex[:6]}"
         cluster.embedded.sync.create(NAMESPACES, None, {"metadata": {"name": namespace}})
-    operator = OperatorThread(
+    operator = InProcessOperator(
         settings_for_tests(kubeconfig=str(cluster.kubeconfig), namespaces=(namespace,)),
         make_hooks(),
         connect=connect,

@@ -13,7 +13,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.sdk.trace import ReadableSpan
 
 from lws.api import constants as c
-from lws.controller.testing import OperatorThread
+from lws.controller.in_process import InProcessOperator
 from lws.sim.errors import APIError
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
@@ -55,7 +55,7 @@ def settled(obj: dict[str, Any]) -> bool:
 
 
 def wait_settled(
-    cluster: EmbeddedCluster, operator: OperatorThread, namespace: str, name: str, *, timeout: float = 30.0
+    cluster: EmbeddedCluster, operator: InProcessOperator, namespace: str, name: str, *, timeout: float = 30.0
 ) -> dict[str, Any]:
     """Wait until the set has settled and the operator has acted on everything up to then."""
 

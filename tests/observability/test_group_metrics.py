@@ -12,10 +12,10 @@ from lws.cluster.kube import connect
 from lws.controller.context import Telemetry
 from lws.controller.instrumentation import build_telemetry
 from lws.controller.operator import Operator
-from lws.controller.testing import settings_for_tests
 from lws.hooks.manager import make_hooks
 from lws.observability.hooks import ObservedHooks
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION
+from lws.plugin_testing import settings_for_tests
 from lws.sim.testing import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]

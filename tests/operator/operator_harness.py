@@ -14,8 +14,9 @@ from e2e_kit import Kube
 
 from lws.cluster.kube import connect
 from lws.controller.context import Telemetry
-from lws.controller.testing import OperatorThread, settings_for_tests
+from lws.controller.in_process import InProcessOperator
 from lws.hooks.manager import make_hooks
+from lws.plugin_testing import settings_for_tests
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import skip_if_real_cluster
 
@@ -31,9 +32,9 @@ class E2E:
     kubeconfig: Path
     kube: Kube
     cluster: EmbeddedCluster | None
-    operator: OperatorThread | None
+    operator: InProcessOperator | None
 
-    def require_operator(self) -> OperatorThread:
+    def require_operator(self) -> InProcessOperator:
         skip_if_real_cluster("the in-process operator")
         assert self.operator is not None
         return self.operator
@@ -42,7 +43,7 @@ class E2E:
 def start_cluster(tmp: Path) -> tuple[EmbeddedCluster, Path, Kube]:
     """An embedded cluster with the test topology and the LeaderWorkerSet CRD."""
     # Frequent bookmarks let quiet watches tell the operator's caches how far the cluster has got, which
-    # is what OperatorThread.settle waits for.
+    # is what InProcessOperator.settle waits for.
     cluster = EmbeddedCluster(topology=TOPOLOGY, bookmark_interval=0.2).start()
     kubeconfig = cluster.write_kubeconfig(tmp / "kubeconfig")
     kube = Kube(kubeconfig)
@@ -50,9 +51,9 @@ def start_cluster(tmp: Path) -> tuple[EmbeddedCluster, Path, Kube]:
     return cluster, kubeconfig, kube
 
 
-def start_operator(*, telemetry: Telemetry | None = None, **changes: Any) -> OperatorThread:
+def start_operator(*, telemetry: Telemetry | None = None, **changes: Any) -> InProcessOperator:
     """An operator on its own thread; ``changes`` are settings (the kubeconfig at least). Ready when returned."""
-    return OperatorThread(
+    return InProcessOperator(
         settings_for_tests(**changes), make_hooks(), connect=connect, telemetry=telemetry
     ).start()
 
@@ -64,9 +65,9 @@ class Private:
     kubeconfig: Path
     kube: Kube
     cluster: EmbeddedCluster
-    operators: list[OperatorThread]
+    operators: list[InProcessOperator]
 
-    def start_operator(self, *, telemetry: Telemetry | None = None, **changes: Any) -> OperatorThread:
+    def start_operator(self, *, telemetry: Telemetry | None = None, **changes: Any) -> InProcessOperator:
         operator = start_operator(telemetry=telemetry, kubeconfig=str(self.kubeconfig), **changes)
         self.operators.append(operator)
         return operator

@@ -14,7 +14,8 @@ from operator_harness import Private
 
 from lws.cluster.client import ApiCall
 from lws.cluster.resources import LEADERWORKERSETS, NAMESPACES, STATEFULSETS
-from lws.controller.context import Key, Span, Telemetry
+from lws.controller.context import Span, Telemetry
+from lws.core.routing import Key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
 

@@ -19,8 +19,9 @@ from e2e_kit import Kube, assert_matches_render, namespace_scope
 
 from lws.api import constants as c
 from lws.cluster.kube import connect
-from lws.controller.testing import OperatorThread, settings_for_tests
+from lws.controller.in_process import InProcessOperator
 from lws.hooks.manager import make_hooks
+from lws.plugin_testing import settings_for_tests
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import skip_if_real_cluster
 
@@ -44,10 +45,10 @@ def cluster(tmp_path: Path) -> Iterator[Kube]:
     embedded = EmbeddedCluster(topology=TOPOLOGY, bookmark_interval=0.2).start()
     kubeconfig = embedded.write_kubeconfig(tmp_path / "kubeconfig")
     kube = Kube(kubeconfig)
-    operator: OperatorThread | None = None
+    operator: InProcessOperator | None = None
     try:
         kube.kubectl("apply", "--server-side", "-f", str(CRDS))
-        operator = OperatorThread(
+        operator = InProcessOperator(
             settings_for_tests(kubeconfig=str(kubeconfig)), make_hooks(), connect=connect
         ).start()
         yield kube

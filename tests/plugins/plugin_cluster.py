@@ -30,8 +30,9 @@ from lws.api import constants as c
 from lws.cli.main import cli
 from lws.cluster.kube import connect
 from lws.cluster.resources import EVENTS, PODS
-from lws.controller.testing import OperatorThread, settings_for_tests
+from lws.controller.in_process import InProcessOperator
 from lws.hooks.manager import Hooks
+from lws.plugin_testing import settings_for_tests
 from lws.sim.runner import EmbeddedCluster
 from tests.operator.e2e_kit import Kube, labels, namespace_scope
 
@@ -51,7 +52,7 @@ class PluginCluster:
     """A running embedded cluster, the LeaderWorkerSet CRD, and an operator with the chosen plugins."""
 
     cluster: EmbeddedCluster
-    operator: OperatorThread
+    operator: InProcessOperator
     kube: Kube
 
     def namespace(self) -> contextlib.AbstractContextManager[str]:
@@ -89,14 +90,14 @@ def running(
     # is what PluginCluster.settle waits for.
     cluster = EmbeddedCluster(topology=topology, bookmark_interval=0.2).start()
     kube: Kube | None = None
-    operator: OperatorThread | None = None
+    operator: InProcessOperator | None = None
     try:
         kubeconfig = cluster.write_kubeconfig(tmp / "kubeconfig")
         kube = Kube(kubeconfig)
         for path in (CRDS, *crds):
             kube.kubectl("apply", "--server-side", "-f", str(path))
         settings = settings_for_tests(kubeconfig=str(kubeconfig))
-        operator = OperatorThread(settings, hooks, connect=connect).start()
+        operator = InProcessOperator(settings, hooks, connect=connect).start()
         yield PluginCluster(cluster, operator, kube)
     finally:
         if operator is not None:

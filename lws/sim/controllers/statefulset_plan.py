@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from lws.k8s.pods import pod_running_and_ready, ready_condition
 from lws.sim.objects import clone, parse_time
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -81,26 +82,11 @@ def is_created(pod: Mapping[str, Any]) -> bool:
     return _phase(pod) != ""
 
 
-def _true_ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition if condition.get("status") == "True" else None
-    return None
-
-
-def is_running_and_ready(pod: Mapping[str, Any]) -> bool:
-    """Phase Running and the Ready condition True."""
-    return _phase(pod) == "Running" and _true_ready_condition(pod) is not None
-
-
 def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: datetime) -> float | None:
     """Seconds until a Running+Ready pod becomes available (0 if it is); None if it is not Ready."""
-    if _phase(pod) != "Running":
+    if not pod_running_and_ready(pod):
         return None
-    ready = _true_ready_condition(pod)
-    if ready is None:
-        return None
-    stamp = ready.get("lastTransitionTime")
+    stamp = (ready_condition(pod) or {}).get("lastTransitionTime")
     if min_ready_seconds <= 0 or not stamp:
         return 0.0
     remaining = (parse_time(stamp) + timedelta(seconds=min_ready_seconds) - now).total_seconds()
@@ -440,7 +426,7 @@ def count_status(
         created = is_created(pod)
         if created:
             counts["replicas"] += 1
-        if is_running_and_ready(pod):
+        if pod_running_and_ready(pod):
             counts["readyReplicas"] += 1
             if is_available(pod, min_ready_seconds, now):
                 counts["availableReplicas"] += 1

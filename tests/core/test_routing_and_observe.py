@@ -8,10 +8,10 @@ import pytest
 
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
-from lws.controller.context import Key
-from lws.controller.observe import group_states, statefulset_ready, status_observations
-from lws.controller.routing import owned_keys, pod_keys, service_keys, statefulset_keys
+from lws.core.groups import group_states, status_observations
+from lws.core.observe import statefulset_ready
 from lws.core.rollout import GroupState
+from lws.core.routing import Key, owned_keys, pod_keys, service_keys, statefulset_keys
 
 
 def _obj(name: str, **labels: str) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Group restart bookkeeping: upstream's guards against stale pods, and ``status.groupRestarts``.
 
+(Which pods trigger a restart at all is :func:`lws.core.pod_failure.restart_trigger`.)
+
 The guards (upstream issues #291, #804): when a group is recreated, the old workers go away in the
 background while the new leader starts. An old worker that restarts or is deleted then must not kill the
 *new* leader. A worker counts only if its leader exists, carries the same revision, and owns it —
@@ -13,25 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from lws.controller.observe import controller_of, revision_of, uid_of
-from lws.core.pod_failure import pod_failures
+from lws.core.observe import controller_of, revision_of, uid_of
 from lws.hooks.types import GroupRestartState
 
 Obj = Mapping[str, Any]
 STATE_BACKOFF = "Backoff"
 STATE_FAILED = "Failed"
-
-
-def restart_triggered(pod: Obj) -> bool:
-    """Upstream's trigger: a container or init container restarted while Pending/Running, or deletion.
-
-    The signals come from :func:`lws.core.pod_failure.pod_failures`; this picks the ones upstream offers
-    to a restart policy (a failed or long-not-ready pod is not offered yet).
-    """
-    return any(
-        f.kind == "deleted" or (f.kind == "container-restarted" and f.phase in ("Pending", "Running"))
-        for f in pod_failures(pod)
-    )
 
 
 def stale_worker(worker: Obj, leader: Obj, statefulset: Callable[[str], Obj | None]) -> str | None:

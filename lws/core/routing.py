@@ -1,13 +1,30 @@
-"""Which reconciles an observed change calls for (the table in ``docs/design/operator.md``)."""
+"""Which reconciles an observed change calls for (the table in ``docs/design/operator.md``).
+
+The work queue's keys are defined here, with the rule that maps a changed object to them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from lws.api import constants as c
-from lws.controller.context import Key
 from lws.core.keys import split_ordinal
+
+KeyKind = Literal["set", "group"]
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    """A work-queue key: a set (``set/<ns>/<lws>``) or a group (``group/<ns>/<leader pod>``)."""
+
+    kind: KeyKind
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
 
 
 def _meta(obj: Mapping[str, Any]) -> tuple[str, str, Mapping[str, str]]:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from lws.api import constants as c
-from lws.controller.restarts import restart_state, restart_triggered, stale_worker, with_entry
+from lws.core.pod_failure import restart_trigger
+from lws.core.restarts import restart_state, stale_worker, with_entry
 
 LEADER_UID = "leader-uid-2"
 STS_UID = "sts-uid-2"
@@ -94,7 +95,7 @@ def test_restart_trigger_is_upstreams(status: dict, deleting: bool, triggered: b
     pod: dict[str, Any] = {"metadata": {"name": "p"}, "status": status}
     if deleting:
         pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    assert restart_triggered(pod) == triggered
+    assert (restart_trigger(pod) is not None) == triggered
 
 
 def test_group_restart_entries_round_trip_through_status() -> None:

@@ -1,11 +1,13 @@
-"""Run the operator in a thread of its own: for end-to-end tests, ``lws demo`` and ``lws simulate``.
+"""An in-process operator runner: the whole operator on a thread of its own, inside the caller's process.
 
-The embedded cluster runs on its own thread and loop; so does the operator here, so the API server can
-call the operator's webhooks while the operator waits on the API server, and the caller (a test, a demo)
-stays free to block::
+``lws demo`` and ``lws simulate`` run the operator this way next to the embedded cluster, and so do the
+end-to-end tests. The embedded cluster runs on its own thread and loop; so does the operator here, so the
+API server can call the operator's webhooks while the operator waits on the API server, and the caller (a
+demo, a test) stays free to block::
 
     from lws.cluster.kube import connect
-    with OperatorThread(settings_for_tests(), make_hooks(), connect=connect) as running:
+    settings = OperatorSettings(kubeconfig=path, identity="demo", health_host="127.0.0.1", health_port=0)
+    with InProcessOperator(settings, make_hooks(), connect=connect) as running:
         ...                                   # the operator is ready: caches synced, webhooks registered
         running.request_log.writes(since=mark)
 """
@@ -14,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import threading
-import uuid
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
@@ -30,24 +30,11 @@ from lws.hooks.manager import Hooks
 T = TypeVar("T")
 
 
-def settings_for_tests(**changes: Any) -> OperatorSettings:
-    """Settings for an operator under test: all namespaces, free ports, a Lease that fails over in ~2 s."""
-    base = OperatorSettings(
-        identity=f"test-operator_{uuid.uuid4().hex[:8]}",
-        health_host="127.0.0.1",
-        health_port=0,
-        lease_duration=2.0,
-        renew_deadline=1.5,
-        retry_period=0.2,
-    )
-    return dataclasses.replace(base, **changes)
-
-
 class OperatorError(RuntimeError):
-    """The operator under test did not start, or did not stop, in time; the message says which."""
+    """The in-process operator did not start, or did not stop, in time; the message says which."""
 
 
-class OperatorThread:
+class InProcessOperator:
     """An :class:`Operator` running on a thread of its own, with its own event loop.
 
     :param wait_ready: make :meth:`start` return only once the operator is ready (a standby replica is
@@ -79,7 +66,7 @@ class OperatorThread:
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> OperatorThread:
+    def start(self, timeout: float = 30.0) -> InProcessOperator:
         """Start the operator; return once it is ready (or running, with ``wait_ready=False``)."""
         self._thread = threading.Thread(
             target=self._main, name=f"lws-operator:{self.settings.identity}", daemon=True
@@ -103,7 +90,7 @@ class OperatorThread:
             raise OperatorError(f"the operator did not stop within {timeout}s")
         self._thread = None
 
-    def __enter__(self) -> OperatorThread:
+    def __enter__(self) -> InProcessOperator:
         return self.start()
 
     def __exit__(

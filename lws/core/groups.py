@@ -1,0 +1,65 @@
+"""How the rollout and status passes see each group: both halves, the leader pod and the worker StatefulSet.
+
+Upstream's rules: a group is ready when its leader pod is Running and Ready and (size > 1) its worker
+StatefulSet is ready; updated when both carry the set's current revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from lws.api.model import LeaderWorkerSet
+from lws.core.observe import group_index_of, revision_of, statefulset_ready
+from lws.core.rollout import GroupState
+from lws.core.status import GroupObservation
+from lws.k8s.pods import pod_running_and_ready
+
+Obj = Mapping[str, Any]
+Lookup = Callable[[str], Obj | None]
+
+
+def group_states(
+    lws: LeaderWorkerSet, *, sts_replicas: int, revision: str, pod: Lookup, workers: Lookup
+) -> list[GroupState]:
+    """One state per leader ordinal ``0..S-1``: ready and updated, counting both halves of each group.
+
+    A group whose leader pod or (size > 1) worker StatefulSet is missing is neither.
+    """
+    no_workers = lws.size == 1
+    states: list[GroupState] = []
+    for index in range(sts_replicas):
+        name = lws.leader_pod_name(index)
+        leader = pod(name)
+        sts = None if no_workers else workers(name)
+        if leader is None or (not no_workers and sts is None):
+            states.append(GroupState(ready=False, updated=False))
+            continue
+        ready = pod_running_and_ready(leader) and (no_workers or statefulset_ready(sts))
+        updated = revision_of(leader) == revision and (no_workers or revision_of(sts) == revision)
+        states.append(GroupState(ready=ready, updated=updated))
+    return states
+
+
+def status_observations(
+    lws: LeaderWorkerSet, leaders: Iterable[Obj], *, revision: str, workers: Lookup
+) -> list[GroupObservation]:
+    """What the status pass sees: every leader pod whose worker StatefulSet exists (or size 1)."""
+    no_workers = lws.size == 1
+    seen: list[GroupObservation] = []
+    for leader in leaders:
+        index = group_index_of(leader)
+        if index is None:
+            continue
+        name = str((leader.get("metadata") or {}).get("name"))
+        sts = None if no_workers else workers(name)
+        if not no_workers and sts is None:
+            continue
+        seen.append(
+            GroupObservation(
+                index=index,
+                ready=pod_running_and_ready(leader) and (no_workers or statefulset_ready(sts)),
+                updated=revision_of(leader) == revision and (no_workers or revision_of(sts) == revision),
+            )
+        )
+    return seen
