@@ -51,14 +51,19 @@ def parse_duration(text: str | float, *, where: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
-def parse_bind_address(text: str, *, where: str) -> tuple[str, int | None]:
-    """``":8081"`` -> ("0.0.0.0", 8081); ``"127.0.0.1:0"`` -> any free port; ``"0"`` or ``""``: disabled."""
+def parse_bind_address(text: str, *, where: str) -> tuple[str | None, int | None]:
+    """``":8081"`` -> (None, 8081); ``"127.0.0.1:0"`` -> any free port; ``"0"`` or ``""``: disabled.
+
+    No host (``:8081``, upstream's default) means every interface in a pod and loopback outside one, so
+    that ``lws run`` on a laptop does not serve its probes and metrics to the network; write
+    ``0.0.0.0:8081`` to listen everywhere anyway.
+    """
     if text in ("", "0"):
-        return "0.0.0.0", None
+        return None, None
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise CliError(f"{where}: {text!r} is not an address such as :8081 or 127.0.0.1:8081")
-    return host or "0.0.0.0", int(port)
+    return host or None, int(port)
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,8 @@ def resolve_settings(flags: Flags, config: OperatorConfig, env: Mapping[str, str
     if webhooks is None and env.get("ENABLE_WEBHOOKS", "").lower() == "false":
         webhooks = False
     health_host, health_port = parse_bind_address(
-        pick(flags.health_address, health, "healthProbeBindAddress", ":8081"), where="health probe address"
+        pick(flags.health_address, health, "healthProbeBindAddress", ":8081"),
+        where="--health-probe-bind-address",
     )
     operator_namespace = (
         flags.operator_namespace or election.get("resourceNamespace") or config.raw.get("namespace")
@@ -250,8 +256,9 @@ Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 when it cannot start or
     "health_address",
     envvar="LWS_HEALTH_PROBE_BIND_ADDRESS",
     metavar="ADDR",
-    help="Where /healthz and /readyz listen; 0 turns them off [default: :8081]. /readyz answers 200 once "
-    "the caches are synced and the webhooks registered.",
+    help="Where /healthz and /readyz listen; 0 turns them off [default: :8081]. An address without a host "
+    "listens on every interface in a pod and on 127.0.0.1 outside one. /readyz answers 200 once the caches "
+    "are synced and the webhooks registered.",
 )
 @click.option(
     "--metrics-bind-address",
@@ -259,8 +266,8 @@ Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 when it cannot start or
     envvar="LWS_METRICS_BIND_ADDRESS",
     metavar="ADDR",
     help="Where /metrics (Prometheus text, plain HTTP) listens; 0 turns it off [config metrics.bindAddress; "
-    "default: :8443]. Traces go where the OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT); none by "
-    "default.",
+    "default: :8443; without a host: every interface in a pod, 127.0.0.1 outside one]. Traces go where "
+    "the OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT); none by default.",
 )
 @click.option("--workers", type=int, envvar="LWS_WORKERS", help="Concurrent reconciles [default: 4].")
 @click.option(
@@ -290,7 +297,8 @@ def command(
     config, hooks = load(config_path, enable_plugins, disable_plugins)
     settings = resolve_settings(Flags(**options), config, os.environ)
     metrics_host, metrics_port = parse_bind_address(
-        metrics_address or config.section("metrics").get("bindAddress") or ":8443", where="metrics address"
+        metrics_address or config.section("metrics").get("bindAddress") or ":8443",
+        where="--metrics-bind-address",
     )
     try:
         tracer_provider = configure_tracing(os.environ, service_version=__version__)
@@ -303,11 +311,8 @@ def command(
         version=__version__,
     )
     operator = Operator(settings, hooks, connect=connect, telemetry=telemetry, handle_signals=True)
-    metrics = (
-        MetricsServer(registry, host=metrics_host, port=metrics_port) if metrics_port is not None else None
-    )
     try:
-        asyncio.run(_serve(operator, metrics))
+        asyncio.run(_serve(operator, registry, metrics_host, metrics_port))
     except (ConfigError, OperatorStartError) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
@@ -320,17 +325,21 @@ def command(
         raise CliError(f"the operator stopped after a failure: {operator.failure}")
 
 
-async def _serve(operator: Operator, metrics: MetricsServer | None) -> None:
+async def _serve(operator: Operator, registry: CollectorRegistry, host: str | None, port: int | None) -> None:
     """The operator, with ``/metrics`` served on the same event loop from when it is ready (connected,
-    caches synced: when its Service would send Prometheus to it) until it stops."""
-    if metrics is None:
+    caches synced: when its Service would send Prometheus to it) until it stops.
+
+    ``host`` ``None``: every interface in a pod, loopback outside one (known once connected)."""
+    if port is None:
         await operator.run()
         return
     running = asyncio.create_task(operator.run(), name="operator")
     ready = asyncio.create_task(operator.ready.wait(), name="operator ready")
+    metrics: MetricsServer | None = None
     try:
         await asyncio.wait({running, ready}, return_when=asyncio.FIRST_COMPLETED)
         if ready.done() and not running.done():
+            metrics = MetricsServer(registry, host=host or operator.default_bind_host, port=port)
             try:
                 await metrics.start()
             except OSError as exc:
@@ -343,7 +352,8 @@ async def _serve(operator: Operator, metrics: MetricsServer | None) -> None:
         await running
     finally:
         ready.cancel()
-        await metrics.stop()
+        if metrics is not None:
+            await metrics.stop()
 
 
 def _flush(telemetry: Telemetry, provider: TracerProvider | None) -> None:

@@ -13,11 +13,14 @@ requests:
 * in a pod: the ``lws-webhook-service`` Service of the operator's namespace, which spreads them over the
   replicas;
 * outside the cluster (development, tests): ``https://127.0.0.1:<port>``, the URL of one live replica; when
-  it stops cleanly it hands the URL to another live replica, and the last one removes both
-  configurations.
+  it stops cleanly it hands the URL to another live replica, and the last one puts back what it found:
+  it removes configurations that replicas outside a pod created, and points configurations that were
+  installed (``lws manifests``: a Service) at that Service again.
 
-CAs of replicas that are gone (pod deleted, or nothing listening at their URL) or that expired are pruned
-by whichever replica next updates the configurations.
+A replica only ever takes out what it put in: a replica that never registered (a start that failed
+before, say, on a port already in use) leaves the configurations alone on its way out, and so does one
+whose CA is no longer in them. CAs of replicas that are gone (pod deleted, or nothing listening at their
+URL) or that expired are pruned by whichever replica next updates the configurations.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -92,6 +96,13 @@ _RESOURCES: dict[ConfigKind, Resource] = {
     "validating": VALIDATING_WEBHOOK_CONFIGURATIONS,
 }
 
+#: On a configuration that a replica outside a pod created: the last such replica to leave deletes it.
+CREATED_BY_ANNOTATION = "lws.x-k8s.io/webhook-created-by"
+CREATED_BY_LOCAL = "lws-run-outside-a-pod"
+#: On an installed configuration (pointing at a Service) that a replica outside a pod took over: the
+#: Service it pointed at, as JSON, so that the last such replica to leave points it back there.
+INSTALLED_SERVICE_ANNOTATION = "lws.x-k8s.io/webhook-installed-service"
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -123,7 +134,9 @@ class Endpoint:
         return config
 
 
-def configuration(kind: ConfigKind, endpoint: Endpoint, ca_bundle: bytes) -> dict[str, Any]:
+def configuration(
+    kind: ConfigKind, endpoint: Endpoint, ca_bundle: bytes, *, annotations: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The whole webhook configuration object of ``kind``."""
     webhooks: list[dict[str, Any]] = []
     for spec in WEBHOOKS[kind]:
@@ -145,10 +158,13 @@ def configuration(kind: ConfigKind, endpoint: Endpoint, ca_bundle: bytes) -> dic
         if spec.group_pods_only:
             hook["objectSelector"] = {"matchExpressions": [{"key": c.SET_NAME_LABEL, "operator": "Exists"}]}
         webhooks.append(hook)
+    metadata: dict[str, Any] = {"name": CONFIG_NAMES[kind], "labels": {"app.kubernetes.io/name": "lws"}}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": _RESOURCES[kind].kind,
-        "metadata": {"name": CONFIG_NAMES[kind], "labels": {"app.kubernetes.io/name": "lws"}},
+        "metadata": metadata,
         "webhooks": webhooks,
     }
 
@@ -163,6 +179,46 @@ def current_bundle(config: Mapping[str, Any] | None) -> list[bytes]:
             except ValueError:
                 return []
     return []
+
+
+def current_service(config: Mapping[str, Any] | None) -> Endpoint | None:
+    """The Service the configuration points at (the first webhook's), if it points at one."""
+    for hook in (config or {}).get("webhooks") or []:
+        service = (hook.get("clientConfig") or {}).get("service")
+        if isinstance(service, Mapping) and service.get("namespace") and service.get("name"):
+            return Endpoint(
+                service_namespace=str(service["namespace"]),
+                service_name=str(service["name"]),
+                service_port=int(service.get("port") or 443),
+            )
+    return None
+
+
+def installed_service(config: Mapping[str, Any] | None) -> Endpoint | None:
+    """The Service an installed configuration pointed at before a replica outside a pod took it over."""
+    annotations = ((config or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        saved = json.loads(annotations.get(INSTALLED_SERVICE_ANNOTATION) or "null")
+        if not isinstance(saved, dict):
+            return None
+        return Endpoint(
+            service_namespace=str(saved["namespace"]),
+            service_name=str(saved["name"]),
+            service_port=int(saved.get("port") or 443),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _service_annotation(endpoint: Endpoint) -> str:
+    return json.dumps(
+        {
+            "namespace": endpoint.service_namespace,
+            "name": endpoint.service_name,
+            "port": endpoint.service_port,
+        },
+        sort_keys=True,
+    )
 
 
 def current_url(config: Mapping[str, Any] | None) -> str | None:
@@ -223,21 +279,34 @@ def plan_registration(
 
 
 def plan_departure(
-    existing: Sequence[bytes], existing_url: str | None, *, own: CaInfo, own_endpoint: Endpoint, now: datetime
+    existing: Sequence[bytes],
+    existing_url: str | None,
+    *,
+    own: CaInfo,
+    own_endpoint: Endpoint,
+    now: datetime,
+    installed: Endpoint | None = None,
 ) -> Registration | None:
     """Leave: drop our CA; hand the URL to another replica. ``None``: remove the configurations.
 
     In a pod (Service endpoint) the configurations stay even when no CA is left: they are part of the
     installation, and the next replica to start adds its CA.
+
+    :param installed: the Service an installed configuration pointed at before replicas outside a pod
+        took it over: the last of them to leave points it back there instead of removing it.
     """
     others = [pem for pem in existing if pem.strip() != own.pem.strip()]
     if own_endpoint.url is None:
         return Registration(tuple(others), own_endpoint)
     infos = [describe_ca(pem) for pem in others]
     live = [i for i in infos if i is not None and i.url and not i.expired(now)]
-    if existing_url is not None and existing_url != own.url:
-        return Registration(tuple(others), Endpoint(url=existing_url)) if others else None
+    if existing_url is not None and existing_url != own.url and others:
+        return Registration(tuple(others), Endpoint(url=existing_url))
     if not live:
+        if installed is not None:
+            # In-pod replicas' CAs and foreign certificates stay; the Service gets the requests again.
+            kept = [pem for pem, info in zip(others, infos, strict=True) if info is None or info.url is None]
+            return Registration(tuple(kept), installed)
         return None
     successor = live[0].url
     assert successor is not None
@@ -285,6 +354,8 @@ class WebhookRegistrar:
         self.operator_namespace = operator_namespace
         self._now = now
         self.registered = asyncio.Event()
+        #: The configurations this replica has put its CA into (and so may have to take it out of).
+        self.joined: set[ConfigKind] = set()
 
     async def register(self) -> None:
         """Create or update both configurations so they include this replica."""
@@ -293,13 +364,21 @@ class WebhookRegistrar:
         self.registered.set()
 
     async def unregister(self) -> None:
-        """Take this replica out (see :func:`plan_departure`); never raises."""
+        """Take this replica out of the configurations it joined (see :func:`plan_departure`); never raises.
+
+        A replica that never joined one leaves it alone: a start that failed early must not remove what
+        other replicas, or the installation, put there.
+        """
         self.registered.clear()
         for kind in WEBHOOKS:
+            if kind not in self.joined:
+                continue
             try:
                 await self._update(kind, joining=False)
             except ApiError as exc:
                 log.warning("could not remove this replica from %s: %s", CONFIG_NAMES[kind], exc)
+            else:
+                self.joined.discard(kind)
 
     async def run(self, *, resync: float = 300.0) -> None:
         """Stay registered: re-check on every change to the configurations and every ``resync`` seconds."""
@@ -387,9 +466,16 @@ class WebhookRegistrar:
                     now=now,
                 )
             else:
-                if live is None:
-                    return
-                plan = plan_departure(existing, url, own=self.own, own_endpoint=self.endpoint, now=now)
+                if live is None or not self._includes_us(live):
+                    return  # nothing of ours left in it: someone else's to manage
+                plan = plan_departure(
+                    existing,
+                    url,
+                    own=self.own,
+                    own_endpoint=self.endpoint,
+                    now=now,
+                    installed=installed_service(live),
+                )
             try:
                 if plan is None:
                     assert live is not None
@@ -397,19 +483,54 @@ class WebhookRegistrar:
                     await self.cluster.delete(res, None, name, preconditions={"uid": uid} if uid else None)
                     log.info("removed %s (last replica serving it)", name)
                     return
-                desired = configuration(kind, plan.endpoint, plan.ca_bundle)
+                annotations = self._annotations(live, plan)
+                desired = configuration(kind, plan.endpoint, plan.ca_bundle, annotations=annotations)
                 if live is None:
                     await self.cluster.create(res, None, desired)
                     log.info("registered %s", name)
+                    self._joined_now(kind, joining)
                     return
-                if contains(live, {"webhooks": desired["webhooks"]}) and len(
-                    live.get("webhooks") or []
-                ) == len(desired["webhooks"]):
+                live_annotations = (live.get("metadata") or {}).get("annotations") or {}
+                if (
+                    contains(live, {"webhooks": desired["webhooks"]})
+                    and len(live.get("webhooks") or []) == len(desired["webhooks"])
+                    and live_annotations == (annotations or {})
+                ):
+                    self._joined_now(kind, joining)
                     return
-                body = {**live, "webhooks": desired["webhooks"]}
+                metadata = {**(live.get("metadata") or {}), "annotations": annotations}
+                body = {**live, "metadata": metadata, "webhooks": desired["webhooks"]}
                 await self.cluster.replace(res, None, name, body)
                 log.info("updated %s (%d CA(s))", name, len(plan.bundle))
+                self._joined_now(kind, joining)
                 return
             except (Conflict, AlreadyExists, NotFound):
                 continue  # someone else changed it meanwhile: read again
         raise ApiError(f"could not update {name}: it kept changing under us (5 attempts)")
+
+    def _joined_now(self, kind: ConfigKind, joining: bool) -> None:
+        if joining:
+            self.joined.add(kind)
+
+    def _annotations(self, live: Mapping[str, Any] | None, plan: Registration) -> dict[str, str]:
+        """The configuration's annotations after ``plan``: who may delete it, and what to restore.
+
+        Created by a replica outside a pod: marked so, and the last such replica out deletes it. Installed
+        (pointing at a Service) and taken over by a replica outside a pod: the Service is remembered, so
+        that it gets the requests again when the last such replica leaves.
+        """
+        annotations = dict(((live or {}).get("metadata") or {}).get("annotations") or {})
+        if plan.endpoint.url is None:
+            annotations.pop(INSTALLED_SERVICE_ANNOTATION, None)
+            return annotations
+        if live is None:
+            annotations[CREATED_BY_ANNOTATION] = CREATED_BY_LOCAL
+            return annotations
+        service = current_service(live)
+        if (
+            service is not None
+            and INSTALLED_SERVICE_ANNOTATION not in annotations
+            and CREATED_BY_ANNOTATION not in annotations
+        ):
+            annotations[INSTALLED_SERVICE_ANNOTATION] = _service_annotation(service)
+        return annotations

@@ -112,6 +112,7 @@ class Operator:
         self.ready = asyncio.Event()
         self.leading = asyncio.Event()
         self.health_port: int | None = None
+        self.health_host: str | None = None
         self.webhook_url: str | None = None
         #: Why the operator stopped on its own, if it did (``None`` after a requested stop).
         self.failure: str | None = None
@@ -152,8 +153,11 @@ class Operator:
         cluster = await self._connect(self.settings.kubeconfig, self.settings.context, self._api_observers)
         self.cluster = cluster
         log.info("connected to %s (%s)", cluster.server, cluster.info.source)
+        health: web.AppRunner | None = None
         try:
             await self._require_crd(cluster)
+            # Bound before anything is registered: a start that fails here leaves the cluster untouched.
+            health = await self._serve_health()
         except BaseException:
             await cluster.close()
             raise
@@ -171,9 +175,7 @@ class Operator:
         )
         stop_flag = asyncio.Event()
         background: list[asyncio.Task[Any]] = []
-        health: web.AppRunner | None = None
         try:
-            health = await self._serve_health()
             # Every long-running task is created before kopf starts: kopf cancels, on exit, all tasks
             # created after it, and ours must be stopped in order (stop reconciling, then clean up).
             background += [
@@ -328,6 +330,13 @@ class Operator:
             telemetry=self.telemetry,
             field_manager=self.settings.field_manager,
         )
+
+    @property
+    def default_bind_host(self) -> str:
+        """Where probes and metrics listen when no host is given: every interface in a pod (the kubelet
+        and Prometheus come from outside it), loopback outside one (nothing else needs them there)."""
+        in_pod = self.cluster is not None and self.cluster.info.in_cluster
+        return "0.0.0.0" if in_pod else "127.0.0.1"
 
     @property
     def operator_namespace(self) -> str:
@@ -546,12 +555,22 @@ class Operator:
         app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz)])
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.health_host, port)
-        await site.start()
+        host = self.settings.health_host or self.default_bind_host
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OperatorStartError(
+                f"cannot serve the health probes on {host}:{port}: {exc.strerror or exc} (another lws run "
+                "on this machine?); choose another --health-probe-bind-address, e.g. 127.0.0.1:0 for any "
+                "free port, or 0 to turn the probes off"
+            ) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.health_port = sockets[0].getsockname()[1] if sockets else port
-        log.info("probes on http://%s:%s/healthz and /readyz", self.settings.health_host, self.health_port)
+        self.health_host = host
+        log.info("probes on http://%s:%s/healthz and /readyz", host, self.health_port)
         return runner
 
 

@@ -31,6 +31,9 @@ class OperatorSettings:
     :ivar webhook_host: address to listen on; ``None``: 0.0.0.0 in a pod, 127.0.0.1 outside.
     :ivar webhook_url: base URL the API server calls; ``None``: the Service in a pod, else
         ``https://127.0.0.1:<port>``.
+    :ivar health_host: address ``/healthz`` and ``/readyz`` listen on; ``None``: every interface in a pod
+        (the kubelet probes the pod's IP), loopback outside one (a developer's machine, where nothing
+        else needs them).
     :ivar health_port: ``/healthz`` and ``/readyz``; 0 picks a free one, ``None`` serves none.
     """
 
@@ -54,7 +57,7 @@ class OperatorSettings:
     webhook_url: str | None = None
     webhook_service: str = c.WEBHOOK_SERVICE_NAME
 
-    health_host: str = "0.0.0.0"
+    health_host: str | None = None
     health_port: int | None = 8081
 
     #: Seconds between full resyncs of every set (a safety net; events drive everything).

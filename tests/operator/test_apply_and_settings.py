@@ -104,7 +104,7 @@ def test_flags_win_over_the_configuration_file_which_wins_over_defaults() -> Non
     assert not settings.leader_elect and settings.lease_name == "x"
     assert (settings.lease_duration, settings.renew_deadline, settings.retry_period) == (30.0, 12.0, 2.0)
     assert settings.webhook_port == 1234 and settings.webhook_service == "hooks"
-    assert (settings.health_host, settings.health_port) == ("0.0.0.0", 9090)
+    assert (settings.health_host, settings.health_port) == (None, 9090), "no host: all interfaces in a pod"
     assert settings.namespaces is None, "all namespaces by default"
 
     defaults = resolve_settings(Flags(namespaces=("a", "b")), parse_config({}), {"ENABLE_WEBHOOKS": "false"})
@@ -121,7 +121,11 @@ def test_bad_settings_say_what_is_wrong() -> None:
         parse_duration("15 seconds", where="lease duration")
     assert parse_duration("1m30s", where="x") == 90.0 and parse_duration("500ms", where="x") == 0.5
     assert parse_bind_address("127.0.0.1:0", where="x") == ("127.0.0.1", 0)
-    assert parse_bind_address("0", where="x") == ("0.0.0.0", None)
+    assert parse_bind_address("0", where="x") == (None, None)
+    assert parse_bind_address(":8081", where="x") == (None, 8081), "no host: decided by where we run"
+    assert parse_bind_address("0.0.0.0:8081", where="x") == ("0.0.0.0", 8081)
+    with pytest.raises(CliError, match="--health-probe-bind-address: 'localhost' is not an address"):
+        resolve_settings(Flags(health_address="localhost"), parse_config({}), {})
 
 
 def test_denials_read_like_apimachinery() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,10 +14,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from e2e_kit import make_lws
+from e2e_kit import Kube, make_lws
 from operator_harness import Private
 
 from lws.api import constants as c
+from lws.cli.manifests import DEFAULT_FILE, packaged
 from lws.cluster.resources import (
     LEADERWORKERSETS,
     MUTATING_WEBHOOK_CONFIGURATIONS,
@@ -62,7 +64,9 @@ def test_lws_run_serves_reconciles_and_cleans_up_on_sigterm(private: Private) ->
     env = {
         **os.environ,
         "KUBECONFIG": str(private.kubeconfig),
-        "LWS_HEALTH_PROBE_BIND_ADDRESS": "127.0.0.1:0",
+        # No host: outside a pod that means loopback, never every interface of a developer's machine.
+        "LWS_HEALTH_PROBE_BIND_ADDRESS": ":0",
+        "LWS_METRICS_BIND_ADDRESS": ":0",
     }
     process = subprocess.Popen(
         [LWS, "run", "--all-namespaces"],
@@ -77,6 +81,9 @@ def test_lws_run_serves_reconciles_and_cleans_up_on_sigterm(private: Private) ->
             lambda: log.find(r"probes on http://127\.0\.0\.1:(\d+)/healthz"), timeout=30, what="the probes"
         )
         port = int(probe.group(1))
+        assert wait_until(
+            lambda: log.find(r"metrics on http://127\.0\.0\.1:\d+/metrics"), timeout=30, what="metrics"
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
             assert response.status == 200
         wait_until(lambda: _ready(port), timeout=30, what="/readyz to answer 200")
@@ -117,3 +124,55 @@ def test_lws_run_says_to_install_the_crd_first(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert "serves no LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): install the CRD first" in result.stderr
+
+
+def _installed_webhook_configurations(kube: Kube) -> dict[str, str]:
+    """Apply the webhook configurations as `lws manifests` ships them; their resourceVersions by name."""
+    versions: dict[str, str] = {}
+    for obj in packaged(DEFAULT_FILE):
+        res = {
+            "MutatingWebhookConfiguration": MUTATING_WEBHOOK_CONFIGURATIONS,
+            "ValidatingWebhookConfiguration": VALIDATING_WEBHOOK_CONFIGURATIONS,
+        }.get(obj["kind"])
+        if res is not None:
+            versions[obj["metadata"]["name"]] = kube.create(res, None, obj)["metadata"]["resourceVersion"]
+    assert set(versions) == {c.MUTATING_WEBHOOK_CONFIGURATION, c.VALIDATING_WEBHOOK_CONFIGURATION}
+    return versions
+
+
+def _versions(kube: Kube) -> dict[str, str | None]:
+    found = {
+        name: kube.get(res, None, name)
+        for res, name in [
+            (MUTATING_WEBHOOK_CONFIGURATIONS, c.MUTATING_WEBHOOK_CONFIGURATION),
+            (VALIDATING_WEBHOOK_CONFIGURATIONS, c.VALIDATING_WEBHOOK_CONFIGURATION),
+        ]
+    }
+    return {name: obj["metadata"]["resourceVersion"] if obj else None for name, obj in found.items()}
+
+
+def test_a_start_that_cannot_bind_its_probes_says_which_flag_and_leaves_the_webhooks_alone(
+    private: Private,
+) -> None:
+    """Issue 10, bug 4: a second `lws run` on one machine found :8081 taken and, on its way out, deleted
+    the webhook configurations `lws manifests` had installed (it had never registered in them)."""
+    kube = private.kube
+    installed = _installed_webhook_configurations(kube)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "KUBECONFIG": str(private.kubeconfig)}
+        result = subprocess.run(
+            [LWS, "run", "-A", "--health-probe-bind-address", f"127.0.0.1:{port}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    assert f"error: cannot serve the health probes on 127.0.0.1:{port}" in result.stderr
+    assert "choose another --health-probe-bind-address" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert _versions(kube) == installed, "the installed configurations were not touched"

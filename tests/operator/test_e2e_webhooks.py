@@ -9,14 +9,25 @@ from e2e_kit import Kube, KubeError, make_lws
 from operator_harness import Private
 
 from lws.api import constants as c
+from lws.cli.manifests import DEFAULT_FILE, packaged
 from lws.cluster.resources import (
     LEADERWORKERSETS,
     MUTATING_WEBHOOK_CONFIGURATIONS,
     PODS,
     VALIDATING_WEBHOOK_CONFIGURATIONS,
 )
+from lws.cluster.webhooks import INSTALLED_SERVICE_ANNOTATION
 
 pytestmark = pytest.mark.e2e
+
+_CONFIG_RESOURCES = {
+    "MutatingWebhookConfiguration": MUTATING_WEBHOOK_CONFIGURATIONS,
+    "ValidatingWebhookConfiguration": VALIDATING_WEBHOOK_CONFIGURATIONS,
+}
+_CONFIGS = [
+    (MUTATING_WEBHOOK_CONFIGURATIONS, c.MUTATING_WEBHOOK_CONFIGURATION),
+    (VALIDATING_WEBHOOK_CONFIGURATIONS, c.VALIDATING_WEBHOOK_CONFIGURATION),
+]
 
 
 def test_configurations_carry_upstreams_webhooks(kube: Kube) -> None:
@@ -102,3 +113,44 @@ def test_a_pod_webhook_outage_never_blocks_pods_that_are_not_ours(private: Priva
     with pytest.raises(KubeError) as refused:
         kube.create(PODS, "default", ours)
     assert "mpod.kb.io" in refused.value.body, "group pods are refused while their webhook is down (Fail)"
+
+
+def test_a_replica_outside_a_pod_gives_installed_configurations_back_to_their_service(
+    private: Private,
+) -> None:
+    """Issue 10, bug 4: the last replica outside a pod to leave deleted configurations that `lws manifests`
+    had installed; it now points them at the installed Service again, as it found them."""
+    kube = private.kube
+    for obj in packaged(DEFAULT_FILE):
+        res = _CONFIG_RESOURCES.get(obj["kind"])
+        if res is not None:
+            kube.create(res, None, obj)
+    operator = private.start_operator()
+    for res, name in _CONFIGS:
+        config = kube.get(res, None, name)
+        assert config is not None
+        assert config["webhooks"][0]["clientConfig"]["url"].startswith("https://127.0.0.1:"), "taken over"
+    operator.stop()
+    for res, name in _CONFIGS:
+        config = kube.get(res, None, name)
+        assert config is not None, f"{name} was installed: it must outlive the replicas"
+        for hook in config["webhooks"]:
+            client = hook["clientConfig"]
+            assert "url" not in client and not client.get("caBundle"), client
+            assert client["service"] == {
+                "namespace": "lws-system",
+                "name": c.WEBHOOK_SERVICE_NAME,
+                "path": client["service"]["path"],
+                "port": 443,
+            }
+        assert INSTALLED_SERVICE_ANNOTATION not in (config["metadata"].get("annotations") or {})
+
+
+def test_configurations_created_outside_a_pod_are_removed_by_the_last_replica(private: Private) -> None:
+    kube = private.kube
+    first = private.start_operator()
+    second = private.start_operator()
+    first.stop()
+    assert all(kube.get(res, None, name) is not None for res, name in _CONFIGS), "second still serves"
+    second.stop()
+    assert all(kube.get(res, None, name) is None for res, name in _CONFIGS)
