@@ -9,17 +9,23 @@ composition root (``lws run``, test harnesses) imports it, so nothing above this
 * counted in a :class:`RequestLog` (tests assert API cost with it: "a converged set makes no writes");
 * passed to the client's observers and to the caller's :class:`CallContext`, the telemetry seam: a tracer
   opens a span around each call there, a metrics sink counts by verb and code. Both are no-ops unless
-  someone plugs them in.
+  someone plugs them in;
+* sent again when it failed in a way that passes (:class:`RetryPolicy`): throttling, server errors and
+  timeouts, a lost connection. One policy for every caller, start-up included, so that no caller needs a
+  try/except of its own for a single 429 or 504. Each attempt is a request of its own in the log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
+import random
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -36,6 +42,51 @@ _CONTENT_TYPES: dict[str, str] = {
     "apply": "application/apply-patch+yaml",
 }
 WRITE_VERBS = frozenset({"create", "update", "patch", "apply", "delete"})
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which failed requests are sent again, and when.
+
+    Retried: 429 (throttled), 500, 502, 503, 504 and a request that could not be made or whose connection
+    broke (``ApiError.retryable``), with exponential backoff and jitter, as client-go's ``wait.Backoff``;
+    a ``Retry-After`` from the server is honoured when it asks for longer. Writes are retried too: every
+    object the operator creates has a fixed name, so a create that did land the first time answers
+    ``AlreadyExists``, and updates carry a resourceVersion (``Conflict``), which the callers handle anyway.
+
+    Never retried: what would fail again (400, 403, 404, 409, 422...), and watch streams (the informers
+    resume them with their own backoff).
+
+    :ivar attempts: requests in all, the first included.
+    :ivar deadline: no new attempt once this many seconds have passed since the first (a ``Retry-After``
+        that would end later than that is not waited for).
+    """
+
+    attempts: int = 5
+    initial: float = 0.1
+    factor: float = 2.0
+    cap: float = 5.0
+    jitter: float = 0.2
+    deadline: float = 30.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False, repr=False)
+
+    def delay(self, error: ApiError, attempt: int, elapsed: float) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1`` after ``error``; ``None``: give up, raise it."""
+        if not error.retryable or attempt >= self.attempts:
+            return None
+        backoff = min(self.cap, self.initial * self.factor ** (attempt - 1))
+        wait = backoff * (1 + self.jitter * random.random())
+        if error.retry_after is not None:
+            wait = max(wait, error.retry_after)
+        if elapsed + wait > self.deadline:
+            return None
+        return wait
+
+
+#: One attempt only: for callers that run their own retry loop on a clock of their own.
+NO_RETRY = RetryPolicy(attempts=1)
 
 
 @dataclass
@@ -140,6 +191,10 @@ class Response(Protocol):
         """The next line of a streamed body; ``b""`` at its end."""
         ...
 
+    def header(self, name: str) -> str | None:
+        """A response header (case-insensitive), or ``None``."""
+        ...
+
     def release(self) -> None: ...
 
 
@@ -171,6 +226,7 @@ class Cluster:
     """The operator's only door to the API server. Create with :meth:`connect`; close with :meth:`close`.
 
     :param observers: process-wide call observers (metrics), in addition to each call's ``ctx``.
+    :param retry: how transient failures are retried (every call but watches).
     """
 
     def __init__(
@@ -180,12 +236,22 @@ class Cluster:
         info: ClusterConfig | None = None,
         log: RequestLog | None = None,
         observers: Sequence[ApiObserver] = (),
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.transport = transport
         self.info = info or ClusterConfig(source="(given)")
         self.log = log if log is not None else RequestLog()
         self.observers: list[ApiObserver] = list(observers)
+        self.retry = retry if retry is not None else RetryPolicy()
         self._discovered: dict[tuple[str, str], Resource] = {}
+
+    def with_retry(self, retry: RetryPolicy) -> Cluster:
+        """The same client (connection, log, observers) with another retry policy, e.g. :data:`NO_RETRY`
+        for a caller that retries on a clock of its own."""
+        view = Cluster(self.transport, info=self.info, log=self.log, observers=(), retry=retry)
+        view.observers = self.observers  # shared: observers added later apply to both
+        view._discovered = self._discovered
+        return view
 
     async def close(self) -> None:
         await self.transport.close()
@@ -275,7 +341,9 @@ class Cluster:
             try:
                 if response.status >= 400:
                     body = await response.read()
-                    raise from_response(response.status, body, what=f"watch {res}")
+                    raise from_response(
+                        response.status, body, what=f"watch {res}", retry_after=response.header("Retry-After")
+                    )
                 while True:
                     line = await response.readline()
                     if not line:
@@ -458,6 +526,34 @@ class Cluster:
         body: Any = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
+        """One request, sent again on transient failures (:attr:`retry`); each attempt is its own call."""
+        started = time.monotonic()
+        attempt = 1
+        while True:
+            this = call if attempt == 1 else dataclasses.replace(call, status=None, seconds=0.0, error=None)
+            try:
+                return await self._json_once(
+                    method, path, call=this, ctx=ctx, query=query, body=body, content_type=content_type
+                )
+            except ApiError as exc:
+                delay = self.retry.delay(exc, attempt, time.monotonic() - started)
+                if delay is None:
+                    raise
+                log.debug("%s failed (%s); attempt %d in %.2fs", _describe(this), exc, attempt + 1, delay)
+                await self.retry.sleep(delay)
+                attempt += 1
+
+    async def _json_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        call: ApiCall,
+        ctx: CallContext | None,
+        query: Sequence[tuple[str, str]],
+        body: Any,
+        content_type: str,
+    ) -> dict[str, Any]:
         with self._observed(call, ctx):
             response = await self._send(
                 method, path, call=call, query=query, body=body, content_type=content_type
@@ -467,7 +563,9 @@ class Cluster:
             finally:
                 response.release()
             if response.status >= 400:
-                raise from_response(response.status, data, what=_describe(call))
+                raise from_response(
+                    response.status, data, what=_describe(call), retry_after=response.header("Retry-After")
+                )
             if not data:
                 return {}
             parsed = json.loads(data)

@@ -18,12 +18,20 @@ class ApiError(Exception):
     """
 
     def __init__(
-        self, message: str, *, status: int = 0, reason: str = "", details: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        reason: str = "",
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.details = details or {}
+        #: Seconds the server asked us to wait before trying again (``Retry-After``), if it said.
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
@@ -55,8 +63,14 @@ class Gone(ApiError):
     """410: the requested resourceVersion is too old (watch and list resume)."""
 
 
-def from_response(status: int, body: str | bytes | None, *, what: str) -> ApiError:
-    """Turn an error reply into the matching exception; ``what`` names the request for the message."""
+def from_response(
+    status: int, body: str | bytes | None, *, what: str, retry_after: str | None = None
+) -> ApiError:
+    """Turn an error reply into the matching exception; ``what`` names the request for the message.
+
+    :param retry_after: the ``Retry-After`` header, if any; the ``Status`` body's
+        ``details.retryAfterSeconds`` says the same and is read when the header is missing.
+    """
     text = body.decode(errors="replace") if isinstance(body, bytes) else (body or "")
     details: dict[str, Any] = {}
     try:
@@ -79,4 +93,23 @@ def from_response(status: int, body: str | bytes | None, *, what: str) -> ApiErr
         cls = Forbidden
     elif status == 410:
         cls = Gone
-    return cls(full, status=status, reason=reason, details=details)
+    return cls(
+        full, status=status, reason=reason, details=details, retry_after=_retry_after(retry_after, details)
+    )
+
+
+def _retry_after(header: str | None, details: dict[str, Any]) -> float | None:
+    """Seconds to wait, from the header (delta-seconds; HTTP dates are not used by the API server) or the
+    ``Status`` body; ``None`` when neither says, or says something unreadable."""
+    inner = details.get("details")
+    candidates: list[Any] = [header, inner.get("retryAfterSeconds") if isinstance(inner, dict) else None]
+    for value in candidates:
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            continue
+        if seconds >= 0:
+            return seconds
+    return None

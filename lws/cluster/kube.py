@@ -97,6 +97,10 @@ class _Reply:
             raise ApiError(f"stream broken: {exc}") from exc
         return line
 
+    def header(self, name: str) -> str | None:
+        value = self._response.headers.get(name)
+        return None if value is None else str(value)
+
     def release(self) -> None:
         self._response.response.release()
 

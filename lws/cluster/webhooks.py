@@ -30,6 +30,7 @@ import base64
 import contextlib
 import json
 import logging
+import random
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -380,16 +381,27 @@ class WebhookRegistrar:
             else:
                 self.joined.discard(kind)
 
-    async def run(self, *, resync: float = 300.0) -> None:
-        """Stay registered: re-check on every change to the configurations and every ``resync`` seconds."""
-        await self.register()
+    async def run(self, *, resync: float = 300.0, max_backoff: float = 30.0) -> None:
+        """Stay registered: re-check on every change to the configurations and every ``resync`` seconds.
+
+        Transient failures (the client already retried them a few times) are retried here for as long as
+        they last, with backoff; at start-up, one the API server would give again (403: the RBAC lacks a
+        permission) ends the run, so that the operator stops saying why.
+        """
+        backoff = 1.0
+        first = True
         while True:
             try:
-                await self._watch_both(resync)
                 await self.register()
+                first = False
+                await self._watch_both(resync)
+                backoff = 1.0
             except ApiError as exc:
-                log.warning("webhook configurations: %s; retrying", exc)
-                await asyncio.sleep(2.0)
+                if first and not exc.retryable:
+                    raise
+                log.warning("webhook configurations: %s; retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff * (1 + random.random() / 5))
+                backoff = min(backoff * 2, max_backoff)
 
     async def _watch_both(self, resync: float) -> None:
         changed = asyncio.Event()

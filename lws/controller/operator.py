@@ -33,7 +33,7 @@ from aiohttp import web
 from lws.api import constants as c
 from lws.cluster.certs import make_serving_certificate
 from lws.cluster.client import ApiObserver, Cluster
-from lws.cluster.errors import NotFound
+from lws.cluster.errors import ApiError, NotFound
 from lws.cluster.events import EventRecorder
 from lws.cluster.informer import Informer, Store, strip_bookkeeping
 from lws.cluster.lease import LeaderElector, LeaseConfig
@@ -276,6 +276,13 @@ class Operator:
                 f"the cluster at {cluster.server} serves no {c.KIND} ({c.API_VERSION}): install the CRD "
                 "first, e.g. `kubectl apply --server-side -f crds/` "
                 "or `lws crd | kubectl apply --server-side -f -`"
+            ) from None
+        except ApiError as exc:
+            # Transient errors were retried by the client; what is left will not pass by itself.
+            raise OperatorStartError(
+                f"cannot tell whether the cluster at {cluster.server} serves {c.KIND} ({c.API_VERSION}): "
+                f"{exc}; check that the API server is up and that this operator's account may read "
+                f"/apis/{c.API_VERSION}"
             ) from None
 
     def _build(self, cluster: Cluster) -> Deps:

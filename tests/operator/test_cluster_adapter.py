@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lws.cluster.client import Cluster
-from lws.cluster.errors import AlreadyExists, Conflict, Invalid, NotFound
+from lws.cluster.client import NO_RETRY, Cluster, RetryPolicy
+from lws.cluster.errors import AlreadyExists, ApiError, Conflict, Forbidden, Invalid, NotFound
 from lws.cluster.events import EventRecorder
 from lws.cluster.informer import Informer
 from lws.cluster.kube import connect
@@ -184,3 +184,67 @@ async def test_one_leader_at_a_time_and_a_standby_takes_over_when_the_lease_laps
         Resource("coordination.k8s.io", "v1", "leases", "Lease"), "default", "test-lease"
     )
     assert lease["spec"]["leaseTransitions"] >= 2
+
+
+class _Sleeps:
+    """Stands in for asyncio.sleep in a retry policy: records each wait, waits for none."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+async def test_transient_errors_are_retried_with_backoff_and_retry_after_is_honoured(
+    embedded_cluster: EmbeddedCluster, cluster: Cluster
+) -> None:
+    sleeps = _Sleeps()
+    cluster.retry = RetryPolicy(attempts=6, sleep=sleeps)
+    await cluster.create(CONFIGMAPS, "default", _cm("retried"))
+    faults = embedded_cluster.faults
+    mark = cluster.log.mark()
+    for code in (429, 500, 502, 503, 504):
+        faults.inject_error(code, verbs=["get"], resources=["configmaps"], times=1)
+    got = await cluster.get(CONFIGMAPS, "default", "retried")
+    assert got["metadata"]["name"] == "retried"
+    assert [c.status for c in cluster.log.calls(since=mark)] == [429, 500, 502, 503, 504, 200]
+    assert len(sleeps.delays) == 5 and sleeps.delays[0] >= 1.0, "429 said Retry-After: 1"
+    assert 0.1 <= sleeps.delays[1] < sleeps.delays[2] < 1.0, "exponential backoff below Retry-After"
+
+    # Writes too: a create answered 504 is sent again (fixed names make that safe).
+    faults.inject_error(504, verbs=["create"], resources=["configmaps"], times=1)
+    await cluster.create(CONFIGMAPS, "default", _cm("written"))
+    assert (await cluster.get(CONFIGMAPS, "default", "written"))["data"] == {"k": "v"}
+
+
+async def test_errors_that_would_come_again_fail_at_once_and_retries_end(
+    embedded_cluster: EmbeddedCluster, cluster: Cluster
+) -> None:
+    sleeps = _Sleeps()
+    cluster.retry = RetryPolicy(attempts=3, sleep=sleeps)
+    faults = embedded_cluster.faults
+    mark = cluster.log.mark()
+    faults.inject_error(403, verbs=["get"], resources=["configmaps"], times=1)
+    with pytest.raises(Forbidden):
+        await cluster.get(CONFIGMAPS, "default", "any")
+    with pytest.raises(NotFound):
+        await cluster.get(CONFIGMAPS, "default", "missing")
+    assert [c.status for c in cluster.log.calls(since=mark)] == [403, 404] and not sleeps.delays
+
+    faults.inject_error(500, verbs=["get"], resources=["configmaps"], times=None)
+    with pytest.raises(ApiError) as failed:
+        await cluster.get(CONFIGMAPS, "default", "any")
+    assert failed.value.status == 500 and len(sleeps.delays) == 2, "3 attempts, then the error"
+    with pytest.raises(ApiError):
+        await cluster.with_retry(NO_RETRY).get(CONFIGMAPS, "default", "any")
+    assert len(sleeps.delays) == 2, "NO_RETRY: one attempt"
+    faults.clear()
+
+
+def test_a_retry_after_longer_than_the_deadline_is_not_waited_for() -> None:
+    policy = RetryPolicy(deadline=10.0)
+    throttled = ApiError("throttled", status=429, retry_after=30.0)
+    assert policy.delay(throttled, attempt=1, elapsed=0.0) is None
+    assert policy.delay(ApiError("x", status=429, retry_after=2.0), attempt=1, elapsed=0.0) == 2.0
+    assert policy.delay(ApiError("x", status=422), attempt=1, elapsed=0.0) is None
