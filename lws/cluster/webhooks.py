@@ -2,9 +2,14 @@
 
 ``lws-mutating-webhook-configuration`` and ``lws-validating-webhook-configuration`` carry upstream's four
 webhooks (``mleaderworkerset.kb.io``, ``mpod.kb.io``, ``vleaderworkerset.kb.io``, ``vpod.kb.io``), with
-``failurePolicy: Fail``, ``sideEffects: None`` and, for pods, CREATE only (mutation) and the objectSelector
-"has the ``leaderworkerset.sigs.k8s.io/name`` label", so an outage of the operator never blocks unrelated
-pods.
+``sideEffects: None`` and, for pods, CREATE only (mutation) and the objectSelector "has the
+``leaderworkerset.sigs.k8s.io/name`` label", so an outage of the operator never blocks unrelated pods.
+
+``failurePolicy`` is ``Fail`` for the three that decide something, as upstream. ``vpod.kb.io`` decides
+nothing (upstream's handler allows every pod, and so does ours), yet upstream gives it ``Fail`` on CREATE
+and UPDATE: while no replica answers, no group pod could be updated, not even to remove a finalizer, and a
+node's pods could not be marked for eviction. Here it is ``Ignore``: an answer that cannot change anything
+must not be waited for. Its rules stay upstream's.
 
 Every replica serves the webhooks with its own CA (:mod:`lws.cluster.certs`) and keeps that CA in the
 ``caBundle`` of both configurations, next to the CAs of the other live replicas. Where the API server sends
@@ -65,6 +70,8 @@ class WebhookSpec:
     operations: tuple[str, ...]
     #: Only objects carrying the ``leaderworkerset.sigs.k8s.io/name`` label (the pod webhooks).
     group_pods_only: bool = False
+    #: ``Ignore`` for a webhook that allows everything: its outage must block nothing.
+    failure_policy: str = "Fail"
 
     @property
     def handler_id(self) -> str:
@@ -84,7 +91,13 @@ WEBHOOKS: dict[ConfigKind, tuple[WebhookSpec, ...]] = {
             "vleaderworkerset.kb.io", c.WEBHOOK_PATH_VALIDATE_LWS, c.GROUP, c.PLURAL, ("CREATE", "UPDATE")
         ),
         WebhookSpec(
-            "vpod.kb.io", c.WEBHOOK_PATH_VALIDATE_POD, "", "pods", ("CREATE", "UPDATE"), group_pods_only=True
+            "vpod.kb.io",
+            c.WEBHOOK_PATH_VALIDATE_POD,
+            "",
+            "pods",
+            ("CREATE", "UPDATE"),
+            group_pods_only=True,
+            failure_policy="Ignore",
         ),
     ),
 }
@@ -145,7 +158,7 @@ def configuration(
             "name": spec.name,
             "admissionReviewVersions": ["v1"],
             "clientConfig": endpoint.client_config(spec.path, ca_bundle),
-            "failurePolicy": "Fail",
+            "failurePolicy": spec.failure_policy,
             "sideEffects": "None",
             "rules": [
                 {

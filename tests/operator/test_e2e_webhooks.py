@@ -44,8 +44,10 @@ def test_configurations_carry_upstreams_webhooks(kube: Kube) -> None:
     ):
         config = hooks[name]["clientConfig"]
         assert (config.get("url") or config["service"]["path"]).endswith(path)
-        assert hooks[name]["failurePolicy"] == "Fail" and hooks[name]["sideEffects"] == "None"
+        assert hooks[name]["sideEffects"] == "None"
+        assert hooks[name]["failurePolicy"] == ("Ignore" if name == "vpod.kb.io" else "Fail")
     assert hooks["mpod.kb.io"]["rules"][0]["operations"] == ["CREATE"]
+    assert hooks["vpod.kb.io"]["rules"][0]["operations"] == ["CREATE", "UPDATE"], "upstream's rules"
     for name in ("mpod.kb.io", "vpod.kb.io"):
         expressions = hooks[name]["objectSelector"]["matchExpressions"]
         assert expressions == [{"key": c.SET_NAME_LABEL, "operator": "Exists"}]
@@ -113,6 +115,28 @@ def test_a_pod_webhook_outage_never_blocks_pods_that_are_not_ours(private: Priva
     with pytest.raises(KubeError) as refused:
         kube.create(PODS, "default", ours)
     assert "mpod.kb.io" in refused.value.body, "group pods are refused while their webhook is down (Fail)"
+
+
+def test_group_pods_can_be_updated_while_no_replica_answers(private: Private) -> None:
+    """Issue 10, bug 7: the no-op pod validating webhook matched UPDATE with failurePolicy Fail, so while the
+    operator was down no group pod could be updated, not even to remove its finalizers."""
+    kube = private.kube
+    operator = private.start_operator()
+    pod = {
+        "metadata": {
+            "name": "group-0",
+            "labels": {c.SET_NAME_LABEL: "group", c.WORKER_INDEX_LABEL: "0"},
+            "annotations": {c.SIZE_ANNOTATION: "1"},
+            "finalizers": ["example.com/hold"],
+        },
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    kube.create(PODS, "default", pod)
+    operator.stop(clean=False)  # the configurations now point at a replica that does not answer
+    kube.patch(PODS, "default", "group-0", {"metadata": {"finalizers": None, "labels": {"touched": "yes"}}})
+    updated = kube.get(PODS, "default", "group-0")
+    assert updated is not None and updated["metadata"]["labels"]["touched"] == "yes"
+    assert not updated["metadata"].get("finalizers")
 
 
 def test_a_replica_outside_a_pod_gives_installed_configurations_back_to_their_service(
