@@ -16,14 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from lws.api import constants as c
+from lws.k8s.structural import INT_OR_STRING, LIST_MAP_KEYS, LIST_TYPE, PRESERVE_UNKNOWN
 
 Schema = dict[str, Any]
-
-#: The schema keys that carry a Kubernetes-specific meaning (the rest are plain OpenAPI v3).
-PRESERVE_UNKNOWN: Final = "x-kubernetes-preserve-unknown-fields"
-INT_OR_STRING: Final = "x-kubernetes-int-or-string"
-LIST_TYPE: Final = "x-kubernetes-list-type"
-LIST_MAP_KEYS: Final = "x-kubernetes-list-map-keys"
 
 INT32_MIN: Final = -(2**31)
 INT32_MAX: Final = 2**31 - 1

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
+from lws.k8s.json_types import json_equal
 from lws.sim import errors
 from lws.sim.causes import Cause
 from lws.sim.patch import PatchError
@@ -38,7 +39,6 @@ from lws.sim.patch.fieldsets import (
     compare,
     describe,
     fields_v1,
-    json_equal,
     merge,
     paths_of_fields_v1,
     remove,

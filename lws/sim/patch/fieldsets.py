@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lws.k8s.json_types import json_equal
 from lws.sim.patch import PatchError
 from lws.sim.patch.fieldtypes import Rule, Shape
 
@@ -27,7 +28,6 @@ __all__ = [
     "compare",
     "describe",
     "fields_v1",
-    "json_equal",
     "merge",
     "paths_of_fields_v1",
     "remove",
@@ -69,19 +69,6 @@ def describe(path: Iterable[str]) -> str:
         else:
             parts.append(f"[{body}]")
     return "".join(parts)
-
-
-def json_equal(left: Any, right: Any) -> bool:
-    """Equality of JSON values that, unlike ``==``, tells ``true`` from ``1`` and ``1`` from ``1.5``."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(json_equal(left[key], right[key]) for key in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, dict | list) or isinstance(right, dict | list):
-        return False
-    return bool(left == right)
 
 
 def item_element(rule: Rule, item: Any, where: Path) -> str:
