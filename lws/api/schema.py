@@ -132,10 +132,10 @@ def _pod_template(description: str) -> Schema:
     )
 
 
-def _condition() -> Schema:
-    # metav1.Condition, with the constraints the Kubernetes API puts on it.
+def condition(owner: str = "LeaderWorkerSet") -> Schema:
+    """metav1.Condition with the constraints the Kubernetes API puts on it, as ``owner``'s status holds it."""
     return obj(
-        "One aspect of the LeaderWorkerSet's state.",
+        f"One aspect of the {owner}'s state.",
         {
             "lastTransitionTime": string(
                 "When the condition last changed from one status to another.", format="date-time"
@@ -318,7 +318,7 @@ def status_schema() -> Schema:
         "The observed state of a LeaderWorkerSet.",
         {
             "conditions": array(
-                "Available, Progressing and UpdateInProgress, as upstream.", _condition(), map_keys=("type",)
+                "Available, Progressing and UpdateInProgress, as upstream.", condition(), map_keys=("type",)
             ),
             "readyReplicas": int32("Groups whose leader and workers are all ready, surge groups included."),
             "updatedReplicas": int32("Groups running the current revision, surge groups included."),

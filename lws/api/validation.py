@@ -22,7 +22,7 @@ to run afterwards.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
@@ -95,7 +95,7 @@ def validate_lws(
     if not isinstance(root, Mapping):
         return [type_error("(root)", root, "object")]
     errors = check(_schema_for(tuple(startup_policies), _with_alias(restart_policies)), _without_status(obj))
-    errors.extend(_validate_metadata(obj.get("metadata")))
+    errors.extend(validate_metadata(obj.get("metadata")))
     spec = obj.get("spec")
     if spec is None:
         errors.append(FieldError(SPEC, "must be set: a LeaderWorkerSet needs a spec", type="Required"))
@@ -135,7 +135,14 @@ def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 # --- metadata -------------------------------------------------------------------------------------------
 
 
-def _validate_metadata(metadata: Any) -> list[FieldError]:
+def validate_metadata(
+    metadata: Any, name_rule: Callable[[str], list[str]] = is_dns1035_label
+) -> list[FieldError]:
+    """Object metadata rules (``ValidateObjectMeta``) as the API server applies them to a custom resource.
+
+    :param name_rule: the format the name must have; a LeaderWorkerSet's also names a Service, hence the
+        DNS-1035 default.
+    """
     if metadata is None:
         return [FieldError("metadata.name", "name or generateName is required", type="Required")]
     if not isinstance(metadata, Mapping):
@@ -146,7 +153,7 @@ def _validate_metadata(metadata: Any) -> list[FieldError]:
             errors.append(
                 FieldError(join("metadata", key), "unknown field in object metadata", type="Forbidden")
             )
-    errors.extend(_validate_name(metadata))
+    errors.extend(_validate_name(metadata, name_rule))
     namespace = metadata.get("namespace")
     if namespace is None or namespace == "":
         errors.append(FieldError("metadata.namespace", "must be set", type="Required"))
@@ -172,7 +179,7 @@ def _validate_metadata(metadata: Any) -> list[FieldError]:
     return errors
 
 
-def _validate_name(metadata: Mapping[str, Any]) -> list[FieldError]:
+def _validate_name(metadata: Mapping[str, Any], name_rule: Callable[[str], list[str]]) -> list[FieldError]:
     name = metadata.get("name")
     generate_name = metadata.get("generateName")
     errors: list[FieldError] = []
@@ -182,7 +189,7 @@ def _validate_name(metadata: Mapping[str, Any]) -> list[FieldError]:
         else:
             prefix = mask_trailing_dash(generate_name)
             errors.extend(
-                FieldError("metadata.generateName", m, value=generate_name) for m in is_dns1035_label(prefix)
+                FieldError("metadata.generateName", m, value=generate_name) for m in name_rule(prefix)
             )
     if name is None or name == "":
         if generate_name in (None, ""):
@@ -190,8 +197,7 @@ def _validate_name(metadata: Mapping[str, Any]) -> list[FieldError]:
     elif not isinstance(name, str):
         errors.append(type_error("metadata.name", name, "string"))
     else:
-        # The name also names the headless Service, hence DNS-1035 (upstream: NameIsDNS1035Label).
-        errors.extend(FieldError("metadata.name", m, value=name) for m in is_dns1035_label(name))
+        errors.extend(FieldError("metadata.name", m, value=name) for m in name_rule(name))
     return errors
 
 
@@ -350,7 +356,7 @@ def _validate_rolling_update(spec: _Spec) -> list[FieldError]:
     for value, path in ((spec.max_unavailable, MAX_UNAVAILABLE), (spec.max_surge, MAX_SURGE)):
         if value is None:
             continue
-        errors.extend(_validate_int_or_percent(value, path))
+        errors.extend(validate_int_or_percent(value, path))
     if spec.partition is not None and spec.partition < 0:
         errors.append(FieldError(PARTITION, "must be greater than or equal to 0", value=spec.partition))
     if spec.replicas is None or spec.max_unavailable is None or spec.max_surge is None:
@@ -369,7 +375,8 @@ def _validate_rolling_update(spec: _Spec) -> list[FieldError]:
     return errors
 
 
-def _validate_int_or_percent(value: int | str, path: str) -> list[FieldError]:
+def validate_int_or_percent(value: int | str, path: str) -> list[FieldError]:
+    """Upstream's ``ValidatePositiveIntOrPercent`` and ``IsNotMoreThan100Percent`` (maxSurge and the like)."""
     if isinstance(value, int):
         if value < 0:
             return [FieldError(path, "must be greater than or equal to 0", value=value)]
