@@ -9,8 +9,8 @@ Parsing follows what ``kubectl`` does with the same file, so a manifest that loa
 * empty documents are skipped, and ``kind: List`` (or any ``*List`` with ``items``) is unwrapped;
 * values JSON cannot carry (``.nan``, ``!!binary``, ``!!set``...) are errors.
 
-Documents are then sorted into LeaderWorkerSets and other objects. Nothing here raises on bad input: every
-problem is a :class:`LoadError` with a location.
+Documents are then sorted into LeaderWorkerSets, DisaggregatedSets and other objects. Nothing here raises
+on bad input: every problem is a :class:`LoadError` with a location.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as ds_constants
 from lws.api.errors import FieldError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -113,14 +114,16 @@ class LoadError:
 
 @dataclass
 class Manifests:
-    """What a source holds: LeaderWorkerSets, other objects, and the problems found reading it."""
+    """What a source holds: LeaderWorkerSets, DisaggregatedSets, other objects, and the problems found."""
 
     leaderworkersets: list[Document] = field(default_factory=list)
     others: list[Document] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+    disaggregatedsets: list[Document] = field(default_factory=list)
 
     def extend(self, more: Manifests) -> None:
         self.leaderworkersets.extend(more.leaderworkersets)
+        self.disaggregatedsets.extend(more.disaggregatedsets)
         self.others.extend(more.others)
         self.errors.extend(more.errors)
 
@@ -201,16 +204,20 @@ def _classify(doc: Document, found: Manifests) -> None:
             )
         )
         return
-    if doc.kind != c.KIND:
+    if doc.kind == c.KIND:
+        api_version, into = c.API_VERSION, found.leaderworkersets
+    elif doc.kind == ds_constants.KIND:
+        api_version, into = ds_constants.API_VERSION, found.disaggregatedsets
+    else:
         found.others.append(doc)
         return
-    if doc.api_version != c.API_VERSION:
+    if doc.api_version != api_version:
         error = FieldError(
-            "apiVersion", f'supported values: "{c.API_VERSION}"', type="NotSupported", value=doc.api_version
+            "apiVersion", f'supported values: "{api_version}"', type="NotSupported", value=doc.api_version
         )
         found.errors.append(LoadError(doc.source, f"{doc.describe()}: {error}", doc.line))
         return
-    found.leaderworkersets.append(doc)
+    into.append(doc)
 
 
 # --- parsing -----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``lws render``: print every object a LeaderWorkerSet leads to, exactly as the operator would create it."""
+"""``lws render``: print every object a LeaderWorkerSet or DisaggregatedSet leads to, as the operator does."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from lws.cli import input as manifest_input
 from lws.cli.options import load, plugin_options
 from lws.cli.yaml_output import to_yaml
+from lws.core.disaggregated.render import render_disaggregated_set
 from lws.core.render import render_set
 from lws.hooks.manager import PluginError
 
@@ -64,13 +65,15 @@ def command(
     enable_plugins: tuple[str, ...],
     disable_plugins: tuple[str, ...],
 ) -> None:
-    """Print every object the LeaderWorkerSets in FILE lead to, without a cluster.
+    """Print every object the LeaderWorkerSets and DisaggregatedSets in FILE lead to, without a cluster.
 
     Applies the admission defaults and rules, then prints one `kind: List` whose items are, for each
     LeaderWorkerSet in order: the defaulted LeaderWorkerSet; its headless Service(s); the leader
     StatefulSet; then for each group i: the leader Pod, the worker StatefulSet and the worker Pods (as
     the StatefulSet controller creates them and the pod webhook admits them); then objects enabled
-    plugins add. The output is deterministic: the same input gives the same bytes.
+    plugins add. Then, for each DisaggregatedSet: the defaulted set; a RoleScaler per External role; and
+    per slice and role, all of the above for the child LeaderWorkerSet, then its `-prv` Service. The
+    output is deterministic: the same input gives the same bytes.
 
     Pods carry one stand-in value: their controller-revision-hash label, which a real cluster computes
     from its own encoding of the template.
@@ -80,7 +83,7 @@ def command(
     """
     _, hooks = load(config_path, enable_plugins, disable_plugins)
     admitted = manifest_input.admit_all(manifest_input.read(paths), hooks, namespace=namespace)
-    for line in (*admitted.errors, *admitted.notes):
+    for line in (*admitted.errors, *admitted.warnings, *admitted.notes):
         click.echo(line, err=True)
     if admitted.errors:
         sys.exit(1)
@@ -88,6 +91,8 @@ def command(
     try:
         for obj in admitted.objects:
             items += render_set(obj, hooks)
+        for ds in admitted.disaggregated:
+            items += render_disaggregated_set(ds, hooks)
     except PluginError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -119,7 +119,8 @@ def command(
         raise SystemExit(EXIT_FAILED)
     if not admitted.checked:
         raise CliError(f"no LeaderWorkerSet in {', '.join(paths)}: nothing to place")
-    documents = [*manifests.others, *manifests.leaderworkersets]
+    # DisaggregatedSets are applied as they are; nothing reconciles them yet (issue 12, phase 2).
+    documents = [*manifests.others, *manifests.disaggregatedsets, *manifests.leaderworkersets]
     try:
         run = simulate(topology, hooks, documents, namespace=namespace, quiet=settle, timeout=timeout)
     except TopologyError as exc:

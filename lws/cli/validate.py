@@ -1,4 +1,4 @@
-"""``lws validate``: check LeaderWorkerSet manifests with the admission rules, without a cluster."""
+"""``lws validate``: check LeaderWorkerSet and DisaggregatedSet manifests with the admission rules."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ EXIT_INVALID = 1
     epilog=(
         "Output: nothing on stdout, so scripts can rely on the exit status. On stderr, one "
         "`error: <file>: LeaderWorkerSet <namespace>/<name>: <field>: <problem>` line per problem, a "
-        "`note:` line per document that is not a LeaderWorkerSet (not an error), and `ok: ...` when all is "
-        "well. Exit status: 0 when every LeaderWorkerSet is valid, 1 when any problem was found (including "
-        "files that cannot be read or parsed), 2 for wrong usage."
+        "`warning:` line per admission warning, a `note:` line per document that is neither a "
+        "LeaderWorkerSet nor a DisaggregatedSet (not an error), and `ok: ...` when all is well. Exit "
+        "status: 0 when every object is valid, 1 when any problem was found (including files that cannot be "
+        "read or parsed), 2 for wrong usage."
     ),
 )
 @click.option(
@@ -43,21 +44,30 @@ def command(
     enable_plugins: tuple[str, ...],
     disable_plugins: tuple[str, ...],
 ) -> None:
-    """Check LeaderWorkerSet manifests as the cluster would admit them.
+    """Check LeaderWorkerSet and DisaggregatedSet manifests as the cluster would admit them.
 
     Each LeaderWorkerSet is defaulted and checked exactly as the operator's webhooks do: the CRD schema
     (types, enums, required and unknown fields), upstream's admission rules, the name budget (derived
-    names must fit Kubernetes' 63-character limits), then the enabled plugins' rules. Other objects in the
-    input (Services, HorizontalPodAutoscalers...) are noted and skipped.
+    names must fit Kubernetes' 63-character limits), then the enabled plugins' rules. Each
+    DisaggregatedSet gets its CRD defaults, the CRD schema and CEL rule, upstream's webhook rules, and then
+    each role's child LeaderWorkerSet is checked as above. Other objects in the input (Services,
+    HorizontalPodAutoscalers...) are noted and skipped.
     """
     _, hooks = load(config_path, enable_plugins, disable_plugins)
     admitted = manifest_input.admit_all(manifest_input.read(filenames), hooks, namespace=namespace)
-    for line in (*admitted.errors, *admitted.notes):
+    for line in (*admitted.errors, *admitted.warnings, *admitted.notes):
         click.echo(line, err=True)
     if admitted.errors:
         raise SystemExit(EXIT_INVALID)
-    if not admitted.checked:
+    counts = [
+        f"{n} {kind if n == 1 else kind + 's'}"
+        for n, kind in (
+            (admitted.checked, "LeaderWorkerSet"),
+            (admitted.checked_disaggregated, "DisaggregatedSet"),
+        )
+        if n
+    ]
+    if not counts:
         click.echo("ok: no LeaderWorkerSet found in the input", err=True)
     else:
-        noun = "LeaderWorkerSet" if admitted.checked == 1 else "LeaderWorkerSets"
-        click.echo(f"ok: {admitted.checked} {noun} valid", err=True)
+        click.echo(f"ok: {' and '.join(counts)} valid", err=True)

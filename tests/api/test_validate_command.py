@@ -37,7 +37,8 @@ def test_other_documents_are_noted_not_errors() -> None:
     result = run("-f", str(SAMPLES / "vllm-GPU-lws.yaml"))
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        f"note: {SAMPLES / 'vllm-GPU-lws.yaml'}: document 2 (line 78): Service is not a LeaderWorkerSet; not checked",
+        f"note: {SAMPLES / 'vllm-GPU-lws.yaml'}: document 2 (line 78): Service is not a LeaderWorkerSet or "
+        "DisaggregatedSet; not checked",
         "ok: 1 LeaderWorkerSet valid",
     ]
 
