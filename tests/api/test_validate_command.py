@@ -167,7 +167,7 @@ def test_help_documents_the_output_contract() -> None:
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
     assert "nothing on stdout" in text
-    assert "Exit status: 0 when every LeaderWorkerSet is valid, 1 when any problem was found" in text
+    assert "Exit status: 0 when every object is valid, 1 when any problem was found" in text
 
 
 _texts = st.one_of(
