@@ -1,3 +1,91 @@
-"""Shared pytest configuration: the embedded cluster fixtures (kube_api, embedded_cluster, ...)."""
+"""Shared pytest configuration: the embedded cluster fixtures (kube_api, embedded_cluster, ...) and which tests
+run against which target.
+
+* Embedded mode (the default): every test but those marked ``real_plane``, which start real control planes
+  of their own from the Go-built binaries (``tests/realcluster``) and run in the real mode's CI step.
+* Real mode (``LWS_TEST_KUBECONFIG`` set): the tests that talk to the cluster under test (through the
+  ``kubeconfig_path`` or ``e2e`` fixtures) and the ``real_plane`` tests; tests marked ``sim_only`` (or using a
+  fixture that needs the embedded cluster) and tests that never touch the cluster under test are
+  deselected, and pytest's summary counts them. Nothing is skipped for being in the wrong mode.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
 
 pytest_plugins = ["lws.sim.testing"]
+
+#: Fixtures through which a test talks to the cluster under test (embedded, or LWS_TEST_KUBECONFIG's).
+CLUSTER_UNDER_TEST = frozenset({"kubeconfig_path", "e2e"})
+#: Fixtures that give a test an embedded cluster of its own: such a test is ``sim_only`` whatever else it uses.
+EMBEDDED_ONLY = frozenset({"embedded_cluster", "embedded_api", "private"})
+#: Set by the real mode's CI step: a skipped test fails the run (a skip there would hide what went untested).
+FORBID_SKIPS_ENV = "LWS_TEST_FORBID_SKIPS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_plane: starts real control planes of its own (tests/realcluster); runs in real mode only",
+    )
+
+
+def runs_in_real_mode(item: pytest.Item) -> bool:
+    """Whether ``item`` belongs to the real mode's selection (see the module docstring)."""
+    if item.get_closest_marker("real_plane") is not None:
+        return True
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if item.get_closest_marker("sim_only") is not None or fixtures & EMBEDDED_ONLY:
+        return False
+    return bool(CLUSTER_UNDER_TEST & fixtures)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect what the current mode does not run (see the module docstring)."""
+    from lws.sim.testing import real_kubeconfig  # imported late: pytest_plugins loads (and rewrites) it
+
+    real = real_kubeconfig() is not None
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        wanted = runs_in_real_mode(item) if real else item.get_closest_marker("real_plane") is None
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from lws.sim.testing import REAL_CLUSTER_ENV, real_kubeconfig
+
+    real = real_kubeconfig()
+    if real is None:
+        return "cluster under test: embedded (real_plane tests deselected)"
+    return f"cluster under test: {REAL_CLUSTER_ENV}={real} (sim_only and cluster-less tests deselected)"
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and os.environ.get(FORBID_SKIPS_ENV):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _skipped:
+        terminalreporter.write_line(
+            f"{FORBID_SKIPS_ENV} is set and {len(_skipped)} test(s) were skipped: mark what cannot run in this "
+            "mode (sim_only, real_plane) so it is deselected, or make it run:",
+            red=True,
+        )
+        for nodeid in sorted(set(_skipped)):
+            terminalreporter.write_line(f"  {nodeid}", red=True)

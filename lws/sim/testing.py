@@ -5,8 +5,8 @@
   By default the cluster is an embedded one shared by the session; with ``LWS_TEST_KUBECONFIG`` set they
   point at that (real) cluster instead, so API-semantics tests run unchanged against Kubernetes.
 * ``embedded_cluster``: a fresh :class:`~lws.sim.runner.EmbeddedCluster` for one test (faults, direct
-  store access...). Tests using it are simulator-only and are skipped in real-cluster mode, as are tests
-  marked ``sim_only``.
+  store access...). Tests using it are simulator-only: in real-cluster mode they are skipped, and tests
+  marked ``sim_only`` deselected.
 """
 
 from __future__ import annotations
@@ -81,18 +81,18 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``sim_only`` marker."""
     config.addinivalue_line(
         "markers",
-        "sim_only: needs the embedded cluster's own features; skipped when LWS_TEST_KUBECONFIG is set",
+        "sim_only: needs the embedded cluster's own features; deselected when LWS_TEST_KUBECONFIG is set",
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In real-cluster mode, skip the tests marked ``sim_only``."""
+    """In real-cluster mode, deselect the tests marked ``sim_only`` (pytest's summary counts them)."""
     if real_kubeconfig() is None:
         return
-    skip = pytest.mark.skip(reason=f"simulator-only test; {REAL_CLUSTER_ENV} points at a real cluster")
-    for item in items:
-        if item.get_closest_marker("sim_only") is not None:
-            item.add_marker(skip)
+    drop = [item for item in items if item.get_closest_marker("sim_only") is not None]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [item for item in items if item.get_closest_marker("sim_only") is None]
 
 
 def skip_if_real_cluster(what: str) -> None:

@@ -23,7 +23,7 @@ from generate import MODULES, go_env
 
 HERE = Path(__file__).resolve().parent
 
-# The binary each tool package builds to (`go build -o DIR` names it after the package's last element).
+# The binary each tool package builds to.
 BINARIES = {
     "k8s.io/kubernetes/cmd/kube-apiserver": "kube-apiserver",
     "k8s.io/kubernetes/cmd/kube-controller-manager": "kube-controller-manager",
@@ -56,8 +56,11 @@ def build_module(name: str, *, log: bool = True) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     started = time.monotonic()
+    # One tool: name the output file, since `go build -o DIR` names it after the package path's last
+    # element, which for go.etcd.io/etcd/server/v3 is "server". Several: they land in the directory.
+    output = partial / BINARIES[tools[0]] if len(tools) == 1 else partial
     subprocess.run(
-        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), *tools],
+        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(output), *tools],
         cwd=HERE / name,
         env=go_env(),
         check=True,
