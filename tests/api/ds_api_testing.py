@@ -46,8 +46,15 @@ def sample_two_roles() -> dict[str, Any]:
     for name in ("prefill", "decode"):
         template = {
             "metadata": {"labels": {"role": name}},
+            # protocol as upstream's API server stores it (its CRD defaults it from the pod schema).
             "spec": {
-                "containers": [{"name": "worker", "image": "nginx:latest", "ports": [{"containerPort": 80}]}]
+                "containers": [
+                    {
+                        "name": "worker",
+                        "image": "nginx:latest",
+                        "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                    }
+                ]
             },
         }
         roles.append(

@@ -155,7 +155,13 @@ def test_rolescaler_spec_replicas_is_required_with_a_default_so_scale_always_res
 
 
 def test_only_upstream_defaults_are_declared(ds_crd: dict[str, Any]) -> None:
-    declared = {path: node["default"] for path, node in walk(root(ds_crd)) if "default" in node}
+    # Pod and claim templates carry whatever defaults the LeaderWorkerSet's pod schema declares.
+    templates = ("leaderTemplate.", "workerTemplate.", "volumeClaimTemplates")
+    declared = {
+        path: node["default"]
+        for path, node in walk(root(ds_crd))
+        if "default" in node and not any(t in path for t in templates)
+    }
     role = "spec.roles[].spec"
     assert declared == {
         "spec.slices": 1,
@@ -284,3 +290,39 @@ def test_the_embedded_cluster_serves_both_crds(kubeconfig_path: Path) -> None:
         "disaggregatedsetrolescalers.disaggregatedset.x-k8s.io",
         "disaggregatedsets.disaggregatedset.x-k8s.io",
     ]
+
+
+def test_a_rolescaler_scales_through_its_subresource_before_and_after_any_write(
+    kubeconfig_path: Path, test_namespace: str
+) -> None:
+    """Upstream's HPA e2e: GET /scale works on a fresh scaler (spec.replicas defaulted to 0), kubectl
+    scale writes spec.replicas, and kubectl get shows upstream's columns."""
+    beside = Path(sys.executable).parent / "kubectl"
+    binary = str(beside) if beside.exists() else (shutil.which("kubectl") or "kubectl")
+
+    def kubectl(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            [binary, "--kubeconfig", str(kubeconfig_path), "-n", test_namespace, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=60,
+        ).stdout
+
+    kubectl("apply", "--server-side", "-f", str(CRDS / SCALER_CRD_FILE_NAME))
+    scaler = {
+        "apiVersion": d.API_VERSION,
+        "kind": d.SCALER_KIND,
+        "metadata": {"name": "ds-prefill"},
+        "spec": {},
+    }
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump(scaler))
+    path = f"/apis/{d.API_VERSION}/namespaces/{test_namespace}/{d.SCALER_PLURAL}/ds-prefill/scale"
+    scale = yaml.safe_load(kubectl("get", "--raw", path))
+    assert (scale["kind"], scale["spec"]) == ("Scale", {"replicas": 0})
+    kubectl("scale", "dsrs/ds-prefill", "--replicas=3")
+    assert yaml.safe_load(kubectl("get", "--raw", path))["spec"] == {"replicas": 3}
+    header, row = kubectl("get", "dsrs", "ds-prefill").splitlines()
+    assert header.split() == ["NAME", "DESIRED", "CURRENT", "AGE"]
+    assert row.split()[:2] == ["ds-prefill", "3"]
