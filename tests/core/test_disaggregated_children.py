@@ -30,6 +30,7 @@ from lws.core.disaggregated.rollout import (
     CreateChild,
     DeleteChild,
     ScaleChild,
+    legacy_slice_zero_to_recreate,
     plan_slice,
     rolling_update_configs,
 )
@@ -494,6 +495,15 @@ def test_a_legacy_slice_zero_child_is_adopted_not_duplicated() -> None:
     world.ds = two_roles(3, 2, "a")
     plan = plan_slice(world.ds, 0, revision, world.in_slice(0), {})
     assert plan.actions == [ScaleChild(f"demo-{revision}-prefill", "prefill", 2, 3)]
+    # Kept as it is with one slice; recreated slices-aware once a second slice would share its revision.
+    legacy = list(world.children.values())
+    assert legacy_slice_zero_to_recreate(world.ds, revision, legacy) == []
+    world.ds["spec"]["slices"] = 2
+    assert legacy_slice_zero_to_recreate(world.ds, revision, legacy) == [
+        f"demo-{revision}-prefill",
+        f"demo-{revision}-decode",
+    ]
+    assert legacy_slice_zero_to_recreate(world.ds, "other", legacy) == []
 
 
 def test_rolling_update_configuration_resolves_percentages_against_the_target() -> None:

@@ -32,11 +32,13 @@ from lws.core.disaggregated.children import (
     child_name,
     desired_child,
     group_by_revision,
+    has_slice_label,
     initial_replicas,
     legacy_child_name,
     replicas_of,
     role_names,
     roles_of,
+    slices_of,
     total_initial_replicas,
     total_replicas,
 )
@@ -388,4 +390,23 @@ def removed_slices(children: Sequence[Obj], slices: int) -> list[str]:
             continue
         if index >= slices:
             doomed.append(str(lws["metadata"]["name"]))
+    return doomed
+
+
+def legacy_slice_zero_to_recreate(ds: Obj, revision: str, children: Sequence[Obj]) -> list[str]:
+    """Pre-slices children at the target revision to delete (their ``-prv`` Service first) when ``slices``
+    goes above 1, so that slice 0 is recreated slices-aware before a sibling slice shares its revision.
+
+    Upstream's ``recreateLegacySlice0``; with one slice a legacy child is kept as it is. A legacy child at an
+    older revision is left to the rolling update.
+    """
+    if slices_of(ds) <= 1:
+        return []
+    ds_name = str((ds.get("metadata") or {}).get("name", ""))
+    by_name = {str(lws["metadata"]["name"]): lws for lws in children}
+    doomed = []
+    for name in role_names(ds):
+        legacy = by_name.get(legacy_child_name(ds_name, revision, name))
+        if legacy is not None and not has_slice_label((legacy.get("metadata") or {}).get("labels") or {}):
+            doomed.append(str(legacy["metadata"]["name"]))
     return doomed
