@@ -125,6 +125,10 @@ def _error(v: Violation, path: str) -> FieldError:
         return FieldError(path, f"should match '{v.limit}'", value=value)
     if v.kind == "format":
         return FieldError(path, f"must be a {v.limit}", value=value)
+    if v.kind == "min_items":
+        return FieldError(path, f"should have at least {v.limit} items", value=value)
+    if v.kind == "max_items":
+        return FieldError(path, f"should have at most {v.limit} items", value=value)
     return FieldError(path, f"breaks the schema rule {v.kind} ({v.limit})")
 
 

@@ -91,22 +91,13 @@ def _schema_for(startup: tuple[str, ...], restart: tuple[str, ...]) -> Schema:
 
 
 def _ranges(schema: Mapping[str, Any], value: Any, path: str) -> Iterator[FieldError]:
-    """``minimum``/``maximum``/``minItems``/``maxItems``, in the API server's words (``structural.check`` has
-    left them to the admission rules, which for a DisaggregatedSet are the schema's own)."""
+    """``minimum``/``maximum`` in the API server's words (``structural.check`` leaves them to the admission
+    rules, which for a DisaggregatedSet are the schema's own)."""
     if isinstance(value, Mapping):
         for key, prop in (schema.get("properties") or {}).items():
             if key in value:
                 yield from _ranges(prop, value[key], f"{path}.{key}" if path else key)
     elif isinstance(value, list):
-        count = len(value)
-        if "minItems" in schema and count < schema["minItems"]:
-            yield FieldError(
-                path, f"{path} in body should have at least {schema['minItems']} items", value=count
-            )
-        if "maxItems" in schema and count > schema["maxItems"]:
-            yield FieldError(
-                path, f"{path} in body should have at most {schema['maxItems']} items", value=count
-            )
         items = schema.get("items")
         if isinstance(items, Mapping):
             for i, item in enumerate(value):
