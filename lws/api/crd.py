@@ -2,8 +2,8 @@
 
 Identity, printer columns and subresources are upstream's, so ``kubectl get lws``, ``kubectl scale`` and
 HorizontalPodAutoscalers behave the same. The checked-in CRD in ``crds/`` is this module's output for the
-built-in plugins (a test keeps them equal); regenerate it with
-``lws crd > crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml``.
+built-in plugins, as are its copies under ``config/`` and ``lws/deploy/``; regenerate them all with
+``.venv/bin/python tools/generate.py`` (``tests/test_generated_files.py`` fails when one is stale).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ CRD_FILE_NAME = f"{c.GROUP}_{c.PLURAL}.yaml"
 
 _HEADER = (
     "# The LeaderWorkerSet CustomResourceDefinition (leaderworkerset.x-k8s.io/v1).\n"
-    "# Generated from lws/api/schema.py by `lws crd`; do not edit by hand.\n"
+    "# Generated from lws/api/schema.py by `lws crd` (tools/generate.py); do not edit by hand.\n"
 )
 
 

