@@ -23,6 +23,7 @@ def test_every_generated_copy_is_current(files: dict[Path, str]) -> None:
 
 def test_the_generator_covers_the_crd_copies_and_every_packaged_manifest(files: dict[Path, str]) -> None:
     assert {CRD_SOURCE, CRD_COPY} <= set(files)
+    assert {p for p in files if p.parent == CRD_SOURCE.parent} == set(CRD_SOURCE.parent.glob("*.yaml"))
     assert {p for p in files if p.parent == DEPLOY} == set(DEPLOY.glob("*.yaml"))
     crd = files[CRD_SOURCE]
     assert files[CRD_COPY] == crd

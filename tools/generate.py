@@ -9,6 +9,8 @@ Generated, and never to be edited by hand:
 * ``crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml``: the CRD as ``lws crd`` prints it with the built-in
   plugins (built from :mod:`lws.api.schema` by :func:`lws.api.crd.build_crd`);
 * ``config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml``: the same CRD, where kustomize reads it;
+* ``crds/disaggregatedset.x-k8s.io_disaggregatedsets.yaml`` and ``..._disaggregatedsetrolescalers.yaml``:
+  the DisaggregatedSet CRDs as ``lws crd --kind ...`` prints them (:mod:`lws.api.disaggregated.crd`);
 * ``lws/deploy/default.yaml`` and ``lws/deploy/<component>.yaml``: the real kustomize (``kubectl
   kustomize``) over ``config/``, the package data ``lws manifests`` prints.
 
@@ -33,6 +35,13 @@ from typing import Any
 import yaml
 
 from lws.api.crd import build_crd, crd_yaml
+from lws.api.disaggregated.crd import (
+    DS_CRD_FILE_NAME,
+    SCALER_CRD_FILE_NAME,
+    build_disaggregatedset_crd,
+    build_rolescaler_crd,
+    disaggregated_crd_yaml,
+)
 from lws.cli.manifests import COMPONENTS, DEFAULT_FILE, Obj, object_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,12 +108,17 @@ def changes(base: Iterable[Obj], variant: Iterable[Obj]) -> list[Obj]:
     return [obj for obj in variant if known.get(object_key(obj)) != obj]
 
 
-def crd_text() -> str:
-    """The CRD with the default-enabled built-in plugins: what ``lws crd`` prints in a plain install."""
+def crd_texts() -> dict[Path, str]:
+    """The CRDs with the default-enabled built-in plugins: what ``lws crd`` prints in a plain install."""
     from lws.plugin_testing import make_test_hooks
 
     hooks = make_test_hooks()
-    return crd_yaml(build_crd(startup_policies=hooks.startup_values, restart_policies=hooks.restart_values))
+    policies = {"startup_policies": hooks.startup_values, "restart_policies": hooks.restart_values}
+    return {
+        CRD_SOURCE: crd_yaml(build_crd(**policies)),
+        CRD_SOURCE.parent / DS_CRD_FILE_NAME: disaggregated_crd_yaml(build_disaggregatedset_crd(**policies)),
+        CRD_SOURCE.parent / SCALER_CRD_FILE_NAME: disaggregated_crd_yaml(build_rolescaler_crd()),
+    }
 
 
 def deploy_files(config: Path) -> dict[str, str]:
@@ -122,8 +136,8 @@ def deploy_files(config: Path) -> dict[str, str]:
 
 def generated() -> dict[Path, str]:
     """Every generated file and the text it should have, computed from the sources alone."""
-    crd = crd_text()
-    files = {CRD_SOURCE: crd, CRD_COPY: crd}
+    files = crd_texts()
+    crd = files[CRD_COPY] = files[CRD_SOURCE]
     with tempfile.TemporaryDirectory(prefix="lws-generate-") as tmp:
         config = Path(tmp) / "config"
         shutil.copytree(CONFIG, config)

@@ -10,8 +10,9 @@ schema alone:
   required fields, unknown fields (as ``kubectl``'s default strict field validation does), duplicate keys of
   list-maps and out-of-range 32/64-bit integers.
 
-Numeric ranges (``minimum``/``maximum``) are not checked here: the admission rules in
-:mod:`lws.api.validation` check them with upstream's own messages, and one problem should give one error.
+Numeric ranges (``minimum``/``maximum``) are reported only on request (``ranges=True``, in the API server's
+words): for a LeaderWorkerSet the admission rules in :mod:`lws.api.validation` check them with upstream's
+own messages, and one problem should give one error.
 Neither function raises on arbitrary input.
 """
 
@@ -69,20 +70,34 @@ _OPTIONS = Options(
     unknown_fields=True, null_is_absent=True, whole_floats_are_integers=False, integer_formats=True
 )
 _INT_OR_STRING_TYPE = 'integer or string (a number such as 1, or a percentage such as "25%")'
-#: Left to :mod:`lws.api.validation`, which words them as upstream does: one problem, one error.
-_LEFT_TO_VALIDATION = frozenset({"minimum", "maximum", "exclusive_minimum", "exclusive_maximum"})
+#: Numeric bounds: left to :mod:`lws.api.validation` for a LeaderWorkerSet, which words them as upstream's
+#: webhook does (one problem, one error); reported in the API server's words with ``ranges=True``.
+_RANGES = {
+    "minimum": "greater than or equal to",
+    "maximum": "less than or equal to",
+    "exclusive_minimum": "greater than",
+    "exclusive_maximum": "less than",
+}
 
 
-def check(schema: Schema, value: Any, path: str = "") -> list[FieldError]:
-    """Every way ``value`` breaks ``schema``, each error naming the JSON path of the field."""
+def check(schema: Schema, value: Any, path: str = "", *, ranges: bool = False) -> list[FieldError]:
+    """Every way ``value`` breaks ``schema``, each error naming the JSON path of the field.
+
+    :param ranges: also report ``minimum``/``maximum``, as the API server words them
+        (``spec.slices in body should be greater than or equal to 1``).
+    """
     errors: list[FieldError] = []
     for violation in structural.violations(schema, value, _OPTIONS):
-        if violation.kind in _LEFT_TO_VALIDATION:
+        where = _path(path, violation.path)
+        if violation.kind in _RANGES:
+            if ranges:
+                detail = f"{where} in body should be {_RANGES[violation.kind]} {violation.limit}"
+                errors.append(FieldError(where, detail, value=violation.value))
             continue
         if violation.kind == "unknown" and violation.value is None:
             # A null unknown field carries nothing (Go-generated manifests write creationTimestamp: null).
             continue
-        errors.append(_error(violation, _path(path, violation.path)))
+        errors.append(_error(violation, where))
     return errors
 
 

@@ -4,8 +4,9 @@ Both come from :mod:`lws.api.disaggregated.schema`.
 
 Identity, printer columns and subresources are upstream's: ``kubectl get dsrs`` shows Desired, Current and
 Age, and ``kubectl scale`` and HorizontalPodAutoscalers drive a RoleScaler through its scale subresource. The
-checked-in CRDs in ``crds/`` are this module's output for the built-in plugins (a test keeps them equal);
-regenerate them with ``lws crd --kind DisaggregatedSet`` and ``lws crd --kind DisaggregatedSetRoleScaler``.
+checked-in CRDs in ``crds/`` are this module's output for the built-in plugins; regenerate them, with every
+other generated file, with ``.venv/bin/python tools/generate.py`` (``tests/test_generated_files.py`` fails
+when one is stale).
 """
 
 from __future__ import annotations

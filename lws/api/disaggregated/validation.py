@@ -21,7 +21,7 @@ role's child LeaderWorkerSet would itself be admitted is the core's to check
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
@@ -70,8 +70,7 @@ def validate_disaggregatedset(
         restart += (c.RESTART_DEFAULT,)
     schema = _schema_for(tuple(startup_policies), restart)
     body = {k: v for k, v in obj.items() if k != "status"}
-    errors = check(schema, body)
-    errors.extend(_ranges(schema, body, ""))
+    errors = check(schema, body, ranges=True)
     errors.extend(validate_metadata(obj.get("metadata"), is_dns1123_subdomain))
     if errors:
         return Verdict(errors)
@@ -88,29 +87,6 @@ def _schema_for(startup: tuple[str, ...], restart: tuple[str, ...]) -> Schema:
 
 
 # --- stage 1: what the API server checks ---------------------------------------------------------------
-
-
-def _ranges(schema: Mapping[str, Any], value: Any, path: str) -> Iterator[FieldError]:
-    """``minimum``/``maximum`` in the API server's words (``structural.check`` leaves them to the admission
-    rules, which for a DisaggregatedSet are the schema's own)."""
-    if isinstance(value, Mapping):
-        for key, prop in (schema.get("properties") or {}).items():
-            if key in value:
-                yield from _ranges(prop, value[key], f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        items = schema.get("items")
-        if isinstance(items, Mapping):
-            for i, item in enumerate(value):
-                yield from _ranges(items, item, f"{path}[{i}]")
-    elif isinstance(value, int) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            yield FieldError(
-                path, f"{path} in body should be greater than or equal to {schema['minimum']}", value=value
-            )
-        if "maximum" in schema and value > schema["maximum"]:
-            yield FieldError(
-                path, f"{path} in body should be less than or equal to {schema['maximum']}", value=value
-            )
 
 
 def is_external(role: Mapping[str, Any]) -> bool:
