@@ -119,8 +119,12 @@ def command(
         raise SystemExit(EXIT_FAILED)
     if not admitted.checked:
         raise CliError(f"no LeaderWorkerSet in {', '.join(paths)}: nothing to place")
-    # DisaggregatedSets are applied as they are; nothing reconciles them yet (issue 12, phase 2).
-    documents = [*manifests.others, *manifests.disaggregatedsets, *manifests.leaderworkersets]
+    for doc in manifests.disaggregatedsets:
+        # The operator reconciles no DisaggregatedSet yet (docs/design/disaggregatedset.md).
+        click.echo(
+            f"note: {doc.source}: {doc.where}: a DisaggregatedSet is not placed yet; skipped", err=True
+        )
+    documents = [*manifests.others, *manifests.leaderworkersets]
     try:
         run = simulate(topology, hooks, documents, namespace=namespace, quiet=settle, timeout=timeout)
     except TopologyError as exc:
