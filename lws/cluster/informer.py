@@ -1,14 +1,16 @@
-"""Label-selected list+watch caches: the operator's view of the objects it owns.
+"""List+watch caches: the operator's view of the cluster.
 
-An :class:`Informer` lists one resource with a server-side label selector
+An :class:`Informer` lists one resource — with a server-side label selector
 (``leaderworkerset.sigs.k8s.io/name`` for everything the operator creates, so unrelated pods never reach
-it), then watches from the list's
-resourceVersion: resumes after a dropped stream, relists on 410 Gone, backs off on errors, and keeps a
-store that reconcilers read instead of calling the API. Handlers get ``(type, new, old)`` for every
-change, including the differences a relist discovers.
+it), or whole for the operator's own kind and for cluster facts such as Node labels — then watches from
+the list's resourceVersion: resumes after a dropped stream, relists on 410 Gone, backs off on errors, and
+keeps a store that reconcilers read instead of calling the API. Handlers get ``(type, new, old)`` for
+every change, including the differences a relist discovers (objects deleted while the watch was down
+among them).
 
 The store drops ``managedFields`` (large, never read) and accepts write-through updates from the operator's
-own writes, so a reconcile that runs before the watch event arrives does not act on a stale object.
+own writes, so a reconcile that runs before the watch event arrives does not act on a stale object; a
+write reply that arrives after the object's deletion was seen does not bring it back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +33,10 @@ Obj = dict[str, Any]
 EventHandler = Callable[[str, Obj, Obj | None], None]
 """Called with ("ADDED"|"MODIFIED"|"DELETED", object, previous object or None)."""
 Indexer = Callable[[Obj], Iterable[str]]
+Transform = Callable[[Obj], Obj]
+"""What the store keeps of each object (e.g. only a Node's name and labels), as client-go's SetTransform."""
+#: Deletions remembered, so that a write reply arriving after its object's deletion does not revive it.
+TOMBSTONES_KEPT = 10_000
 
 
 def strip_bookkeeping(obj: Obj) -> Obj:
@@ -40,6 +47,10 @@ def strip_bookkeeping(obj: Obj) -> Obj:
         del meta["managedFields"]
         obj = {**obj, "metadata": meta}
     return obj
+
+
+def _version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def newer_or_equal(candidate: Obj, current: Obj | None) -> bool:
@@ -72,9 +83,11 @@ class Store:
         self._indexes: dict[str, dict[str, dict[tuple[str, str], Obj]]] = {n: {} for n in self._indexers}
 
     def get(self, namespace: str, name: str) -> Obj | None:
+        """The cached object, or ``None``."""
         return self._objects.get((namespace, name))
 
     def items(self) -> list[Obj]:
+        """Every cached object."""
         return list(self._objects.values())
 
     def by_index(self, index: str, value: str) -> list[Obj]:
@@ -119,9 +132,13 @@ class Informer:
     """A cache of one resource in some namespaces (or all), restricted by a label selector.
 
     :param namespaces: namespaces to watch, one list+watch each; ``None`` watches all namespaces at once.
-    :param label_selector: required: the operator never lists or watches a built-in kind unfiltered.
+    :param label_selector: the objects to cache; required unless ``all_objects``: the operator never lists
+        or watches a built-in kind it does not own unfiltered.
+    :param all_objects: cache every object of the resource (the operator's own kind, or Nodes), with no
+        selector; saying so is required, so an unfiltered watch is always a decision.
     :param indexers: secondary indexes, e.g. pods by (namespace, set, group index).
     :param handlers: called for every change after the store is updated.
+    :param transform: what to keep of each object (applied before the store and the handlers see it).
     """
 
     def __init__(
@@ -129,22 +146,28 @@ class Informer:
         cluster: Cluster,
         resource: Resource,
         *,
-        label_selector: str,
+        label_selector: str | None = None,
+        all_objects: bool = False,
         namespaces: Sequence[str] | None = None,
         indexers: Mapping[str, Indexer] | None = None,
         handlers: Sequence[EventHandler] = (),
+        transform: Transform | None = None,
         page_size: int = 500,
         watch_timeout: int = 300,
         max_backoff: float = 30.0,
     ) -> None:
-        if not label_selector:
-            raise ValueError(f"informer for {resource}: a label selector is required")
+        if bool(label_selector) == all_objects:
+            raise ValueError(
+                f"informer for {resource}: pass either a label selector or all_objects=True (not both)"
+            )
         self.cluster = cluster
         self.resource = resource
-        self.label_selector = label_selector
+        self.label_selector = label_selector or None
         self.namespaces = list(namespaces) if namespaces is not None else None
         self.store = Store(indexers)
         self.handlers = list(handlers)
+        self._transform = transform
+        self._tombstones: OrderedDict[tuple[str, str], str] = OrderedDict()
         self.page_size = page_size
         self.watch_timeout = watch_timeout
         self.max_backoff = max_backoff
@@ -158,24 +181,55 @@ class Informer:
     # --- reading -------------------------------------------------------------------------------------
 
     def get(self, namespace: str, name: str) -> Obj | None:
+        """The cached object, or ``None``."""
         return self.store.get(namespace, name)
 
+    def items(self) -> list[Obj]:
+        """Every cached object."""
+        return self.store.items()
+
     def by_index(self, index: str, value: str) -> list[Obj]:
+        """The cached objects an indexer filed under ``value``."""
         return self.store.by_index(index, value)
 
     # --- write-through -------------------------------------------------------------------------------
 
-    def observe_write(self, obj: Obj) -> None:
-        """Record an object the operator just wrote (the API's reply), unless the cache already has newer."""
-        obj = strip_bookkeeping(obj)
-        ns, name = _key(obj)
-        current = self.store.get(ns, name)
+    def observe_write(self, obj: Obj, *, only_if_cached: bool = False) -> None:
+        """Record an object the operator just wrote (the API's reply), unless the cache already has newer
+        or has seen the object deleted since.
+
+        :param only_if_cached: update only an object the cache holds (a status write never adds one).
+        """
+        obj = self._keep(obj)
+        key = _key(obj)
+        current = self.store.get(*key)
+        if current is None and (only_if_cached or self._deleted_since(key, obj)):
+            return
         if newer_or_equal(obj, current):
             self.store.put(obj)
 
     def observe_delete(self, namespace: str, name: str) -> None:
-        """Forget an object the operator just deleted; the watch's DELETED event will find it gone."""
+        """Forget an object the operator just deleted, or found gone (a 404); the watch's DELETED event will
+        find it gone, and a relist brings it back if it exists after all."""
         self.store.remove(namespace, name)
+
+    def _deleted_since(self, key: tuple[str, str], obj: Obj) -> bool:
+        """Whether the cache saw ``key`` deleted at or after the version of ``obj`` (an older reply)."""
+        deleted_at = self._tombstones.get(key)
+        if deleted_at is None:
+            return False
+        deletion = {"metadata": {"resourceVersion": deleted_at}}
+        return _version(obj) == deleted_at or not newer_or_equal(obj, deletion)
+
+    def _bury(self, key: tuple[str, str], version: str) -> None:
+        self._tombstones[key] = version
+        self._tombstones.move_to_end(key)
+        while len(self._tombstones) > TOMBSTONES_KEPT:
+            self._tombstones.popitem(last=False)
+
+    def _keep(self, obj: Obj) -> Obj:
+        obj = strip_bookkeeping(obj)
+        return self._transform(obj) if self._transform is not None else obj
 
     # --- running -------------------------------------------------------------------------------------
 
@@ -220,7 +274,7 @@ class Informer:
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", self.resource.api_version)
                 item.setdefault("kind", self.resource.kind)
-                obj = strip_bookkeeping(item)
+                obj = self._keep(item)
                 seen[_key(obj)] = obj
             meta = page.get("metadata") or {}
             version = str(meta.get("resourceVersion") or version)
@@ -232,6 +286,7 @@ class Informer:
         for key in in_scope - set(seen):
             old = self.store.remove(*key)
             if old is not None:
+                self._bury(key, version)
                 self._emit("DELETED", old, old)
         for obj in seen.values():
             old = self.store.put(obj)
@@ -262,7 +317,7 @@ class Informer:
                     raise ApiError(f"watch {self.resource}: {obj.get('message', obj)}", status=code)
                 new_version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                 if kind != "BOOKMARK":
-                    self._apply(str(kind), strip_bookkeeping(obj))
+                    self._apply(str(kind), self._keep(obj))
                 version = new_version
                 self._saw(version)
         return version
@@ -271,6 +326,7 @@ class Informer:
         ns, name = _key(obj)
         if kind == "DELETED":
             old = self.store.remove(ns, name)
+            self._bury((ns, name), _version(obj))
             self._emit("DELETED", obj, old)
             return
         current = self.store.get(ns, name)
@@ -306,4 +362,7 @@ class Informer:
             self.synced.set()
 
     def _where(self, namespace: str | None) -> str:
-        return f"informer {self.resource} in {namespace or 'all namespaces'} ({self.label_selector})"
+        return (
+            f"informer {self.resource} in {namespace or 'all namespaces'} "
+            f"({self.label_selector or 'all objects'})"
+        )

@@ -16,7 +16,7 @@ from lws.api.model import LeaderWorkerSet
 from lws.cluster.client import CallContext, Cluster
 from lws.cluster.errors import ApiError
 from lws.cluster.events import EventRecorder
-from lws.cluster.informer import Informer, Store, newer_or_equal, strip_bookkeeping
+from lws.cluster.informer import Informer
 from lws.cluster.resources import NODES
 from lws.controller.context import Clock, Telemetry
 from lws.core import desired
@@ -70,9 +70,12 @@ class NodeCache:
 
 @dataclass
 class Caches:
-    """The operator's view of the cluster: LeaderWorkerSets (fed by kopf) and our label-selected informers."""
+    """The operator's view of the cluster: every LeaderWorkerSet, and what it owns, label-selected.
 
-    sets: Store
+    Reconcilers read only these; workers start once every one of them has listed (:attr:`informers`).
+    """
+
+    sets: Informer
     pods: Informer
     statefulsets: Informer
     services: Informer
@@ -81,18 +84,20 @@ class Caches:
 
     @property
     def informers(self) -> tuple[Informer, ...]:
-        return (self.pods, self.statefulsets, self.services, self.revisions)
+        """Every cache a reconciler reads."""
+        return (self.sets, self.pods, self.statefulsets, self.services, self.revisions)
 
     def synced(self) -> bool:
         return all(informer.synced.is_set() for informer in self.informers)
 
     def observe_set_write(self, obj: Mapping[str, Any]) -> None:
-        """Keep the set cache current after our own write to a LeaderWorkerSet (the watch event follows)."""
-        fresh = strip_bookkeeping(dict(obj))
-        meta = fresh.get("metadata") or {}
-        current = self.sets.get(str(meta.get("namespace")), str(meta.get("name")))
-        if current is not None and newer_or_equal(fresh, current):
-            self.sets.put(fresh)
+        """Keep the set cache current after our own write to a LeaderWorkerSet (the watch event follows);
+        a set the cache no longer holds (deleted meanwhile) is not brought back."""
+        self.sets.observe_write(dict(obj), only_if_cached=True)
+
+    def forget_set(self, namespace: str, name: str) -> None:
+        """The API answered 404 for this set: it is gone, whatever the watch has said so far."""
+        self.sets.observe_delete(namespace, name)
 
 
 class RevisionMemo:

@@ -222,7 +222,18 @@ async def _recreate(
 async def _record(
     deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int, **changes: Any
 ) -> None:
-    """Update the group's ``status.groupRestarts`` entry; optimistic, re-read on conflict."""
+    """Update the group's ``status.groupRestarts`` entry; optimistic, re-read on conflict. A set that is
+    gone (404) is forgotten: there is nothing left to record."""
+    try:
+        await _record_once(deps, ctx, lws, index, **changes)
+    except NotFound:
+        deps.caches.forget_set(lws.namespace, lws.name)
+        ctx.log.info("the LeaderWorkerSet is gone; nothing to record")
+
+
+async def _record_once(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int, **changes: Any
+) -> None:
     for _attempt in range(4):
         entries = list(lws.status.get("groupRestarts") or [])
         updated_entries = with_entry(entries, index, **changes)

@@ -1,9 +1,10 @@
-"""kopf wiring: the LeaderWorkerSet watch, the four admission webhooks and the login. Nothing else.
+"""kopf wiring: the four admission webhooks and the login. Nothing else.
 
-Handlers are thin: they hand LeaderWorkerSet events to the operator (which queues reconciles) and turn
-admission requests into calls to :mod:`lws.controller.admission`. No handler changes a LeaderWorkerSet
-through kopf, so kopf writes no progress annotations and adds no finalizers: deletion is garbage
-collection, as upstream.
+kopf serves the admission webhooks only; it watches nothing. LeaderWorkerSets are cached by the operator's
+own informer (:mod:`lws.cluster.informer`), which relists and reports what a watch gap hid, deletions
+included — kopf's relist does not — and is synced before any reconcile runs. Handlers are thin: they turn
+admission requests into calls to :mod:`lws.controller.admission`. kopf never writes to a LeaderWorkerSet,
+so it adds no progress annotations and no finalizers: deletion is garbage collection, as upstream.
 """
 
 from __future__ import annotations
@@ -19,16 +20,10 @@ from lws.cluster.client import ConnectionDetails
 from lws.controller import admission
 from lws.hooks.manager import Hooks
 
-SetEventHandler = Callable[[str, dict[str, Any]], None]
-"""(event type: ADDED/MODIFIED/DELETED, LeaderWorkerSet)."""
-
-WATCH_ID = "leaderworkersets"
-
 
 def build_registry(
     *,
     hooks: Hooks,
-    on_set_event: SetEventHandler,
     connection: Callable[[], Awaitable[ConnectionDetails]],
     webhooks: bool = True,
 ) -> kopf.OperatorRegistry:
@@ -47,11 +42,6 @@ def build_registry(
             private_key_path=details.private_key_path,
             default_namespace=details.default_namespace,
         )
-
-    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, id=WATCH_ID, registry=registry)
-    async def leaderworkerset_event(event: kopf.RawEvent, **_: Any) -> None:
-        # kopf reports the initial listing with type None: for us that is an ADDED.
-        on_set_event(str(event.get("type") or "ADDED"), dict(event["object"]))
 
     if not webhooks:
         return registry
@@ -128,7 +118,7 @@ def _replace_with(patch: kopf.Patch, target: dict[str, Any]) -> None:
 
 
 def configure(settings: kopf.OperatorSettings, *, server: Any | None) -> None:
-    """kopf settings for an operator that only watches one resource and serves webhooks.
+    """kopf settings for an operator that only serves webhooks.
 
     * no peering: leader election on upstream's Lease decides who reconciles, and every replica serves
       webhooks and keeps its caches warm;
@@ -141,8 +131,6 @@ def configure(settings: kopf.OperatorSettings, *, server: Any | None) -> None:
     settings.posting.enabled = False
     settings.admission.server = server
     settings.admission.managed = None
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
     objects = logging.getLogger("kopf.objects")
     objects.setLevel(logging.WARNING)

@@ -2,11 +2,12 @@
 
 :class:`Operator` is what ``lws run`` starts and what tests and ``lws demo`` embed. One replica:
 
-* keeps label-selected caches of the pods, StatefulSets, Services and ControllerRevisions of every
-  LeaderWorkerSet, and lets kopf watch the LeaderWorkerSets themselves;
-* serves the admission webhooks (every replica), registering itself in the webhook configurations;
-* reconciles (only while it holds the Lease): informer and kopf events become work-queue keys, and
-  workers run the set and group reconcilers on them;
+* keeps caches of every LeaderWorkerSet and of the pods, StatefulSets, Services and ControllerRevisions
+  they own (label-selected), each fed by an informer that relists after a watch gap;
+* serves the admission webhooks (every replica, through kopf), registering itself in the webhook
+  configurations;
+* reconciles (only while it holds the Lease, and only once every cache has listed): informer events
+  become work-queue keys, and workers run the set and group reconcilers on them;
 * answers ``/healthz`` (alive) and ``/readyz`` (caches synced and webhooks registered);
 * on stop (SIGINT/SIGTERM, or :meth:`stop`): stops reconciling, releases the Lease, takes itself out of
   the webhook configurations, and closes its connections.
@@ -35,9 +36,9 @@ from lws.cluster.certs import make_serving_certificate
 from lws.cluster.client import ApiObserver, Cluster
 from lws.cluster.errors import ApiError, NotFound
 from lws.cluster.events import EventRecorder
-from lws.cluster.informer import Informer, Store, strip_bookkeeping
+from lws.cluster.informer import Informer
 from lws.cluster.lease import LeaderElector, LeaseConfig
-from lws.cluster.resources import CONTROLLER_REVISIONS, PODS, SERVICES, STATEFULSETS
+from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, PODS, SERVICES, STATEFULSETS
 from lws.cluster.webhooks import Endpoint, WebhookRegistrar
 from lws.controller import handlers, instrumentation
 from lws.controller.context import Telemetry, hook_observer, reconciling
@@ -169,7 +170,6 @@ class Operator:
         handlers.configure(kopf_settings, server=server)
         registry = handlers.build_registry(
             hooks=self.hooks,
-            on_set_event=self._on_set_event,
             connection=cluster.connection_details,
             webhooks=self.settings.webhooks,
         )
@@ -305,8 +305,13 @@ class Operator:
             )
 
         caches = Caches(
-            sets=Store(
-                {BY_SET: lambda obj: [f"{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"]}
+            # Every LeaderWorkerSet is ours: no selector. A relist reports sets deleted in a watch gap.
+            sets=Informer(
+                cluster,
+                LEADERWORKERSETS,
+                all_objects=True,
+                namespaces=namespaces,
+                handlers=[self._on_set_event],
             ),
             pods=informer(PODS, routing.pod_keys, groups=True),
             statefulsets=informer(STATEFULSETS, routing.statefulset_keys),
@@ -407,23 +412,20 @@ class Operator:
         for key in keys:
             self.queue.add(key)
 
-    def _on_set_event(self, kind: str, obj: dict[str, Any]) -> None:
-        assert self.deps is not None
-        obj = strip_bookkeeping(obj)
+    def _on_set_event(self, kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if kind == "DELETED":
+            return  # garbage collection removes what it owned
         meta = obj.get("metadata") or {}
         namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-        if kind == "DELETED":
-            self.deps.caches.sets.remove(namespace, name)
-            return
-        old = self.deps.caches.sets.get(namespace, name)
-        self.deps.caches.sets.put(obj)
         self.queue.add(Key("set", namespace, name))
-        if old is not None and (
-            old.get("spec") != obj.get("spec")
-            or old["metadata"].get("annotations") != obj["metadata"].get("annotations")
+        if (
+            old is None
+            or old.get("spec") != obj.get("spec")
+            or (old.get("metadata") or {}).get("annotations") != meta.get("annotations")
         ):
-            # Startup and restart policies live in the spec, plugin settings in annotations: let waiting
-            # groups look again.
+            # A group reconcile that ran before its set was cached had nothing to act on: a set seen for
+            # the first time gets its groups looked at again. Startup and restart policies live in the
+            # spec, plugin settings in annotations: a change lets waiting groups look again too.
             for key in self._group_keys(namespace, name):
                 self.queue.add(key)
 
@@ -459,6 +461,7 @@ class Operator:
                 await elector.wait_changed()
                 if elector.is_leader:
                     self.leading.set()
+                    await self._synced()  # the caches' initial lists queued everything they saw
                     self.resync()
                 else:
                     self.leading.clear()

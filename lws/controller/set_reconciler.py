@@ -145,7 +145,14 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
         for plugin, extra in desired.extra_set_objects(lws, deps.hooks)
     ]
 
-    update_done = await _update_status(deps, ctx, lws, leader_sts, key, drop_restarts=revision_changed)
+    try:
+        update_done = await _update_status(deps, ctx, lws, leader_sts, key, drop_restarts=revision_changed)
+    except NotFound:
+        # Deleted after the cache read it (its watch event is on the way, or the watch is down): forget
+        # it, so that nothing else is done for it; a relist brings it back if it exists after all.
+        deps.caches.forget_set(namespace, name)
+        ctx.log.info("the LeaderWorkerSet is gone; stopping")
+        return DONE
     if update_done:
         await _truncate_revisions(deps, ctx, revisions, key)
     # An object of an earlier set of the same name was in the way; it is being deleted.

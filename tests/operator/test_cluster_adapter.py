@@ -116,6 +116,39 @@ async def test_the_informer_resumes_relists_after_410_and_reports_what_it_missed
             await task
 
 
+def test_an_informer_without_a_selector_must_say_it_wants_every_object(cluster: Cluster) -> None:
+    with pytest.raises(ValueError, match="label selector or all_objects"):
+        Informer(cluster, CONFIGMAPS)
+    with pytest.raises(ValueError, match="not both"):
+        Informer(cluster, CONFIGMAPS, label_selector="team", all_objects=True)
+
+
+async def test_a_late_write_reply_does_not_revive_an_object_whose_deletion_the_cache_saw(
+    cluster: Cluster,
+) -> None:
+    informer = Informer(cluster, CONFIGMAPS, all_objects=True, namespaces=["default"])
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        written = await cluster.create(CONFIGMAPS, "default", _cm("ghost", team="a"))
+        await until(lambda: informer.get("default", "ghost"), what="the ADDED event")
+        await cluster.delete(CONFIGMAPS, "default", "ghost")
+        await until(lambda: informer.get("default", "ghost") is None, what="the DELETED event")
+
+        informer.observe_write(written)  # the reply to a write made before the deletion, arriving late
+        assert informer.get("default", "ghost") is None, "an older reply does not bring it back"
+        informer.observe_write({**written, "status": {}}, only_if_cached=True)
+        assert informer.get("default", "ghost") is None
+
+        again = await cluster.create(CONFIGMAPS, "default", _cm("ghost", team="b"))
+        informer.observe_write(again)  # a newer object of the same name is cached at once
+        assert (informer.get("default", "ghost") or {}).get("metadata", {}).get("labels") == {"team": "b"}
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def test_identical_events_become_one_event_with_a_series(cluster: Cluster) -> None:
     regarding = {
         "apiVersion": "v1",
