@@ -1,9 +1,20 @@
 """Leader election on a ``coordination.k8s.io/v1`` Lease, with client-go's rules.
 
 The Lease is upstream's (``b8b2488c.x-k8s.io`` in the operator's namespace), so the Go and the Python
-controllers exclude each other during a migration. Expiry is judged by when *this* replica last saw the
-record change, never by comparing clocks with the holder (client-go's rule). A leader that cannot renew
-for ``renew_deadline`` steps down; on a clean stop it releases the Lease so a standby takes over at once.
+controllers exclude each other during a migration. The rules that keep two replicas from leading at once:
+
+* a standby judges expiry by when *it* last saw the record change, never by comparing clocks with the
+  holder: it takes over no sooner than ``lease_duration`` after it saw the last renewal;
+* the leader counts its renew deadline from the start of its last successful renewal: every Lease request
+  carries a timeout of what is left of the deadline (never the HTTP client's default of minutes), and
+  when the deadline passes leadership is lost at once — whether a renewal is still in flight or not;
+* listeners hear of a loss synchronously (:attr:`LeaderElector.listeners`), so the operator stops its
+  reconciles before anything else runs.
+
+So a deposed leader stops at most ``renew_deadline`` after its last renewal began, and a standby starts at
+least ``lease_duration`` after that renewal reached the API server: with ``renew_deadline <
+lease_duration`` the two never overlap (unless the clocks that measure these intervals drift apart by the
+difference). On a clean stop the leader releases the Lease so a standby takes over at once.
 """
 
 from __future__ import annotations
@@ -12,10 +23,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from lws.api import constants as c
 from lws.cluster.client import Cluster
@@ -24,6 +35,10 @@ from lws.cluster.events import micro_time
 from lws.cluster.resources import LEASES
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LeadershipListener = Callable[[bool], None]
+"""Called synchronously with ``True`` when this replica starts leading and ``False`` when it stops."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,23 @@ class LeaseConfig:
     retry_period: float = 2.0
     #: Where to keep the Lease when ``namespace`` does not exist (running outside the cluster).
     fallback_namespace: str | None = "default"
+
+    def problems(self) -> list[str]:
+        """What makes these durations unsafe (client-go refuses the same), as sentences; empty when fine."""
+        found = []
+        if self.renew_deadline >= self.lease_duration:
+            found.append(
+                f"the renew deadline ({self.renew_deadline:g}s) must be shorter than the lease duration "
+                f"({self.lease_duration:g}s), or a deposed leader may still act when a standby takes over"
+            )
+        if self.retry_period >= self.renew_deadline:
+            found.append(
+                f"the retry period ({self.retry_period:g}s) must be shorter than the renew deadline "
+                f"({self.renew_deadline:g}s), or the leader gets no second try before it must step down"
+            )
+        if min(self.lease_duration, self.renew_deadline, self.retry_period) <= 0:
+            found.append("the lease duration, renew deadline and retry period must be positive")
+        return found
 
 
 class LeaderElector:
@@ -55,6 +87,8 @@ class LeaderElector:
         self.config = config
         self.namespace = config.namespace
         self.leading = asyncio.Event()
+        #: Told of every start and stop of leadership, synchronously, in order.
+        self.listeners: list[LeadershipListener] = []
         self._changed = asyncio.Event()
         self._monotonic = monotonic
         self._now = now
@@ -62,6 +96,9 @@ class LeaderElector:
         #: Release the Lease when :meth:`run` is cancelled (off: leave it to expire, as a crash would).
         self.release_on_stop = True
         self._observed_at = 0.0
+        #: When (monotonic) the last successful acquisition or renewal began; the renew deadline counts
+        #: from there.
+        self.renewed_at = 0.0
 
     @property
     def is_leader(self) -> bool:
@@ -88,7 +125,10 @@ class LeaderElector:
         announced = False
         while True:
             namespace = self.namespace
-            if await self._try_acquire_or_renew():
+            started = self._monotonic()
+            # An acquisition attempt is bounded like a renewal: a hung request must not hold the loop.
+            if await self._bounded(self._try_acquire_or_renew(), self.config.renew_deadline, False):
+                self.renewed_at = started
                 log.info("acquired lease %s/%s as %s", self.namespace, self.config.name, self.config.identity)
                 self._set_leading(True)
                 return
@@ -105,23 +145,58 @@ class LeaderElector:
             await asyncio.sleep(self.config.retry_period * (1 + random.random() * 0.2))
 
     async def _renew_until_lost(self) -> None:
-        last_renewed = self._monotonic()
+        """Renew every retry period; return (no longer leading) once the renew deadline has passed since the
+        last successful renewal began, or another replica holds the Lease."""
         while True:
-            await asyncio.sleep(self.config.retry_period)
-            if await self._try_acquire_or_renew():
-                last_renewed = self._monotonic()
+            remaining = self._remaining()
+            await asyncio.sleep(min(self.config.retry_period, max(remaining, 0.0)))
+            remaining = self._remaining()
+            if remaining <= 0:
+                break
+            started = self._monotonic()
+            if await self._bounded(self._try_acquire_or_renew(), remaining, False):
+                self.renewed_at = started
                 continue
-            if self._monotonic() - last_renewed >= self.config.renew_deadline or not self._holding():
-                log.warning("lost lease %s/%s; stopping reconciles", self.namespace, self.config.name)
-                self._set_leading(False)
-                return
+            if self._remaining() <= 0 or not self._holding():
+                break
+        log.warning(
+            "lost lease %s/%s (no renewal within the %gs renew deadline, or another replica holds it); "
+            "stopping reconciles",
+            self.namespace,
+            self.config.name,
+            self.config.renew_deadline,
+        )
+        self._set_leading(False)
+
+    def _remaining(self) -> float:
+        return self.renewed_at + self.config.renew_deadline - self._monotonic()
+
+    async def _bounded(self, call: Awaitable[T], seconds: float, default: T) -> T:
+        """``call``'s result, or ``default`` if it takes over ``seconds`` (the request is then cancelled)."""
+        try:
+            async with asyncio.timeout(max(seconds, 0.0)):
+                return await call
+        except TimeoutError:
+            log.warning(
+                "lease %s/%s: no answer within %.1fs; giving up this attempt",
+                self.namespace,
+                self.config.name,
+                seconds,
+            )
+            return default
 
     def _holding(self) -> bool:
         return self._observed is not None and self._observed[0] == self.config.identity
 
     async def release(self) -> None:
-        """Give the Lease up (holder cleared, 1 s duration) so another replica takes over immediately."""
+        """Give the Lease up (holder cleared, 1 s duration) so another replica takes over immediately.
+
+        Bounded by the renew deadline: a stop never waits longer on an API server that does not answer
+        (the Lease then lapses as after a crash)."""
         self._set_leading(False)
+        await self._bounded(self._release(), self.config.renew_deadline, None)
+
+    async def _release(self) -> None:
         try:
             lease = await self.cluster.get(LEASES, self.namespace, self.config.name)
             spec = lease.get("spec") or {}
@@ -206,3 +281,8 @@ class LeaderElector:
             else:
                 self.leading.clear()
             self._changed.set()
+            for listener in list(self.listeners):
+                try:
+                    listener(value)
+                except Exception:
+                    log.exception("leadership listener failed")

@@ -111,7 +111,10 @@ class Operator:
         self.elector: LeaderElector | None = None
         self.registrar: WebhookRegistrar | None = None
         self.ready = asyncio.Event()
+        #: Set while this replica may reconcile (it holds the Lease, or leader election is off).
         self.leading = asyncio.Event()
+        #: The reconciles running now; cancelled the moment leadership is lost.
+        self._reconciles: set[asyncio.Task[None]] = set()
         self.health_port: int | None = None
         self.health_host: str | None = None
         self.webhook_url: str | None = None
@@ -151,6 +154,7 @@ class Operator:
         """Run until stopped or until a part fails for good; always cleans up behind itself."""
         if self._handle_signals:
             self._take_signals()
+        self._check_lease_settings()
         cluster = await self._connect(self.settings.kubeconfig, self.settings.context, self._api_observers)
         self.cluster = cluster
         log.info("connected to %s (%s)", cluster.server, cluster.info.source)
@@ -231,6 +235,21 @@ class Operator:
         self.queue.shut_down()
         current = asyncio.current_task()
         tasks = [t for t in background if t is not current]
+        # Reconciling stops before the Lease is released (the elector's task releases it when cancelled):
+        # a standby may take over the moment it is.
+        self.leading.clear()
+        workers = [t for t in tasks if t.get_name().startswith("worker ")]
+        await self._cancel(workers)
+        await self._cancel([t for t in tasks if t not in workers])
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                log.error("%s failed: %s", task.get_name(), error, exc_info=error)
+        if self.registrar is not None and not self._crashing:
+            await self.registrar.unregister()
+
+    @staticmethod
+    async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
         for task in tasks:
             task.cancel()
         if tasks:
@@ -238,12 +257,6 @@ class Operator:
             _, stuck = await asyncio.wait(tasks, timeout=10.0)
             for task in stuck:
                 log.error("%s did not stop within 10 s; leaving it behind", task.get_name())
-        for task in tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                error = task.exception()
-                log.error("%s failed: %s", task.get_name(), error, exc_info=error)
-        if self.registrar is not None and not self._crashing:
-            await self.registrar.unregister()
 
     async def _relay_stop(self, background: list[asyncio.Task[Any]], stop_flag: asyncio.Event) -> None:
         """On a stop request (or when one of our tasks ends, always a failure): stop our part, then kopf.
@@ -266,6 +279,24 @@ class Operator:
             stop_flag.set()
 
     # --- assembly ------------------------------------------------------------------------------------
+
+    def _check_lease_settings(self) -> None:
+        """Refuse lease durations under which two replicas could lead at once (client-go refuses them too)."""
+        if not self.settings.leader_elect:
+            return
+        problems = LeaseConfig(
+            identity=self.settings.identity,
+            lease_duration=self.settings.lease_duration,
+            renew_deadline=self.settings.renew_deadline,
+            retry_period=self.settings.retry_period,
+        ).problems()
+        if problems:
+            raise OperatorStartError(
+                "leader election: "
+                + "; ".join(problems)
+                + " (see --leader-elect-lease-duration, --leader-elect-renew-deadline, "
+                "--leader-elect-retry-period, or leaderElection in the configuration file)"
+            )
 
     async def _require_crd(self, cluster: Cluster) -> None:
         """Fail at once, saying what to do, when the cluster does not serve LeaderWorkerSets."""
@@ -451,27 +482,31 @@ class Operator:
 
     async def _lead(self) -> None:
         if self.elector is None:
-            self.leading.set()
+            self._on_leadership(True)
             await asyncio.Event().wait()
             return
-        elector = self.elector
-
-        async def follow() -> None:
-            while True:
-                await elector.wait_changed()
-                if elector.is_leader:
-                    self.leading.set()
-                    await self._synced()  # the caches' initial lists queued everything they saw
-                    self.resync()
-                else:
-                    self.leading.clear()
-
-        follower = asyncio.create_task(follow())
+        self.elector.listeners.append(self._on_leadership)
         try:
-            await elector.run()
+            await self.elector.run()
         finally:
-            follower.cancel()
-            self.leading.clear()
+            self._on_leadership(False)
+
+    def _on_leadership(self, leading: bool) -> None:
+        """Called synchronously by the elector: on a loss, no reconcile runs past this call's return."""
+        if leading:
+            self.leading.set()
+            asyncio.get_running_loop().create_task(self._resync_when_synced(), name="resync on leading")
+            return
+        self.leading.clear()
+        if self._reconciles:
+            log.warning("leadership lost: cancelling %d running reconcile(s)", len(self._reconciles))
+        for task in list(self._reconciles):
+            task.cancel()
+
+    async def _resync_when_synced(self) -> None:
+        await self._synced()  # the caches' initial lists queued everything they saw
+        if self.leading.is_set():
+            self.resync()
 
     async def _work(self, number: int) -> None:
         assert self.deps is not None
@@ -487,7 +522,18 @@ class Operator:
                 if not self.leading.is_set():
                     self.queue.add(key)  # not ours to do any more; the next leader will
                     continue
-                await self._process(deps, key)
+                # Its own task, so that losing the Lease cancels it (see _on_leadership).
+                reconcile = asyncio.create_task(self._process(deps, key), name=f"reconcile {key}")
+                self._reconciles.add(reconcile)
+                try:
+                    await asyncio.wait([reconcile])
+                finally:
+                    self._reconciles.discard(reconcile)
+                    if not reconcile.done():  # this worker is being cancelled (shutdown)
+                        reconcile.cancel()
+                        await asyncio.wait([reconcile])
+                if reconcile.cancelled():
+                    self.queue.add(key)  # cut short by the loss of the Lease: redo it when leading again
             finally:
                 self.queue.done(key)
 

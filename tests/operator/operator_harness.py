@@ -15,6 +15,7 @@ from e2e_kit import Kube
 from lws.cluster.kube import connect
 from lws.controller.context import Telemetry
 from lws.controller.in_process import InProcessOperator
+from lws.controller.operator import Connect
 from lws.hooks.manager import make_hooks
 from lws.plugin_testing import settings_for_tests
 from lws.sim.runner import EmbeddedCluster
@@ -51,10 +52,15 @@ def start_cluster(tmp: Path) -> tuple[EmbeddedCluster, Path, Kube]:
     return cluster, kubeconfig, kube
 
 
-def start_operator(*, telemetry: Telemetry | None = None, **changes: Any) -> InProcessOperator:
-    """An operator on its own thread; ``changes`` are settings (the kubeconfig at least). Ready when returned."""
+def start_operator(
+    *, telemetry: Telemetry | None = None, connect_with: Connect = connect, **changes: Any
+) -> InProcessOperator:
+    """An operator on its own thread; ``changes`` are settings (the kubeconfig at least). Ready when returned.
+
+    :param connect_with: how it connects (a test may put a faulty network between it and the cluster).
+    """
     return InProcessOperator(
-        settings_for_tests(**changes), make_hooks(), connect=connect, telemetry=telemetry
+        settings_for_tests(**changes), make_hooks(), connect=connect_with, telemetry=telemetry
     ).start()
 
 
@@ -67,7 +73,11 @@ class Private:
     cluster: EmbeddedCluster
     operators: list[InProcessOperator]
 
-    def start_operator(self, *, telemetry: Telemetry | None = None, **changes: Any) -> InProcessOperator:
-        operator = start_operator(telemetry=telemetry, kubeconfig=str(self.kubeconfig), **changes)
+    def start_operator(
+        self, *, telemetry: Telemetry | None = None, connect_with: Connect = connect, **changes: Any
+    ) -> InProcessOperator:
+        operator = start_operator(
+            telemetry=telemetry, connect_with=connect_with, kubeconfig=str(self.kubeconfig), **changes
+        )
         self.operators.append(operator)
         return operator
