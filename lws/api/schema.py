@@ -175,6 +175,11 @@ def _group_restart() -> Schema:
                 enum=GROUP_RESTART_STATES,
             ),
             "message": string("Human-readable details, such as when the next recreation may happen."),
+            "recreatingLeaderUID": string(
+                "The uid of the leader pod the last counted recreation deletes, written with the count "
+                "before the deletion, so a recreation cut short by an operator restart is finished, not "
+                "counted again."
+            ),
         },
         required=("index",),
     )

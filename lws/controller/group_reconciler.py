@@ -41,6 +41,7 @@ from lws.core.pod_failure import restart_trigger
 from lws.core.restarts import (
     STATE_BACKOFF,
     STATE_FAILED,
+    pending_recreation,
     restart_state,
     stale_worker,
     with_entry,
@@ -53,6 +54,8 @@ Obj = Mapping[str, Any]
 
 #: How soon to look again at a group whose workers a gate holds back (gates normally reopen on events).
 GATE_RECHECK = 10.0
+#: Writes of ``status.groupRestarts`` tried in a row on conflicts, before the reconcile backs off.
+RECORD_ATTEMPTS = 8
 
 
 async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, leader_name: str) -> Result:
@@ -101,6 +104,11 @@ async def _handle_restarts(
 ) -> Result | None:
     """``None`` when nothing was done and the group may be built; else how the reconcile ends."""
     namespace = lws.namespace
+    if pending_recreation(lws.status, index) == uid_of(leader) and not deleting(leader):
+        # A recreation of this very leader was decided and counted, but the operator stopped before it
+        # deleted the leader: finish it, without asking (or counting) again.
+        await _delete_leader(deps, ctx, lws, leader, index, "Finishing an interrupted recreation")
+        return DONE
     group_pods = deps.caches.pods.by_index(BY_GROUP, f"{namespace}/{lws.name}/{index}")
     candidates = [p for p in group_pods if restart_trigger(p) is not None]
     if not candidates:
@@ -183,7 +191,31 @@ async def _recreate(
     *,
     restarts: int,
 ) -> None:
-    """Delete the leader in the foreground (workers go first, then it); record recreation ``restarts + 1``."""
+    """Record recreation ``restarts + 1`` of the group, then delete its leader in the foreground (workers go
+    first, then it).
+
+    The count is written first, with the uid of the leader about to be deleted: stopped at any point, the
+    operator either has not counted (and not deleted) yet, or finds the counted recreation pending and
+    finishes it (:func:`pending_recreation`); a recreation is never counted twice or lost.
+    """
+    await _record(
+        deps,
+        ctx,
+        lws,
+        index,
+        count=restarts + 1,
+        lastRecreateTime=rfc3339(deps.clock.now()),
+        state=None,
+        message=reason or None,
+        recreatingLeaderUID=uid_of(leader),
+    )
+    ctx.log.info("recreating group %d: %s", index, reason)
+    await _delete_leader(deps, ctx, lws, leader, index, f"Worker pod {failed_pod} failed")
+
+
+async def _delete_leader(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int, cause: str
+) -> None:
     meta = leader["metadata"]
     try:
         await deps.cluster.delete(
@@ -202,20 +234,9 @@ async def _recreate(
         "Normal",
         c.EVENT_RECREATE_GROUP,
         "Delete",
-        f"Worker pod {failed_pod} failed, deleted leader pod {meta['name']} to recreate group "
+        f"{cause}, deleted leader pod {meta['name']} to recreate group "
         f"{labels(leader).get(c.GROUP_INDEX_LABEL, index)}",
         related=pod_ref(leader),
-    )
-    ctx.log.info("recreating group %d: %s", index, reason)
-    await _record(
-        deps,
-        ctx,
-        lws,
-        index,
-        count=restarts + 1,
-        lastRecreateTime=rfc3339(deps.clock.now()),
-        state=None,
-        message=reason or None,
     )
 
 
@@ -234,7 +255,9 @@ async def _record(
 async def _record_once(
     deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int, **changes: Any
 ) -> None:
-    for _attempt in range(4):
+    # Every group of a set and the set's own reconcile write this status: conflicts are normal when
+    # several groups restart at once, so retry with fresh data a few times before backing off.
+    for _attempt in range(RECORD_ATTEMPTS):
         entries = list(lws.status.get("groupRestarts") or [])
         updated_entries = with_entry(entries, index, **changes)
         if updated_entries == entries:

@@ -67,6 +67,18 @@ def restart_state(status: Obj, index: int) -> GroupRestartState:
     return GroupRestartState()
 
 
+def pending_recreation(status: Obj, index: int) -> str:
+    """The uid of the leader pod whose recreation was last counted for group ``index`` ("" if none).
+
+    The host writes it with the count, before deleting that leader; while that very pod still exists and
+    is not being deleted, the counted recreation is still to be done.
+    """
+    for entry in status.get("groupRestarts") or []:
+        if entry.get("index") == index:
+            return str(entry.get("recreatingLeaderUID") or "")
+    return ""
+
+
 def with_entry(entries: Sequence[Obj], index: int, **changes: Any) -> list[dict[str, Any]]:
     """``entries`` with the one for group ``index`` updated (created if needed); ``None`` values drop keys."""
     out: list[dict[str, Any]] = []
