@@ -236,7 +236,14 @@ def test_status_has_upstream_fields_and_the_group_restarts_extension(crd: dict[s
     restarts = status["properties"]["groupRestarts"]
     assert (restarts["x-kubernetes-list-type"], restarts[LIST_MAP_KEYS]) == ("map", ["index"])
     item = restarts["items"]
-    assert set(item["properties"]) == {"index", "count", "lastRecreateTime", "state", "message"}
+    assert set(item["properties"]) == {
+        "index",
+        "count",
+        "lastRecreateTime",
+        "state",
+        "message",
+        "recreatingLeaderUID",
+    }
     assert item["properties"]["state"]["enum"] == ["Backoff", "Failed"]
     assert item["properties"]["lastRecreateTime"]["format"] == "date-time"
     assert "beyond upstream" in restarts["description"]
