@@ -64,8 +64,11 @@ BUILTIN_DISTRIBUTION = "lws-operator"
 
 def settings_for_tests(**changes: Any) -> OperatorSettings:
     """Settings for an in-process operator under test (:class:`lws.controller.in_process.InProcessOperator`):
-    all namespaces, free ports, and a Lease that fails over in about 2 s. ``changes`` override any field,
-    e.g. ``kubeconfig=``."""
+    all namespaces, free ports, and a Lease that fails over in about 4 s. ``changes`` override any field,
+    e.g. ``kubeconfig=``.
+
+    The leader steps down when a renewal has not succeeded within 3 s (the renew deadline): long enough that
+    a test machine busy with other work does not starve a lone replica of its Lease."""
     import dataclasses
     import uuid
 
@@ -75,9 +78,9 @@ def settings_for_tests(**changes: Any) -> OperatorSettings:
         identity=f"test-operator_{uuid.uuid4().hex[:8]}",
         health_host="127.0.0.1",
         health_port=0,
-        lease_duration=2.0,
-        renew_deadline=1.5,
-        retry_period=0.2,
+        lease_duration=4.0,
+        renew_deadline=3.0,
+        retry_period=0.5,
     )
     return dataclasses.replace(base, **changes)
 
