@@ -20,7 +20,7 @@ from typing import Any
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.cluster.apply import apply
-from lws.cluster.errors import AlreadyExists, ApiError, NotFound
+from lws.cluster.errors import AlreadyExists, ApiError, Conflict, NotFound
 from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, STATEFULSETS
 from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result
@@ -153,6 +153,12 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
         deps.caches.forget_set(namespace, name)
         ctx.log.info("the LeaderWorkerSet is gone; stopping")
         return DONE
+    except Conflict:
+        # Someone wrote the set since the cache saw it: read it again and decide anew, at once.
+        fresh = await deps.cluster.get(LEADERWORKERSETS, namespace, name, ctx=ctx)
+        deps.caches.observe_set_write(fresh)
+        ctx.log.debug("status write conflicted; reconciling again with the set as it is now")
+        return Result(requeue_after=0.0)
     if update_done:
         await _truncate_revisions(deps, ctx, revisions, key)
     # An object of an earlier set of the same name was in the way; it is being deleted.
@@ -288,8 +294,11 @@ async def _update_status(
     if status_changed(lws.status, status):
         changes: dict[str, Any] = {k: v for k, v in status.items() if lws.status.get(k) != v}
         changes.update({k: None for k in lws.status if k not in status})
+        # Computed from the cached set: written only if the set is still that version. Group reconciles
+        # (restart counts) and a replica that led a moment ago write this status too.
+        patch = {"metadata": {"resourceVersion": lws.metadata.get("resourceVersion")}, "status": changes}
         updated = await deps.cluster.patch(
-            LEADERWORKERSETS, lws.namespace, lws.name, {"status": changes}, subresource="status", ctx=ctx
+            LEADERWORKERSETS, lws.namespace, lws.name, patch, subresource="status", ctx=ctx
         )
         deps.caches.observe_set_write(updated)
     if result.event is not None:
