@@ -430,15 +430,18 @@ class Cluster:
         propagation_policy: str | None = None,
         preconditions: Mapping[str, str] | None = None,
         ctx: CallContext | None = None,
-    ) -> None:
-        """Delete, with ``propagation_policy`` (Foreground, Background, Orphan) and ``preconditions``."""
+    ) -> dict[str, Any]:
+        """Delete, with ``propagation_policy`` (Foreground, Background, Orphan) and ``preconditions``.
+
+        Returns the API's answer: the object, now carrying its ``deletionTimestamp``, while finalizers (a
+        foreground deletion's among them) hold it; else a ``Status``."""
         options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if propagation_policy:
             options["propagationPolicy"] = propagation_policy
         if preconditions:
             options["preconditions"] = dict(preconditions)
         call = ApiCall("delete", res.plural, namespace, name)
-        await self._json("DELETE", res.path(namespace, name), body=options, call=call, ctx=ctx)
+        return await self._json("DELETE", res.path(namespace, name), body=options, call=call, ctx=ctx)
 
     # --- discovery -----------------------------------------------------------------------------------
 

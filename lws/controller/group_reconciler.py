@@ -214,11 +214,28 @@ async def _recreate(
 
 
 async def _delete_leader(
-    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int, cause: str
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    leader: Obj,
+    index: int,
+    cause: str,
+    *,
+    check: bool = False,
 ) -> None:
+    """Delete the leader in the foreground and report it.
+
+    :param check: read the leader first and leave it if it is already being deleted (finishing a recreation
+        whose deletion may have gone through unseen).
+    """
     meta = leader["metadata"]
     try:
-        await deps.cluster.delete(
+        if check:
+            current = await deps.cluster.get(PODS, lws.namespace, meta["name"], ctx=ctx)
+            deps.caches.pods.observe_write(current)
+            if uid_of(current) != uid_of(leader) or deleting(current):
+                return
+        reply = await deps.cluster.delete(
             PODS,
             lws.namespace,
             meta["name"],
@@ -228,6 +245,9 @@ async def _delete_leader(
         )
     except (NotFound, Conflict):
         return  # already gone, or already replaced by a newer leader
+    if reply.get("kind") == "Pod":
+        # The leader, now being deleted: no reconcile before its watch event takes it for alive.
+        deps.caches.pods.observe_write(reply)
     event(
         deps,
         lws.raw,
