@@ -37,7 +37,7 @@ from lws.core.observe import (
     revision_of,
     uid_of,
 )
-from lws.core.pod_failure import restart_trigger
+from lws.core.pod_failure import pod_failures
 from lws.core.restarts import (
     STATE_BACKOFF,
     STATE_FAILED,
@@ -75,11 +75,22 @@ async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, lea
             f"webhook of the operator registered (lws-mutating-webhook-configuration)?"
         )
 
-    handled = await _handle_restarts(deps, ctx, lws, leader, index)
+    handled, recheck = await _handle_restarts(deps, ctx, lws, leader, index)
     if handled is not None:
         return handled
     if deleting(leader):
         return DONE  # never build on a leader that is going away (upstream's race guard)
+    built = await _build_unless_mistaken(deps, ctx, lws, leader, index)
+    if recheck is not None and (built.requeue_after is None or recheck < built.requeue_after):
+        return Result(requeue_after=recheck)  # a restart policy asked to look again then
+    return built
+
+
+async def _build_unless_mistaken(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int
+) -> Result:
+    """Build the group, unless its leader carries the annotation of a cluster too old for it (upstream)."""
+    namespace, leader_name = lws.namespace, str(leader["metadata"]["name"])
     if (leader.get("metadata", {}).get("annotations") or {}).get(c.LEADER_POD_NAME_ANNOTATION):
         event(
             deps,
@@ -101,20 +112,24 @@ async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, lea
 
 async def _handle_restarts(
     deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int
-) -> Result | None:
-    """``None`` when nothing was done and the group may be built; else how the reconcile ends."""
+) -> tuple[Result | None, float | None]:
+    """``(None, recheck)`` when nothing was done and the group may be built (``recheck``: seconds after
+    which a policy asked to look again, or ``None``); else ``(how the reconcile ends, None)``."""
     namespace = lws.namespace
     if pending_recreation(lws.status, index) == uid_of(leader) and not deleting(leader):
         # A recreation of this very leader was decided and counted, but the operator stopped before it
         # deleted the leader: finish it, without asking (or counting) again.
-        await _delete_leader(deps, ctx, lws, leader, index, "Finishing an interrupted recreation")
-        return DONE
+        await _delete_leader(deps, ctx, lws, leader, index, "Finishing an interrupted recreation", check=True)
+        return DONE, None
     group_pods = deps.caches.pods.by_index(BY_GROUP, f"{namespace}/{lws.name}/{index}")
-    candidates = [p for p in group_pods if restart_trigger(p) is not None]
+    # Every pod that shows a failure signal is offered to the restart policy, which decides what it means
+    # (upstream's policies act on upstream's trigger only: lws.core.pod_failure.restart_trigger).
+    candidates = [p for p in group_pods if pod_failures(p)]
     if not candidates:
-        return None
+        return None, None
     if deleting(leader):
-        return DONE  # the group is already being recreated
+        return DONE, None  # the group is already being recreated
+    recheck: float | None = None
     state = restart_state(lws.status, index)
     leader_name = str(leader["metadata"]["name"])
     candidates.sort(key=lambda p: (p is not leader, str(p.get("metadata", {}).get("name"))))
@@ -140,11 +155,14 @@ async def _handle_restarts(
         if decision.action == "ignore":
             if decision.reason:
                 ctx.log.debug("%s: not recreating the group (%s: %s)", pod_name, decided_by, decision.reason)
+            if decision.not_before is not None:
+                later = max(0.05, (decision.not_before - deps.clock.now()).total_seconds())
+                recheck = later if recheck is None else min(recheck, later)
             continue
         if decision.action == "recreate":
             restarts = 0 if decision.reset_count else state.restarts
             await _recreate(deps, ctx, lws, leader, pod_name, index, decision.reason, restarts=restarts)
-            return DONE
+            return DONE, None
         if decision.action == "wait":
             wait = 1.0
             if decision.not_before is not None:
@@ -161,11 +179,11 @@ async def _handle_restarts(
                     related=pod_ref(leader),
                 )
                 await _record(deps, ctx, lws, index, state=STATE_BACKOFF, message=message)
-            return Result(requeue_after=wait)
+            return Result(requeue_after=wait), None
         if decision.action == "fail":
             message = decision.reason or "restart budget exhausted"
             if state.failed and state.message == message:
-                return DONE  # already reported; the group stays as it is for inspection
+                return DONE, None  # already reported; the group stays as it is for inspection
             event(
                 deps,
                 lws.raw,
@@ -176,8 +194,8 @@ async def _handle_restarts(
                 related=pod_ref(leader),
             )
             await _record(deps, ctx, lws, index, state=STATE_FAILED, message=message)
-            return DONE
-    return None
+            return DONE, None
+    return None, recheck
 
 
 async def _recreate(

@@ -1,9 +1,10 @@
 """Every failure signal a group pod shows, for restart policies to judge (pure: reads the pod only).
 
-This module says what the pod shows; it decides nothing. Today the host offers a pod to the set's restart
-policy only on upstream's trigger (:func:`restart_trigger`: ``deleted``, or ``container-restarted`` while
-Pending or Running), and upstream's restart policies act on that same trigger, so a policy sees the other
-signals of such a pod but is not yet called for a pod that is only ``failed`` or ``not-ready``.
+This module says what the pod shows; it decides nothing. The host offers every group pod that shows any
+signal (:func:`pod_failures`) to the set's restart policy, which decides what it means; upstream's policies
+act on upstream's trigger only (:func:`restart_trigger`: ``deleted``, or ``container-restarted`` while
+Pending or Running), so upstream's behaviour is unchanged, while a plugin's policy can act on a ``failed``
+or long ``not-ready`` pod too.
 """
 
 from __future__ import annotations
@@ -72,8 +73,7 @@ def restart_trigger(pod: Mapping[str, Any]) -> PodFailure | None:
     """Upstream's group-restart trigger: the pod is being deleted, or a container or init container of it
     restarted while it is Pending or Running. The first such signal, or ``None``.
 
-    The one definition both the host (which pods it offers to the restart policy) and upstream's restart
-    policies (``lws_builtins.restart_policies``) use.
+    Upstream's restart policies (``lws_builtins.restart_policies``) act on this alone.
     """
     for failure in pod_failures(pod):
         if failure.kind == "deleted" or (

@@ -103,7 +103,8 @@ class GroupRestartState:
 
 @dataclass(frozen=True)
 class RestartEvent:
-    """A group pod that restarted a container, failed or is being deleted.
+    """A group pod that shows a failure signal: it restarted a container, failed, is not ready, or is being
+    deleted (``lws.plugin.pod_failures(event.pod)`` lists them). The policy decides what that means.
 
     The host has already applied upstream's guards (stale workers of an old group never reach here).
     """
@@ -127,7 +128,8 @@ class RestartDecision:
     """What to do about a :class:`RestartEvent`.
 
     * ``recreate``: delete the leader (foreground), so the whole group is rebuilt;
-    * ``ignore``: do nothing, per-pod StatefulSet semantics apply;
+    * ``ignore``: do nothing, per-pod StatefulSet semantics apply; with ``not_before``, the host offers the
+      group's pods again then (a grace period: "not ready for five minutes"), recording nothing;
     * ``wait``: recreate later, not before ``not_before`` (backoff);
     * ``fail``: stop recreating; the group is reported failed in status and events.
 
@@ -162,7 +164,8 @@ class RestartPolicy(Protocol):
     """Implements one value of ``spec.leaderWorkerTemplate.restartPolicy``."""
 
     def decide(self, event: RestartEvent) -> RestartDecision:
-        """Decide what a restarted, failed or deleted group pod means for its group."""
+        """Decide what a group pod's failure signals (restarted, failed, not ready, being deleted) mean for
+        its group; the host offers every pod that shows any, on every reconcile of the group."""
         ...
 
 

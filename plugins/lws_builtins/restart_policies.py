@@ -2,7 +2,8 @@
 
 A group pod *fails* when any of its containers or init containers has restarted (``restartCount > 0``)
 while the pod is Pending or Running, or when the pod is being deleted (upstream's trigger,
-:func:`lws.plugin.restart_trigger`, which also decides which pods the host offers to a policy). Then:
+:func:`lws.plugin.restart_trigger`; the host offers every failure signal, and these policies ignore the
+others, as upstream does). Then:
 
 * ``RecreateGroupOnPodRestart``: recreate the whole group (the host deletes the leader in the foreground,
   and the StatefulSets rebuild it), unless the legacy annotation

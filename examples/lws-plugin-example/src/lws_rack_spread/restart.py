@@ -1,9 +1,9 @@
 """``restartPolicy: RecreateGroupOnPodFailure``: a restart policy written against ``lws.plugin`` alone.
 
 Upstream's ``RecreateGroupOnPodRestart`` reacts to container restarts and deletions only. This policy
-also judges the other signals :func:`lws.plugin.pod_failures` reports (phase ``Failed``, or not ready while
-Running for longer than a grace period). Until the host offers every failure signal (it now calls a
-policy only for pods that upstream's trigger lets through), those branches act only on such pods.
+also judges the other signals :func:`lws.plugin.pod_failures` reports, which the host offers too: phase
+``Failed``, or not ready while Running for longer than a grace period (until then it asks the host to look
+again when the grace period ends).
 
 Opt-in (``LWS_DEFAULT_ENABLED = False``): enable it with ``--enable-plugin rack_spread_restart`` or the
 config file's ``plugins.enable``; the CRD's restartPolicy enum then lists the value.
@@ -28,8 +28,12 @@ class RecreateGroupOnPodFailure:
         for failure in pod_failures(event.pod):
             if failure.kind != "not-ready":
                 return RestartDecision.recreate(failure.reason)
-            if failure.phase == "Running" and failure.since and event.now - failure.since >= NOT_READY_GRACE:
-                return RestartDecision.recreate(f"{failure.reason} for {NOT_READY_GRACE} or longer")
+            if failure.phase == "Running" and failure.since:
+                if event.now - failure.since >= NOT_READY_GRACE:
+                    return RestartDecision.recreate(f"{failure.reason} for {NOT_READY_GRACE} or longer")
+                return RestartDecision(
+                    "ignore", f"{failure.reason}; grace period", not_before=failure.since + NOT_READY_GRACE
+                )
         return RestartDecision.ignore()
 
 
