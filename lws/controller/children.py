@@ -1,4 +1,5 @@
-"""Create-if-missing for the objects upstream never updates: headless Services and plugin objects."""
+"""The objects besides StatefulSets: headless Services (create if missing, never updated, as upstream) and
+plugin objects (created or applied), each checked against a watched cache on every reconcile."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from lws.cluster.errors import AlreadyExists, Conflict, NotFound
-from lws.cluster.resources import SERVICES, Resource
+from lws.cluster.resources import SERVICES
 from lws.controller.context import ReconcileContext
 from lws.controller.deps import Deps
-from lws.core.applied import body_hash
+from lws.core.applied import needs_apply
+from lws.core.observe import deleting, uid_of
 from lws.hooks.types import ExtraObject
 
 #: How soon to try again when an object of an earlier owner stood in the way (it is being deleted).
@@ -32,59 +34,53 @@ async def ensure_service(deps: Deps, ctx: ReconcileContext, service: Mapping[str
 
 
 async def ensure_extra(deps: Deps, ctx: ReconcileContext, plugin: str, extra: ExtraObject) -> bool:
-    """A plugin's object: created once if missing (``create``), or applied when it changed (``apply``).
+    """A plugin's object, checked on every reconcile against the watched cache of its kind: created when
+    missing (``create``; never updated, as upstream's PodGroup), or applied when the live object differs
+    from what the plugin asks for (``apply``). One deleted out of band is thus created again.
 
-    Returns ``False`` when the object is not in place yet: a same-named one of an earlier incarnation of
-    the group (owned by a leader pod that is gone) was still there. It is deleted now; the caller retries,
-    since nothing watches plugin objects to say when it is gone.
+    Returns ``False`` when it is not in place yet: a same-named object of an earlier owner (the group's
+    previous incarnation) stands in the way and is being deleted; its deletion event brings the reconcile
+    back (the caller also retries after :data:`STALE_OBJECT_RETRY_SECONDS`).
     """
     manifest = extra.manifest
     meta = manifest.get("metadata") or {}
     namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     api_version, kind = str(manifest.get("apiVersion")), str(manifest.get("kind"))
-    owner = ",".join(str(ref.get("uid", "")) for ref in meta.get("ownerReferences") or [])
     if api_version == "v1" and kind == "Service" and extra.mode == "create":
         await ensure_service(deps, ctx, manifest)
         return True
-    marker = body_hash(manifest) if extra.mode == "apply" else owner
-    known = (f"{api_version}/{kind}", namespace, name, marker)
-    if known in deps.known_objects:
-        return True
     resource = await deps.cluster.resource_for(api_version, kind, ctx=ctx)
+    cache = await deps.caches.of(resource)
+    live = cache.get(namespace, name)
     if extra.mode == "apply":
-        await deps.cluster.apply(
-            resource, namespace, name, manifest, field_manager=deps.field_manager, ctx=ctx
-        )
-    else:
-        try:
-            await deps.cluster.create(resource, namespace, manifest, ctx=ctx)
-            ctx.log.info("created %s %s for plugin %s", kind, name, plugin)
-        except AlreadyExists:
-            if not await _is_ours(deps, ctx, resource, namespace, name, meta.get("ownerReferences") or []):
-                return False
-    deps.known_objects.add(known)
+        if needs_apply(manifest, live):
+            applied = await deps.cluster.apply(
+                resource, namespace, name, manifest, field_manager=deps.field_manager, ctx=ctx
+            )
+            cache.observe_write(applied)
+        return True
+    if live is not None:
+        if deleting(live):
+            return False
+        if _owned_as_wanted(live, meta.get("ownerReferences") or []):
+            return True
+        uid = uid_of(live)
+        ctx.log.info("deleting %s %s left by an earlier owner, to create it anew", kind, name)
+        with contextlib.suppress(NotFound, Conflict):
+            await deps.cluster.delete(resource, namespace, name, preconditions={"uid": uid}, ctx=ctx)
+        cache.observe_delete(namespace, name)
+        return False
+    try:
+        created = await deps.cluster.create(resource, namespace, manifest, ctx=ctx)
+    except AlreadyExists:
+        return False  # made since the cache last heard; its watch event brings the reconcile back
+    cache.observe_write(created)
+    ctx.log.info("created %s %s for plugin %s", kind, name, plugin)
     return True
 
 
-async def _is_ours(
-    deps: Deps,
-    ctx: ReconcileContext,
-    resource: Resource,
-    namespace: str,
-    name: str,
-    owners: list[Mapping[str, Any]],
-) -> bool:
-    """Whether the existing object has our owner; if it belongs to an earlier owner, delete it."""
-    try:
-        existing = await deps.cluster.get(resource, namespace, name, ctx=ctx)
-    except NotFound:
-        return False  # gone in between: create it on the retry
+def _owned_as_wanted(live: Mapping[str, Any], owners: list[Mapping[str, Any]]) -> bool:
+    """Whether the live object has one of the owners the plugin's object asks for (or asks for none)."""
     wanted = {str(ref.get("uid")) for ref in owners if ref.get("uid")}
-    have = (existing.get("metadata") or {}).get("ownerReferences") or []
-    if not wanted or any(str(ref.get("uid")) in wanted for ref in have):
-        return True
-    uid = str((existing.get("metadata") or {}).get("uid") or "")
-    ctx.log.info("deleting %s %s left by an earlier owner, to create it anew", resource.kind, name)
-    with contextlib.suppress(NotFound, Conflict):
-        await deps.cluster.delete(resource, namespace, name, preconditions={"uid": uid}, ctx=ctx)
-    return False
+    have = (live.get("metadata") or {}).get("ownerReferences") or []
+    return not wanted or any(str(ref.get("uid")) in wanted for ref in have)

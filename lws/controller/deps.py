@@ -5,26 +5,28 @@ Built once by :mod:`lws.controller.operator` and passed explicitly; tests build 
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
-from lws.cluster.client import CallContext, Cluster
+from lws.cluster.client import Cluster
 from lws.cluster.errors import ApiError
 from lws.cluster.events import EventRecorder
 from lws.cluster.informer import Informer
-from lws.cluster.resources import NODES
+from lws.cluster.resources import Resource
 from lws.controller.context import Clock, Telemetry
 from lws.core import desired
 from lws.core.desired import SetRevision
 from lws.hooks.manager import Hooks
 
+Obj = dict[str, Any]
 BY_SET = "set"
 BY_GROUP = "group"
+BY_NODE = "node"
 #: Revisions :class:`RevisionMemo` remembers (upstream keeps an LRU of 10,000 comparisons).
 REVISIONS_KEPT = 10_000
 
@@ -44,28 +46,67 @@ def group_index(obj: Mapping[str, Any]) -> Iterable[str]:
     return [f"{meta.get('namespace', '')}/{name}/{index}"] if name and index is not None else []
 
 
-class NodeCache:
-    """Node labels by node name, fetched on first use and kept for ``ttl`` seconds (exclusive placement)."""
+def node_index(obj: Mapping[str, Any]) -> Iterable[str]:
+    """The node a leader pod is bound to: a change of that node's labels concerns its group."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    node = (obj.get("spec") or {}).get("nodeName")
+    return [str(node)] if node and labels.get(c.WORKER_INDEX_LABEL) == "0" else []
 
-    def __init__(self, cluster: Cluster, *, ttl: float = 300.0) -> None:
-        self.cluster = cluster
-        self.ttl = ttl
-        self._labels: dict[str, tuple[float, dict[str, str]]] = {}
 
-    async def labels(self, node: str, *, ctx: CallContext | None = None) -> dict[str, str] | None:
-        """The node's labels; ``None`` if the node does not exist."""
-        cached = self._labels.get(node)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
+def node_labels_only(node: Obj) -> Obj:
+    """What the Node cache keeps: name, version and labels (a Node's status is large and changes often)."""
+    meta = node.get("metadata") or {}
+    return {
+        "apiVersion": node.get("apiVersion", "v1"),
+        "kind": node.get("kind", "Node"),
+        "metadata": {
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+            "labels": dict(meta.get("labels") or {}),
+        },
+    }
+
+
+class KindCaches:
+    """Label-selected informers for the kinds plugins create (PodGroups...), one per kind.
+
+    The kinds are known only from the plugins' answers, so each informer starts the first time an object of
+    its kind is wanted, and that reconcile waits until it has listed: what the operator creates is then
+    checked against a watched cache every time (an object deleted out of band is noticed and recreated),
+    never remembered as "created once".
+
+    :param make: builds the informer of a resource (label selector, handlers).
+    :param start: runs an informer for the rest of the operator's life.
+    """
+
+    def __init__(
+        self,
+        make: Callable[[Resource], Informer],
+        start: Callable[[Informer], None],
+        *,
+        sync_timeout: float = 10.0,
+    ) -> None:
+        self._make = make
+        self._start = start
+        self.sync_timeout = sync_timeout
+        self.informers: dict[Resource, Informer] = {}
+
+    async def synced(self, resource: Resource) -> Informer:
+        """The informer of ``resource``, started if needed, once it has listed."""
+        informer = self.informers.get(resource)
+        if informer is None:
+            informer = self.informers[resource] = self._make(resource)
+            self._start(informer)
         try:
-            obj = await self.cluster.get(NODES, None, node, ctx=ctx)
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        found = dict((obj.get("metadata") or {}).get("labels") or {})
-        self._labels[node] = (time.monotonic(), found)
-        return found
+            await asyncio.wait_for(asyncio.shield(informer.synced.wait()), self.sync_timeout)
+        except TimeoutError:
+            raise ApiError(
+                f"the cache of {resource.plural} ({resource.api_version}) has not listed within "
+                f"{self.sync_timeout:g}s: check that the operator may list and watch {resource.plural} "
+                "(its RBAC) and that the API server answers; retrying"
+            ) from None
+        return informer
 
 
 @dataclass
@@ -80,12 +121,28 @@ class Caches:
     statefulsets: Informer
     services: Informer
     revisions: Informer
-    nodes: NodeCache
+    #: Every Node, labels only (placement plugins read the labels of a leader's node).
+    nodes: Informer
+    #: The kinds plugins create, cached once first wanted.
+    kinds: KindCaches
 
     @property
     def informers(self) -> tuple[Informer, ...]:
-        """Every cache a reconciler reads."""
-        return (self.sets, self.pods, self.statefulsets, self.services, self.revisions)
+        """Every cache a reconciler reads (the plugin kinds' ones once started)."""
+        fixed = (self.sets, self.pods, self.statefulsets, self.services, self.revisions, self.nodes)
+        return (*fixed, *self.kinds.informers.values())
+
+    def node_labels(self, name: str) -> dict[str, str] | None:
+        """The labels of a Node, from the watched cache; ``None`` if there is no such node."""
+        node = self.nodes.get("", name)
+        return dict((node.get("metadata") or {}).get("labels") or {}) if node is not None else None
+
+    async def of(self, resource: Resource) -> Informer:
+        """The synced cache of ``resource``: one of ours, or a plugin kind's (started when first wanted)."""
+        for informer in (self.pods, self.statefulsets, self.services, self.revisions):
+            if informer.resource == resource:
+                return informer
+        return await self.kinds.synced(resource)
 
     def synced(self) -> bool:
         return all(informer.synced.is_set() for informer in self.informers)
@@ -137,8 +194,6 @@ class Deps:
     telemetry: Telemetry = field(default_factory=Telemetry)
     clock: Clock = field(default_factory=Clock)
     field_manager: str = c.FIELD_MANAGER
-    #: Plugin objects known to exist (kind, namespace, name, owner uid): created once, never re-checked.
-    known_objects: set[tuple[str, str, str, str]] = field(default_factory=set)
     #: Revisions already computed (see :class:`RevisionMemo`); made from ``hooks`` when not given.
     revisions: RevisionMemo | None = None
 

@@ -359,7 +359,7 @@ async def _build_group(
 
     node = (leader.get("spec") or {}).get("nodeName")
     if node:
-        group = dataclasses.replace(group, leader_node_labels=await deps.caches.nodes.labels(node, ctx=ctx))
+        group = dataclasses.replace(group, leader_node_labels=deps.caches.node_labels(node))
     gate = deps.hooks.workers_gate(group)
     if gate is not None:
         ctx.log.debug("workers of %s held back: %s", leader_name, gate.reason)

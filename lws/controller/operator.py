@@ -38,11 +38,29 @@ from lws.cluster.errors import ApiError, NotFound
 from lws.cluster.events import EventRecorder
 from lws.cluster.informer import Informer
 from lws.cluster.lease import LeaderElector, LeaseConfig
-from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, PODS, SERVICES, STATEFULSETS
+from lws.cluster.resources import (
+    CONTROLLER_REVISIONS,
+    LEADERWORKERSETS,
+    NODES,
+    PODS,
+    SERVICES,
+    STATEFULSETS,
+)
 from lws.cluster.webhooks import Endpoint, WebhookRegistrar
 from lws.controller import handlers, instrumentation
 from lws.controller.context import Telemetry, hook_observer, reconciling
-from lws.controller.deps import BY_GROUP, BY_SET, Caches, Deps, NodeCache, group_index, set_index
+from lws.controller.deps import (
+    BY_GROUP,
+    BY_NODE,
+    BY_SET,
+    Caches,
+    Deps,
+    KindCaches,
+    group_index,
+    node_index,
+    node_labels_only,
+    set_index,
+)
 from lws.controller.group_reconciler import reconcile_group
 from lws.controller.queue import ShutDown, WorkQueue
 from lws.controller.set_reconciler import reconcile_set
@@ -115,6 +133,8 @@ class Operator:
         self.leading = asyncio.Event()
         #: The reconciles running now; cancelled the moment leadership is lost.
         self._reconciles: set[asyncio.Task[None]] = set()
+        #: Informers started while running (plugin kinds); stopped with the others.
+        self._late_tasks: list[asyncio.Task[None]] = []
         self.health_port: int | None = None
         self.health_host: str | None = None
         self.webhook_url: str | None = None
@@ -240,7 +260,7 @@ class Operator:
         self.leading.clear()
         workers = [t for t in tasks if t.get_name().startswith("worker ")]
         await self._cancel(workers)
-        await self._cancel([t for t in tasks if t not in workers])
+        await self._cancel([t for t in tasks if t not in workers] + self._late_tasks)
         for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 error = task.exception()
@@ -325,7 +345,7 @@ class Operator:
         ) -> Informer:
             indexers: dict[str, Any] = {BY_SET: set_index}
             if groups:
-                indexers[BY_GROUP] = group_index
+                indexers.update({BY_GROUP: group_index, BY_NODE: node_index})
             return Informer(
                 cluster,
                 resource,
@@ -348,7 +368,13 @@ class Operator:
             statefulsets=informer(STATEFULSETS, routing.statefulset_keys),
             services=informer(SERVICES, routing.service_keys),
             revisions=informer(CONTROLLER_REVISIONS, routing.owned_keys),
-            nodes=NodeCache(cluster),
+            # Node labels only, for placement plugins; watched, so a relabelled node is seen at once.
+            nodes=Informer(
+                cluster, NODES, all_objects=True, transform=node_labels_only, handlers=[self._on_node_event]
+            ),
+            kinds=KindCaches(
+                lambda resource: informer(resource, routing.plugin_object_keys), self._start_late
+            ),
         )
         recorder = EventRecorder(cluster, instance=self.settings.identity.split("_")[0])
         namespace = self.operator_namespace
@@ -459,6 +485,20 @@ class Operator:
             # spec, plugin settings in annotations: a change lets waiting groups look again too.
             for key in self._group_keys(namespace, name):
                 self.queue.add(key)
+
+    def _on_node_event(self, kind: str, node: dict[str, Any], old: dict[str, Any] | None) -> None:
+        labels = (node.get("metadata") or {}).get("labels")
+        if kind != "MODIFIED" or old is None or (old.get("metadata") or {}).get("labels") == labels:
+            return
+        # A group whose workers wait on its leader's node (placement) looks again at the new labels.
+        assert self.deps is not None
+        for pod in self.deps.caches.pods.by_index(BY_NODE, str(node["metadata"]["name"])):
+            meta = pod["metadata"]
+            self.queue.add(Key("group", str(meta.get("namespace")), str(meta["name"])))
+
+    def _start_late(self, informer: Informer) -> None:
+        """Run an informer made after start-up (a plugin kind's) until the operator stops."""
+        self._late_tasks.append(asyncio.create_task(informer.run(), name=f"informer {informer.resource}"))
 
     def _group_keys(self, namespace: str, name: str) -> list[Key]:
         assert self.deps is not None

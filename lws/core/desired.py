@@ -121,4 +121,7 @@ def _owned(obj: ExtraObject, namespace: str, owner: dict[str, Any], labels: Mapp
     meta["namespace"] = namespace
     meta["labels"] = {**(meta.get("labels") or {}), **labels}
     meta["ownerReferences"] = [owner]
+    if obj.mode == "apply":
+        # Stamped with the hash of the body, so a field the plugin stops setting still triggers an apply.
+        manifest = with_hash(manifest)
     return ExtraObject(manifest=manifest, mode=obj.mode)

@@ -77,3 +77,13 @@ def owned_keys(obj: Mapping[str, Any]) -> list[Key]:
 def service_keys(service: Mapping[str, Any]) -> list[Key]:
     """The shared Service: its set; a per-group Service (``UniquePerReplica``): its set and its group."""
     return _set_and_group_keys(service)
+
+
+def plugin_object_keys(obj: Mapping[str, Any]) -> list[Key]:
+    """A plugin's object (a PodGroup...): the group whose leader pod owns it, else the set it belongs to."""
+    namespace, _, labels = _meta(obj)
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == "Pod" and ref.get("name"):
+            return [Key("group", namespace, str(ref["name"]))]
+    set_name = labels.get(c.SET_NAME_LABEL)
+    return [Key("set", namespace, set_name)] if set_name else []

@@ -239,3 +239,25 @@ def test_a_pod_group_left_by_an_orphaning_delete_is_replaced_by_one_the_new_lead
     after: Obj = wait_until(owned_by_new_leader, what="a PodGroup owned by the new leader")
     assert after["metadata"]["name"] == before["metadata"]["name"]
     assert after["metadata"]["uid"] != before["metadata"]["uid"], "the orphaned object was replaced"
+
+
+def test_a_pod_group_deleted_out_of_band_is_created_again(
+    gang_cluster: tuple[PluginCluster, Gang], gang_ns: str
+) -> None:
+    """What the operator creates is reconciled from a watch, never "created once" (issue 10, bug 5)."""
+    (env, gang), ns = gang_cluster, gang_ns
+    env.kube.create(LEADERWORKERSETS, ns, gang_set("drift", gang, replicas=1, size=2, scheduler=None))
+    env.kube.wait_available(ns, "drift")
+    (before,) = pod_groups(env, gang, ns).values()
+
+    env.kube.delete(gang.pod_groups, ns, before["metadata"]["name"])
+
+    def recreated() -> Obj | None:
+        groups = list(pod_groups(env, gang, ns).values())
+        fresh = len(groups) == 1 and groups[0]["metadata"]["uid"] != before["metadata"]["uid"]
+        return groups[0] if fresh else None
+
+    after: Obj = wait_until(recreated, timeout=15, what="the deleted PodGroup to be created again")
+    assert after["metadata"]["name"] == before["metadata"]["name"]
+    assert after["spec"] == before["spec"]
+    assert after["metadata"]["ownerReferences"] == before["metadata"]["ownerReferences"]
