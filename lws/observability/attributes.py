@@ -44,7 +44,7 @@ RESTART_DECISION: Final = "leaderworkerset.restart.decision"
 RESTART_PLUGIN: Final = "leaderworkerset.restart.plugin"
 #: The plugin's reason, as it wrote it.
 RESTART_REASON: Final = "leaderworkerset.restart.reason"
-#: What set the restart policy off: ``container-restart`` or ``pod-deletion``.
+#: What set the restart policy off: ``container-restart``, ``pod-deletion``, ``pod-failed`` or ``not-ready``.
 RESTART_TRIGGER: Final = "leaderworkerset.restart.trigger"
 #: Why the group's workers are held back (a startup policy's or plugin's gate); ``open`` once allowed.
 STARTUP_GATE: Final = "leaderworkerset.startup.gate"

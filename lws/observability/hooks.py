@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from lws.core.pod_failure import restart_trigger
 from lws.hooks.manager import Hooks
 from lws.hooks.types import GroupContext, RestartDecision, RestartEvent, WorkerGate
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION
@@ -24,7 +25,10 @@ class ObservedHooks(Hooks):
     def decide_restart(self, event: RestartEvent) -> tuple[RestartDecision, str]:
         decision, decided_by = super().decide_restart(event)
         record = current_reconcile()
-        if record is not None and record.owner is not None:
+        # Every pod with a failure signal is offered to the policy (a starting pod is "not ready"): only a
+        # restart as upstream knows it, or a decision that acts, is worth a note in the trace.
+        noteworthy = decision.action != "ignore" or restart_trigger(event.pod) is not None
+        if noteworthy and record is not None and record.owner is not None:
             record.owner.note_restart(record, event, decision, decided_by)
         return decision, decided_by
 

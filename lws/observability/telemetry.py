@@ -39,6 +39,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lws.api import constants as c
 from lws.core.keys import split_ordinal
+from lws.core.pod_failure import pod_failures
 from lws.hooks.types import RestartDecision, RestartEvent, WorkerGate
 from lws.observability import attributes as a
 from lws.observability.lifecycle import (
@@ -420,10 +421,15 @@ class LwsTelemetry:
     def note_restart(
         self, record: Reconcile, event: RestartEvent, decision: RestartDecision, by: str
     ) -> None:
+        kinds = {failure.kind for failure in pod_failures(event.pod)}
         trigger = (
             "pod-deletion"
-            if (event.pod.get("metadata") or {}).get("deletionTimestamp")
+            if "deleted" in kinds
             else "container-restart"
+            if "container-restarted" in kinds
+            else "pod-failed"
+            if "failed" in kinds
+            else "not-ready"
         )
         record.restart = RestartNote(decision.action, decision.reason, by, trigger)
         meta = event.pod.get("metadata") or {}
