@@ -69,7 +69,7 @@ def _plugin_object(hooks: Hooks, info: PluginInfo, ep: importlib.metadata.EntryP
     registered) while loading, so importing again is free. Disabled ones are never imported: a plugin is
     often disabled precisely because importing it fails."""
     if info.enabled:
-        return hooks.pm.get_plugin(info.name)
+        return hooks.plugin(info.name)
     if info.reason == "opt-in" and ep is not None:
         loaded: object = ep.load()
         return loaded

@@ -3,14 +3,23 @@
 Every command (``run``, ``render``, ``validate``, ``demo``, ``simulate``) builds its plugins here, from
 the same selection (config file, ``--enable-plugin``/``--disable-plugin``), so what ``render`` shows is
 what the operator does.
+
+The façade calls hooks through pluggy (``pm.hook.<name>(...)``): pluggy orders the implementations, stops
+at the first result where the spec says ``firstresult``, runs wrappers, and its own monitoring
+(``pm.add_hookcall_monitoring``, ``pm.enable_tracing``) sees every call. What pluggy does not say — which
+plugin returned what, how long each took, which one failed — each plugin's implementations report
+themselves: they are registered through :class:`_Registered`, which wraps each (wrappers aside) to time it,
+credit its result to the plugin, and turn its exception into a :class:`PluginError` naming the plugin.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.metadata
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,6 +29,7 @@ from lws.api.errors import FieldError
 from lws.api.model import LeaderWorkerSet
 from lws.hooks import specs
 from lws.hooks.types import (
+    RUNNING_PLUGIN,
     ExtraObject,
     GroupContext,
     HookObserver,
@@ -64,11 +74,69 @@ class PluginInfo:
 
 
 @dataclass
-class Hooks:
-    """Typed, instrumented calls into the enabled plugins.
+class _Call:
+    """One façade call in progress: what each implementation returned, how long it took, how it failed."""
 
-    Each implementation is called on its own so that its time and errors can be attributed to the plugin
-    (``observer``); results are returned in pluggy's call order.
+    results: list[tuple[str, Any]] = field(default_factory=list)
+    runs: list[tuple[str, float, BaseException | None]] = field(default_factory=list)
+
+
+_CALL: ContextVar[_Call | None] = ContextVar("lws_hook_call", default=None)
+
+
+def _attributed(plugin_name: str, hook: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a plugin's implementation of ``hook``) reporting to the façade call it runs in."""
+
+    @functools.wraps(function)  # pluggy reads the markers and the argument names through the wrapper
+    def run(*args: Any) -> Any:
+        call = _CALL.get()
+        token = RUNNING_PLUGIN.set(plugin_name)
+        start = time.perf_counter()
+        try:
+            result = function(*args)
+        except Exception as exc:
+            if call is not None:
+                call.runs.append((plugin_name, time.perf_counter() - start, exc))
+            if isinstance(exc, PluginError):
+                raise
+            raise PluginError(f"plugin {plugin_name!r} failed in {hook}: {exc}") from exc
+        finally:
+            RUNNING_PLUGIN.reset(token)
+        if call is not None:
+            call.runs.append((plugin_name, time.perf_counter() - start, None))
+            if result is not None:
+                call.results.append((plugin_name, result))
+        return result
+
+    return run
+
+
+class _Registered:
+    """What the plugin manager holds for one plugin: its hook implementations, each reporting to the façade.
+
+    pluggy registers this object instead of the plugin itself; the markers (``tryfirst``, ``wrapper``...)
+    and argument names are the plugin's own. Wrappers are kept as they are: they wrap a whole call.
+    """
+
+    def __init__(self, plugin: object, name: str, pm: pluggy.PluginManager) -> None:
+        self.lws_wrapped_plugin = plugin
+        for attr in dir(plugin):
+            opts = pm.parse_hookimpl_opts(plugin, attr)
+            if opts is None:
+                continue
+            function = getattr(plugin, attr)
+            wrapper = opts.get("wrapper") or opts.get("hookwrapper")
+            setattr(self, attr, function if wrapper else _attributed(name, attr, function))
+
+    def __repr__(self) -> str:
+        return repr(self.lws_wrapped_plugin)
+
+
+@dataclass
+class Hooks:
+    """Typed, instrumented calls into the enabled plugins, through pluggy.
+
+    ``observer`` hears of every implementation that ran: hook, plugin, seconds, error.
     """
 
     pm: pluggy.PluginManager
@@ -77,35 +145,34 @@ class Hooks:
     infos: tuple[PluginInfo, ...] = field(default_factory=tuple)
 
     # --- generic calling ---------------------------------------------------------------------------------
-    def _call(self, name: str, firstresult: bool = False, **kwargs: Any) -> list[tuple[str, Any]]:
+    def _call(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call hook ``name`` through pluggy; its non-``None`` results in call order, with their plugins.
+
+        A ``firstresult`` spec gives at most one. Results a wrapper replaced are credited to ``"*"``.
+        """
         caller = getattr(self.pm.hook, name)
-        impls = caller.get_hookimpls()
-        if any(i.hookwrapper or i.wrapper for i in impls):
-            # Wrappers need pluggy's own call loop; the call is then observed as a whole.
-            start = time.perf_counter()
-            try:
-                result = caller(**kwargs)
-            except BaseException as exc:
-                self._observe(name, "*", start, exc)
-                raise
-            self._observe(name, "*", start, None)
-            results = [result] if firstresult else list(result)
-            return [("*", r) for r in results if r is not None]
-        out: list[tuple[str, Any]] = []
-        for impl in reversed(impls):
-            args = [kwargs[a] for a in impl.argnames]
-            start = time.perf_counter()
-            try:
-                res = impl.function(*args)
-            except Exception as exc:
-                self._observe(name, impl.plugin_name, start, exc)
-                raise PluginError(f"plugin {impl.plugin_name!r} failed in {name}: {exc}") from exc
-            self._observe(name, impl.plugin_name, start, None)
-            if res is not None:
-                out.append((impl.plugin_name, res))
-                if firstresult:
-                    break
-        return out
+        call = _Call()
+        token = _CALL.set(call)
+        try:
+            outcome = caller(**kwargs)
+        finally:
+            _CALL.reset(token)
+            if self.observer is not None:
+                for plugin, seconds, error in call.runs:
+                    self.observer(name, plugin, seconds, error)
+        if caller.spec is not None and caller.spec.opts.get("firstresult"):
+            results = [] if outcome is None else [outcome]
+        else:
+            results = list(outcome)
+        credited = call.results
+        if len(credited) == len(results) and all(r is c for r, (_, c) in zip(results, credited, strict=True)):
+            return credited
+        return [("*", r) for r in results]
+
+    def plugin(self, name: str) -> object | None:
+        """The plugin object (module, class or instance) registered under ``name``, if it is enabled."""
+        registered = self.pm.get_plugin(name)
+        return registered.lws_wrapped_plugin if isinstance(registered, _Registered) else registered
 
     def _observe(self, hook: str, plugin: str, start: float, error: BaseException | None) -> None:
         if self.observer is not None:
@@ -138,7 +205,7 @@ class Hooks:
             if gate is not None:
                 assert isinstance(gate, WorkerGate)
                 return gate
-        for _plugin, found in self._call("lws_workers_gate", ctx=ctx):
+        for _plugin, found in self._call("lws_workers_gate", ctx=ctx):  # firstresult: one at most
             assert isinstance(found, WorkerGate)
             return found
         return None
@@ -160,9 +227,7 @@ class Hooks:
             return RestartDecision.ignore(f"no enabled plugin implements restartPolicy {value!r}"), "lws"
         plugin, policy = entry
         decision = self._timed(f"restartPolicy={value}", lambda: policy.decide(event))
-        for reviewer, reviewed in self._call(
-            "lws_review_restart", firstresult=True, decision=decision, event=event
-        ):
+        for reviewer, reviewed in self._call("lws_review_restart", decision=decision, event=event):
             return reviewed, reviewer
         return decision, plugin
 
@@ -237,16 +302,14 @@ def make_hooks(selection: PluginSelection = PluginSelection(), observer: HookObs
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {exc.plugin!r} is invalid: {exc}") from exc
     registry = PolicyRegistry()
-    for impl in reversed(pm.hook.lws_register_policies.get_hookimpls()):
-        registry._current_plugin = impl.plugin_name
-        impl.function(*[{"registry": registry}[a] for a in impl.argnames])
-    registry._current_plugin = "?"
-    return Hooks(pm=pm, policies=registry, observer=observer, infos=tuple(infos))
+    hooks = Hooks(pm=pm, policies=registry, observer=observer, infos=tuple(infos))
+    hooks._call("lws_register_policies", registry=registry)  # each claim is credited to RUNNING_PLUGIN
+    return hooks
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     try:
-        pm.register(plugin, name=name)
+        pm.register(_Registered(plugin, name, pm), name=name)
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
     except ValueError as exc:

@@ -136,7 +136,7 @@ def lws_mutate_pod(pod: dict[str, Any], ctx: PodContext) -> None:
 # --- groups ---------------------------------------------------------------------------------------------
 
 
-@hookspec
+@hookspec(firstresult=True)
 def lws_workers_gate(ctx: GroupContext) -> WorkerGate | None:
     """Hold back the creation of a group's worker StatefulSet.
 
@@ -144,6 +144,8 @@ def lws_workers_gate(ctx: GroupContext) -> WorkerGate | None:
     workers (see :func:`lws_register_policies`). Return a :class:`WorkerGate` to wait, e.g. "leader not
     scheduled yet" when workers must be pinned next to the leader. The host calls again when the leader
     pod or its node changes. At render time ``ctx.leader_pod`` is ``None``: return ``None`` there.
+
+    Stops at the first non-``None`` result: one gate is reason enough to wait.
 
     :param ctx: the group, with its live leader pod and, once scheduled, its node's labels.
     :returns: a gate to wait, or ``None``.

@@ -8,6 +8,7 @@ plugin is a set of pure functions that can be tested without a cluster.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -169,21 +170,25 @@ class RestartPolicy(Protocol):
         ...
 
 
+#: The plugin whose hook implementation is running (set by the plugin manager around each call), so that
+#: what a plugin registers is credited to it.
+RUNNING_PLUGIN: ContextVar[str] = ContextVar("lws_running_plugin", default="?")
+
+
 @dataclass
 class PolicyRegistry:
     """Passed to :func:`lws.hooks.specs.lws_register_policies`; maps policy values to implementations."""
 
     startup: dict[str, tuple[str, StartupPolicy]] = field(default_factory=dict)
     restart: dict[str, tuple[str, RestartPolicy]] = field(default_factory=dict)
-    _current_plugin: str = "?"
 
     def startup_policy(self, value: str, policy: StartupPolicy) -> None:
         """Declare that the registering plugin implements ``spec.startupPolicy: <value>``."""
-        _claim(self.startup, "spec.startupPolicy", value, self._current_plugin, policy)
+        _claim(self.startup, "spec.startupPolicy", value, RUNNING_PLUGIN.get(), policy)
 
     def restart_policy(self, value: str, policy: RestartPolicy) -> None:
         """Declare that the registering plugin implements ``restartPolicy: <value>``."""
-        _claim(self.restart, "spec.leaderWorkerTemplate.restartPolicy", value, self._current_plugin, policy)
+        _claim(self.restart, "spec.leaderWorkerTemplate.restartPolicy", value, RUNNING_PLUGIN.get(), policy)
 
 
 class PolicyConflict(ValueError):
