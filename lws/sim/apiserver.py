@@ -30,6 +30,7 @@ from lws.sim.patch.apply import record_update, restore_unchanged_timestamps, ser
 from lws.sim.patch.jsonpatch import apply_json_patch
 from lws.sim.patch.mergepatch import apply_merge_patch
 from lws.sim.patch.strategic import apply_strategic_merge_patch
+from lws.sim.podupdate import validate_pod_update
 from lws.sim.resources import GVR, SUBRESOURCE_VERBS, ResourceRegistry, ResourceType
 from lws.sim.schema import StructuralSchema
 from lws.sim.selectors import (
@@ -284,7 +285,8 @@ class APIServer:
                     "The provided continue parameter is too old to display a consistent list result. "
                     "You can start a new list without the continue parameter."
                 ) from exc
-            raise errors.gone(f"too old resource version: {exc.requested} ({exc.oldest})") from exc
+            # What etcd answers for a list at a compacted revision (an Exact list the cache cannot serve).
+            raise errors.gone("The resourceVersion for the provided list is too old.") from exc
 
     def _selectors(
         self, resource: ResourceType, label_selector: str | None, field_selector: str | None
@@ -525,12 +527,12 @@ class APIServer:
 
     @staticmethod
     def _reset_on_create(resource: ResourceType, obj: dict[str, Any]) -> None:
-        """Creating cannot set status where a status subresource exists (nodes excepted)."""
-        if (
-            resource.has_status
-            and resource.kind != "Node"
-            and not (resource.group == "" and resource.kind == "Pod")
-        ):
+        """Creating cannot set status where a status subresource exists (nodes excepted).
+
+        Pods too: the pod registry replaces whatever status the client sent with ``phase: Pending`` (and the
+        ``qosClass``), which defaulting then fills in, as ``podStrategy.PrepareForCreate`` does.
+        """
+        if resource.has_status and resource.kind != "Node":
             obj.pop("status", None)
 
     @staticmethod
@@ -538,6 +540,21 @@ class APIServer:
         """What the registry strategies force on new objects (initial status comes from defaulting)."""
         if (resource.group, resource.kind) == ("", "Namespace"):
             obj.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
+        elif (resource.group, resource.kind) == ("", "Pod") and (obj.get("spec") or {}).get(
+            "schedulingGates"
+        ):
+            # applySchedulingGatedCondition: a gated pod is born unschedulable, before any scheduler looks.
+            obj["status"] = {
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "SchedulingGated",
+                        "message": "Scheduling is blocked due to non-empty scheduling gates",
+                        "lastTransitionTime": objects.now(),
+                    }
+                ]
+            }
 
     # -- writes: update and patch ----------------------------------------------------------------
 
@@ -1042,7 +1059,7 @@ class APIServer:
         if self.admission is not None:
             obj = await self.admission.mutate(attrs, obj)
             obj = self._default(resource, obj)
-        self._validate(resource, obj, old)
+        self._validate(resource, obj, old, attrs.subresource)
         if self.admission is not None:
             await self.admission.validate(attrs, obj)
         return obj
@@ -1142,7 +1159,13 @@ class APIServer:
 
         return apply
 
-    def _validate(self, resource: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    def _validate(
+        self,
+        resource: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        subresource: str | None = None,
+    ) -> None:
         problems: list[Any] = []
         if resource.gvr == crds.CRD_GVR:
             problems.extend(crds.validate_crd(obj))
@@ -1151,6 +1174,8 @@ class APIServer:
             problems.extend(schema.validate(obj))
         elif not resource.custom:
             problems.extend(validate_builtin(resource.group, resource.kind, obj))
+            if old is not None and subresource is None and (resource.group, resource.kind) == ("", "Pod"):
+                problems.extend(validate_pod_update(obj, old))
         for validator in self.validators:
             problems.extend(validator(resource, obj, old))
         if problems:
@@ -1268,6 +1293,10 @@ def _marked(
 ) -> dict[str, Any]:
     marked = dict(old)
     meta = dict(old["metadata"])
+    if not meta.get("deletionTimestamp") and meta.get("generation"):
+        # Kubernetes bumps the generation when it first sets deletionTimestamp (rest.BeforeDelete for graceful
+        # deletions, markAsDeleting for finalizers), so controllers see that the object's intent changed.
+        meta["generation"] = int(meta["generation"]) + 1
     if not keep_time:
         moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
         meta["deletionTimestamp"] = objects.format_time(moment)

@@ -14,7 +14,6 @@ a namespaced owner in another namespace, counts as absent, so such dependents ar
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from typing import Any
 
@@ -23,9 +22,7 @@ from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.objects import owner_uids
 from lws.sim.resources import GroupResource
 from lws.sim.store import DELETED, StoredEvent
-from lws.sim.workqueue import WorkQueue
-
-log = logging.getLogger(__name__)
+from lws.sim.workqueue import WorkQueue, run_workers
 
 Ref = tuple[GroupResource, str, str]
 """``(group-resource, namespace, name)`` of a stored object."""
@@ -226,13 +223,8 @@ async def run_garbage_collector(api: APIServer) -> None:
         for gr in api.store.group_resources():
             for obj in api.store.items(gr):
                 collector.observe(gr, StoredEvent(0, "ADDED", obj, None))
-        while True:
-            work = await collector.queue.get()
-            try:
-                await collector.process(work)
-            except APIError as exc:
-                log.warning(
-                    "garbage collector: %s failed (%s); it will be retried on the next change", work, exc
-                )
+        # A failed write (a webhook down, a conflict) comes back after a growing delay, as in
+        # kube-controller-manager: a foreground deletion never sticks because one update failed.
+        await run_workers("garbage collector", collector.queue, collector.process)
     finally:
         api.store.remove_listener(collector.observe)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from lws.sim.apiserver import APPLY_PATCH, PATCH_TYPES, APIServer
 from lws.sim.clientwarnings import collecting_warnings, header_value, warn
 from lws.sim.errors import APIError
 from lws.sim.fieldvalidation import check_fields
-from lws.sim.resources import ResourceType
+from lws.sim.resources import CONTAINER_STREAMS, ResourceType
 
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -232,6 +233,8 @@ class HTTPFrontend:
             raise errors.resource_not_found(request.path)
         verb = self._verb(request, target)
         await self.faults.before_request(verb, resource, target.subresource, target.namespace, target.name)
+        if target.subresource in CONTAINER_STREAMS and resource.gvr == ("", "v1", "pods"):
+            raise await self._no_containers(target)
         if verb == "watch":
             return await self._watch(request, target, resource)
         if verb == "list":
@@ -429,6 +432,7 @@ class HTTPFrontend:
     async def _body(self, request: web.Request, *, yaml_ok: bool = False) -> Any:
         raw = await request.read()
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        _check_depth(raw, lambda: self._kind_of(request.path))
         if content_type == protobuf.MEDIA_TYPE:
             # kubectl's generators (create namespace, configmap...) send built-ins as protobuf.
             try:
@@ -445,6 +449,28 @@ class HTTPFrontend:
             return json.loads(raw or b"null")
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"the request body is not valid JSON or YAML: {exc}") from exc
+        except RecursionError as exc:
+            # Block-style YAML nests without brackets, so _check_depth cannot see how deep it goes.
+            raise errors.bad_request(f"the request body nests too deeply: {_EXCEEDED_DEPTH}") from exc
+
+    async def _no_containers(self, target: Target) -> APIError:
+        """The answer to ``kubectl logs/exec/attach/port-forward``: the pod may exist, no container does."""
+        await self.api.get(target.gvr, target.namespace, target.name or "")  # 404 for a missing pod, as usual
+        command = {"log": "logs", "portforward": "port-forward"}.get(
+            target.subresource or "", target.subresource or ""
+        )
+        return errors.bad_request(
+            f'pod "{target.name}" has no running container to {_STREAM_VERBS[command]}: the embedded cluster '
+            f"(lws.sim) simulates pods without running any container, so kubectl {command} has nothing to "
+            f"connect to. Read the pod's status and events instead (kubectl describe pod {target.name}), or "
+            "run it against a real cluster"
+        )
+
+    def _kind_of(self, path: str) -> str:
+        """The kind a write to ``path`` sends (for messages)."""
+        target = parse_path(path)
+        resource = self.api.registry.get(target.gvr) if target is not None else None
+        return resource.kind if resource is not None else "the requested kind"
 
     async def _options(self, request: web.Request) -> dict[str, Any]:
         if not request.can_read_body:
@@ -455,6 +481,40 @@ class HTTPFrontend:
         if not isinstance(body, dict):
             raise errors.bad_request("DeleteOptions must be a JSON object")
         return body
+
+
+_STREAM_VERBS = {
+    "logs": "read logs from",
+    "exec": "run a command in",
+    "attach": "attach to",
+    "port-forward": "forward ports to",
+}
+
+MAX_JSON_DEPTH = 10_000
+"""How deeply a request body may nest objects and arrays: the limit of Kubernetes' JSON decoders (Go's
+``encoding/json`` and ``sigs.k8s.io/json``)."""
+_EXCEEDED_DEPTH = "invalid character '{' exceeded max depth"
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def _check_depth(raw: bytes, kind: Callable[[], str]) -> None:
+    """Refuse (400, as Kubernetes' decoder does) a body nesting deeper than :data:`MAX_JSON_DEPTH`."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+        return  # cannot be deeper than it has brackets: the common case costs two C-speed counts
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", raw)):
+        if bracket in (b"{", b"["):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        summary = raw[:30].decode(errors="replace") + (" ..." if len(raw) > 30 else "")
+        raise errors.bad_request(
+            f"the object provided is unrecognized (must be of type {kind()}): couldn't get "
+            f"version/kind; json parse error: {_EXCEEDED_DEPTH} ({summary})"
+        )
 
 
 def _manager(request: web.Request) -> str:

@@ -34,7 +34,15 @@ SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "eviction": ("create",),
     "binding": ("create",),
     "finalize": ("update",),
+    # Streams to a container: served only to say that the embedded cluster runs none (lws.sim.http).
+    "log": ("get",),
+    "exec": ("create", "get"),
+    "attach": ("create", "get"),
+    "portforward": ("create", "get"),
 }
+CONTAINER_STREAMS = ("log", "exec", "attach", "portforward")
+"""Pod subresources that reach into a running container (``kubectl logs``, ``exec``, ``attach``,
+``port-forward``)."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         "pods",
         short=("po",),
         categories=("all",),
-        sub=("status", "eviction", "binding"),
+        sub=("status", "eviction", "binding", *CONTAINER_STREAMS),
         generation=True,
         returns_deleted=True,
     ),

@@ -4,9 +4,11 @@
 * Objects are stored per group-resource and keyed by ``(namespace, name)`` (``""`` for cluster scope).
   Stored objects are never mutated in place: every write stores a new dict. That lets history, lists and
   watchers share them without copying.
-* Each group-resource keeps a bounded ring of its recent events. Watchers read the ring at their own pace
-  through a cursor, so a slow watcher never blocks a writer; one that falls off the end of the ring (or
-  asks for a version older than the ring) gets ``410 Expired`` and must relist, as with Kubernetes.
+* Each group-resource keeps a window of its last ``history_size`` events, like the API server's watch cache.
+  Watchers read it at their own pace through a cursor, so a slow watcher never blocks a writer; one that
+  falls out of the window (or asks for a version older than it) gets ``410 Expired`` and must relist, as
+  with Kubernetes. Whatever the window held before the newest ``history_size`` events is gone even while
+  its memory is reclaimed lazily (in chunks, so appends stay cheap).
 * The ring also lets a list be served *as of* a recent resourceVersion (pagination snapshots, ``Exact``).
 * Synchronous listeners see every committed event; in-process controllers (GC, namespaces) use them.
 """
@@ -62,7 +64,8 @@ class _Bucket:
     events: list[StoredEvent] = field(default_factory=list)
     # Absolute index (since the bucket was made) of events[0]; cursors are absolute indexes.
     first_index: int = 0
-    # Resuming from any rv >= compacted_rv is possible: no event after it has been dropped.
+    # Resuming from any rv >= compacted_rv is possible: no event after it has been dropped. (Like the watch
+    # cache's "oldest - 1": one less than the oldest event kept once any was dropped.)
     compacted_rv: int = 0
     # The rv of the newest event in this bucket (state at any rv >= it equals the current state).
     latest_rv: int = 0
@@ -117,8 +120,9 @@ class Store:
         bucket = self._bucket(gr)
         if rv >= bucket.latest_rv:
             return _sorted_items(bucket.objects, namespace)
-        if rv < bucket.compacted_rv:
-            raise TooOld(rv, bucket.compacted_rv)
+        floor = self._floor(bucket)
+        if rv < floor:
+            raise TooOld(rv, floor)
         objects = dict(bucket.objects)
         for event in reversed(bucket.events):
             if event.rv <= rv:
@@ -200,8 +204,9 @@ class Store:
     def cursor_after(self, gr: GroupResource, rv: int) -> int:
         """A cursor positioned at the first event newer than ``rv``; raises :class:`TooOld`."""
         bucket = self._bucket(gr)
-        if rv < bucket.compacted_rv:
-            raise TooOld(rv, bucket.compacted_rv)
+        floor = self._floor(bucket)
+        if rv < floor:
+            raise TooOld(rv, floor)
         position = bisect.bisect_right(bucket.events, rv, key=lambda event: event.rv)
         return bucket.first_index + position
 
@@ -214,8 +219,9 @@ class Store:
         bucket = self._buckets.get(gr)
         if bucket is None:
             raise TooOld(cursor, self._rv)
-        if cursor < bucket.first_index:
-            raise TooOld(cursor, bucket.compacted_rv)
+        if cursor < max(bucket.first_index, bucket.end_index - self.history_size):
+            # The next event this reader needs has left the window.
+            raise TooOld(self._rv_before(bucket, cursor), self._floor(bucket))
         start = cursor - bucket.first_index
         return bucket.events[start:], bucket.end_index
 
@@ -227,6 +233,18 @@ class Store:
         return bucket.waiter
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _floor(self, bucket: _Bucket) -> int:
+        """The oldest resourceVersion a watch of this bucket can resume from (older ones answer 410)."""
+        if len(bucket.events) > self.history_size:
+            return max(bucket.compacted_rv, bucket.events[-self.history_size].rv - 1)
+        return bucket.compacted_rv
+
+    @staticmethod
+    def _rv_before(bucket: _Bucket, cursor: int) -> int:
+        """The resourceVersion a reader at ``cursor`` has seen up to (for the 410 message)."""
+        position = cursor - bucket.first_index - 1
+        return bucket.events[position].rv if 0 <= position < len(bucket.events) else bucket.compacted_rv
 
     def _bucket(self, gr: GroupResource) -> _Bucket:
         bucket = self._buckets.get(gr)
@@ -241,7 +259,7 @@ class Store:
         if len(bucket.events) >= 2 * self.history_size:
             # Trim in chunks so appends stay O(1) amortised.
             drop = len(bucket.events) - self.history_size
-            bucket.compacted_rv = bucket.events[drop - 1].rv
+            bucket.compacted_rv = max(bucket.compacted_rv, bucket.events[drop].rv - 1)
             del bucket.events[:drop]
             bucket.first_index += drop
         _wake(bucket)

@@ -10,6 +10,7 @@ import pytest
 from kubernetes import client
 
 from lws.sim.apiserver import APIServer
+from lws.sim.causes import Cause
 from lws.sim.controllers.namespaces import run_namespace_lifecycle
 from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.gc import run_garbage_collector
@@ -194,6 +195,30 @@ async def test_foreground_deletion_waits_for_blocking_dependents(api):
     assert api.store.get(("", "configmaps"), "default", "owner") is not None
     await api.patch(CM, "default", "child", {"metadata": {"finalizers": None}}, MERGE)
     await until(api, _gone(api, "owner"), what="the owner to go once its blocking dependent is gone")
+
+
+async def test_foreground_deletion_survives_failed_finalizer_updates(api):
+    """A finalizer-removing update the cluster refuses (a webhook down) is retried with back-off: nothing else
+    changes meanwhile, so only the collector's own retries can finish the deletion."""
+    refusals = 3
+    attempts: list[str] = []
+
+    def webhook_down(resource, obj, old):
+        dropping = old is not None and "foregroundDeletion" in (old["metadata"].get("finalizers") or ())
+        if dropping and "foregroundDeletion" not in (obj["metadata"].get("finalizers") or ()):
+            attempts.append(obj["metadata"]["name"])
+            if len(attempts) <= refusals:
+                return [Cause("metadata.finalizers", "FieldValueForbidden", "Forbidden: the webhook is down")]
+        return []
+
+    api.validators.append(webhook_down)
+    owner = await api.create(CM, "default", {"metadata": {"name": "owner"}})
+    await api.create(CM, "default", {**_owned("child", owner, block=True)})
+    await api.delete(CM, "default", "owner", propagation_policy="Foreground")
+    await until(api, _gone(api, "owner"), what="the owner to go once the refused updates are retried")
+    # The dependent went in foreground too, so its own finalizer removal met the refusals first.
+    assert len(attempts) > refusals and attempts[-1] == "owner"
+    assert _gone(api, "child")()
 
 
 async def test_orphan_deletion_keeps_dependents_and_strips_the_reference(api):

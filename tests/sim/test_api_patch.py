@@ -12,6 +12,7 @@ from lws.sim.errors import APIError
 
 CM = ("", "v1", "configmaps")
 PODS = ("", "v1", "pods")
+DEPLOYMENTS = ("apps", "v1", "deployments")
 JSON_PATCH = "application/json-patch+json"
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -70,11 +71,17 @@ def test_strategic_merge_patch_merges_containers_by_name(kube_api, test_namespac
 
 
 async def test_merge_patch_replaces_lists_where_strategic_merges(api):
-    await api.create(PODS, "default", _pod("mp"))
-    patched = await api.patch(
-        PODS, "default", "mp", {"spec": {"containers": [{"name": "only", "image": "o"}]}}, MERGE
-    )
-    assert [c["name"] for c in patched["spec"]["containers"]] == ["only"]
+    # A pod template, not a pod: a real server refuses any change to a pod's container list.
+    labels = {"app": "mp"}
+    template = {"metadata": {"labels": labels}, "spec": _pod("mp")["spec"]}
+    deployment = {
+        "metadata": {"name": "mp"},
+        "spec": {"selector": {"matchLabels": labels}, "template": template},
+    }
+    await api.create(DEPLOYMENTS, "default", deployment)
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "o"}]}}}}
+    patched = await api.patch(DEPLOYMENTS, "default", "mp", patch, MERGE)
+    assert [c["name"] for c in patched["spec"]["template"]["spec"]["containers"]] == ["only"]
 
 
 async def test_patch_of_a_missing_object_is_404(api):

@@ -7,17 +7,14 @@ take a while), removes the finalizer so the CRD goes and stops being served.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from lws.sim.apiserver import MERGE_PATCH, APIServer
 from lws.sim.crds import CLEANUP_FINALIZER, CRD_GVR
-from lws.sim.errors import APIError, ignoring_not_found
+from lws.sim.errors import ignoring_not_found
 from lws.sim.resources import GroupResource
 from lws.sim.store import StoredEvent
-from lws.sim.workqueue import WorkQueue
-
-log = logging.getLogger(__name__)
+from lws.sim.workqueue import WorkQueue, run_workers
 
 _CRDS: GroupResource = ("apiextensions.k8s.io", "customresourcedefinitions")
 
@@ -45,14 +42,14 @@ async def run_crd_cleanup(api: APIServer) -> None:
         for crd in api.store.items(_CRDS):
             if crd["metadata"].get("deletionTimestamp"):
                 on_event(_CRDS, StoredEvent(0, "MODIFIED", crd, None))
-        while True:
-            name = await queue.get()
-            try:
-                if await _sync(api, name):
-                    for gr in [gr for gr, crd in terminating.items() if crd == name]:
-                        del terminating[gr]
-            except APIError as exc:
-                log.warning("CRD %s: cleanup step failed (%s); retrying on the next change", name, exc)
+
+        async def sync(name: str) -> None:
+            if await _sync(api, name):
+                for gr in [gr for gr, crd in terminating.items() if crd == name]:
+                    del terminating[gr]
+
+        # A failed step is retried with back-off, not left waiting for a change that may never come.
+        await run_workers("CRD cleanup", queue, sync)
     finally:
         api.store.remove_listener(on_event)
 

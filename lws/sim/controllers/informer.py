@@ -7,19 +7,17 @@ own writes, and no event can be missed or arrive out of order. Cached objects ar
 shared and never mutated: controllers clone before they change anything. Handlers run synchronously
 inside the write and must only enqueue work.
 
-A :class:`WorkQueue` hands each key to one worker at a time, coalesces repeated adds, and supports
-delayed adds (for minReadySeconds, kubelet delays and retry back-off).
+The controllers feed their work queues (:mod:`lws.sim.workqueue`) from the informers' handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
 
 from lws.sim.apiserver import APIServer
-from lws.sim.errors import APIError
 from lws.sim.resources import GVR, GroupResource
 from lws.sim.store import DELETED, StoredEvent
 
@@ -29,8 +27,6 @@ ObjectKey = tuple[str, str]
 Handler = Callable[[dict[str, Any] | None, dict[str, Any] | None], None]
 """Called with ``(old, new)``: ``old`` None for an addition, ``new`` None for a deletion."""
 IndexFunc = Callable[[dict[str, Any]], Iterable[Hashable]]
-
-K = TypeVar("K", bound=Hashable)
 
 
 def object_key(obj: Mapping[str, Any]) -> ObjectKey:
@@ -146,96 +142,6 @@ class Informer:
                     bucket.pop(key, None)
                     if not bucket:
                         del self._indexes[name][value]
-
-
-class WorkQueue(Generic[K]):
-    """Keys to process: deduplicated, one worker per key at a time, with delayed adds."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[K] = asyncio.Queue()
-        self._queued: set[K] = set()
-        self._active: set[K] = set()
-        self._again: set[K] = set()
-        self._timers: dict[K, asyncio.TimerHandle] = {}
-
-    def add(self, key: K) -> None:
-        """Process ``key`` soon (once, however often it is added before a worker takes it)."""
-        if key in self._active:
-            self._again.add(key)
-        elif key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
-
-    def add_after(self, key: K, delay: float) -> None:
-        """Process ``key`` after ``delay`` seconds (an earlier pending timer for it wins)."""
-        if delay <= 0:
-            self.add(key)
-            return
-        loop = asyncio.get_running_loop()
-        when = loop.time() + delay
-        timer = self._timers.get(key)
-        if timer is not None and not timer.cancelled() and timer.when() <= when:
-            return
-        if timer is not None:
-            timer.cancel()
-        self._timers[key] = loop.call_at(when, self._fire, key)
-
-    def _fire(self, key: K) -> None:
-        self._timers.pop(key, None)
-        self.add(key)
-
-    async def get(self) -> K:
-        """The next key; the caller must call :meth:`done` with it."""
-        key = await self._queue.get()
-        self._queued.discard(key)
-        self._active.add(key)
-        return key
-
-    def done(self, key: K) -> None:
-        """Finish a key; if it was added meanwhile it goes back in the queue."""
-        self._active.discard(key)
-        if key in self._again:
-            self._again.discard(key)
-            self.add(key)
-
-    def pending(self) -> int:
-        """Keys waiting or being processed (timers not included)."""
-        return len(self._queued) + len(self._active)
-
-    def close(self) -> None:
-        """Cancel delayed adds."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-
-
-async def run_workers(
-    name: str, queue: WorkQueue[K], sync: Callable[[K], Awaitable[None]], *, workers: int = 1
-) -> None:
-    """Run ``workers`` loops taking keys from ``queue``; a failed key is retried with back-off."""
-    failures: dict[K, int] = {}
-
-    async def worker() -> None:
-        while True:
-            key = await queue.get()
-            try:
-                await sync(key)
-                failures.pop(key, None)
-            except asyncio.CancelledError:
-                raise
-            except APIError as exc:
-                attempts = failures[key] = failures.get(key, 0) + 1
-                delay = 0.0 if exc.code == 409 and attempts < 5 else min(0.01 * 2**attempts, 5.0)
-                log.debug("%s: %s failed (%s); retry in %.2fs", name, key, exc, delay)
-                queue.add_after(key, delay) if delay else queue.add(key)
-            except Exception:
-                attempts = failures[key] = failures.get(key, 0) + 1
-                log.exception("%s: syncing %s failed", name, key)
-                queue.add_after(key, min(0.05 * 2**attempts, 10.0))
-            finally:
-                queue.done(key)
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
 
 
 class Informers:

@@ -31,10 +31,11 @@ from typing import Any
 
 from lws.sim.apiserver import MERGE_PATCH, APIServer
 from lws.sim.controllers import container_runtime as cr
-from lws.sim.controllers.informer import Informers, WorkQueue, run_workers
+from lws.sim.controllers.informer import Informers
 from lws.sim.controllers.status_patch import patch_status
 from lws.sim.errors import APIError
 from lws.sim.topology import NodeTiming
+from lws.sim.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
 

@@ -7,17 +7,14 @@ removes the ``kubernetes`` finalizer through ``namespaces/<name>/finalize``, whi
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from lws.sim.apiserver import NAMESPACE_FINALIZER, NAMESPACES_GVR, APIServer
-from lws.sim.errors import APIError, ignoring_not_found
+from lws.sim.errors import ignoring_not_found
 from lws.sim.objects import clone
 from lws.sim.resources import GroupResource
 from lws.sim.store import StoredEvent
-from lws.sim.workqueue import WorkQueue
-
-log = logging.getLogger(__name__)
+from lws.sim.workqueue import WorkQueue, run_workers
 
 _NAMESPACES: GroupResource = ("", "namespaces")
 
@@ -41,12 +38,9 @@ async def run_namespace_lifecycle(api: APIServer) -> None:
         for namespace in api.store.items(_NAMESPACES):
             if namespace["metadata"].get("deletionTimestamp"):
                 queue.add(namespace["metadata"]["name"])
-        while True:
-            name = await queue.get()
-            try:
-                await _sync(api, name)
-            except APIError as exc:
-                log.warning("namespace %s: cleanup step failed (%s); retrying on the next change", name, exc)
+        # A failed step (a webhook refusing a delete, a conflict) is retried with back-off, not left waiting
+        # for a change that may never come.
+        await run_workers("namespace lifecycle", queue, lambda name: _sync(api, name))
     finally:
         api.store.remove_listener(on_event)
 

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lws.sim.apiserver import MERGE_PATCH, APIServer
-from lws.sim.controllers.informer import Informers, WorkQueue, run_workers
+from lws.sim.controllers.informer import Informers
 from lws.sim.errors import APIError, ignoring_not_found
+from lws.sim.workqueue import WorkQueue, run_workers
 
 CLAIMS = ("", "v1", "persistentvolumeclaims")
 VOLUMES = ("", "v1", "persistentvolumes")

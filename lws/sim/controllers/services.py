@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lws.sim.apiserver import MERGE_PATCH, APIServer
-from lws.sim.controllers.informer import Informers, WorkQueue, run_workers
+from lws.sim.controllers.informer import Informers
 from lws.sim.errors import APIError
+from lws.sim.workqueue import WorkQueue, run_workers
 
 SERVICES = ("", "v1", "services")
 SERVICE_NETWORK = ipaddress.IPv4Network("10.96.0.0/12")

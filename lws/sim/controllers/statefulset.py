@@ -17,10 +17,11 @@ from typing import Any
 
 from lws.sim.apiserver import MERGE_PATCH, APIServer
 from lws.sim.controllers import statefulset_plan as sp
-from lws.sim.controllers.informer import Informers, WorkQueue, controller_uid, run_workers
+from lws.sim.controllers.informer import Informers, controller_uid
 from lws.sim.controllers.status_patch import patch_status
 from lws.sim.errors import APIError, ignoring_not_found
 from lws.sim.objects import clone
+from lws.sim.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
 

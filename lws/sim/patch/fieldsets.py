@@ -38,6 +38,14 @@ Path = tuple[str, ...]
 
 _MEMBER = "."
 
+TRACKED_DEPTH = 64
+"""Below this many path elements a value is owned as one field, whatever it holds.
+
+Kubernetes tracks every leaf however deep; here a path is a tuple, so tracking the leaves of an object nested
+thousands of levels deep (which the API accepts, up to 10,000) would cost time quadratic in its depth. No
+real object's fields come near this depth, so only such pathological objects record coarser ownership.
+"""
+
 
 class _Missing:
     """Marks a field that is absent (as opposed to present with a ``null`` value)."""
@@ -119,6 +127,9 @@ def set_paths(value: Any, shape: Shape, path: Path = ()) -> set[Path]:
 
 
 def _collect(value: Any, shape: Shape, path: Path, out: set[Path]) -> None:
+    if len(path) >= TRACKED_DEPTH:
+        out.add(path)
+        return
     if isinstance(value, dict):
         if shape.atomic_map:
             out.add(path)
@@ -146,6 +157,8 @@ def _collect(value: Any, shape: Shape, path: Path, out: set[Path]) -> None:
 def _subtree(value: Any, shape: Shape, path: Path) -> set[Path]:
     """``path`` and every path below it, intermediate nodes included (what appears or disappears with it)."""
     out = {path}
+    if len(path) >= TRACKED_DEPTH:
+        return out
     if isinstance(value, dict) and not shape.atomic_map:
         for key, child in value.items():
             out |= _subtree(child, shape.child(key), (*path, "f:" + key))
@@ -187,6 +200,10 @@ def _compare(old: Any, new: Any, shape: Shape, path: Path, result: Comparison) -
         return
     if new is _MISSING:
         result.removed |= _subtree(old, shape, path)
+        return
+    if len(path) >= TRACKED_DEPTH:
+        if not json_equal(old, new):
+            result.modified.add(path)
         return
     if isinstance(old, dict) and isinstance(new, dict) and not shape.atomic_map and (old or new):
         for key in {**old, **new}:
