@@ -21,8 +21,10 @@ from typing import Any, Protocol, TypedDict, Unpack
 
 from lws.sim import crds, errors, objects, scale
 from lws.sim.causes import Cause
+from lws.sim.conversion import present, to_storage
 from lws.sim.defaults import apply_builtin_defaults, validate_builtin
 from lws.sim.errors import APIError
+from lws.sim.eviction import evict
 from lws.sim.objects import clone
 from lws.sim.paging import ContinueToken, check_limit, page
 from lws.sim.patch import PatchError
@@ -164,10 +166,15 @@ class APIServer:
         return found
 
     def _live(self, resource: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
-        obj = self.store.get(resource.group_resource, self._ns(resource, namespace), name)
+        """The stored object as ``resource`` serves it (shared with the store: never mutate it)."""
+        obj = self.store.get(resource.storage, self._ns(resource, namespace), name)
         if obj is None:
             raise errors.not_found(resource.plural, resource.group, name)
-        return obj
+        return present(obj, resource)
+
+    def _put(self, resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` (written through ``resource``); returns it as stored, resourceVersion stamped."""
+        return self.store.put(resource.storage, to_storage(resource, obj)).obj
 
     @staticmethod
     def _ns(resource: ResourceType, namespace: str | None) -> str:
@@ -180,7 +187,7 @@ class APIServer:
         return namespace
 
     def _out(self, resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = clone(objects.with_api_version(obj, resource))
+        result: dict[str, Any] = clone(present(obj, resource))
         return result
 
     # -- reads -----------------------------------------------------------------------------------
@@ -242,7 +249,7 @@ class APIServer:
             "kind": resource.list_kind,
             "apiVersion": resource.api_version,
             "metadata": meta,
-            "items": [objects.with_api_version(obj, resource) for obj in chosen],
+            "items": [present(obj, resource) for obj in chosen],
         }
 
     def _list_rv(self, resource_version: str | None, match: str | None) -> int:
@@ -278,7 +285,7 @@ class APIServer:
         self, resource: ResourceType, namespace: str | None, rv: int, *, continuing: bool
     ) -> builtins.list[dict[str, Any]]:
         try:
-            return self.store.items_at(resource.group_resource, namespace, rv)
+            return self.store.items_at(resource.storage, namespace, rv)
         except TooOld as exc:
             if continuing:
                 raise errors.gone(
@@ -384,7 +391,7 @@ class APIServer:
         dropped: asyncio.Future[None],
     ) -> AsyncIterator[dict[str, Any]]:
         loop = asyncio.get_running_loop()
-        gr = resource.group_resource
+        gr = resource.storage
         deadline = loop.time() + timeout_seconds if timeout_seconds else None
         if start_rv is None or initial:
             # Snapshot and cursor are taken together, with no await in between: nothing is missed.
@@ -392,7 +399,7 @@ class APIServer:
             if initial:
                 for obj in self.store.items(gr, namespace):
                     if _matches(obj, labels, fields):
-                        yield {"type": ADDED, "object": objects.with_api_version(obj, resource)}
+                        yield {"type": ADDED, "object": present(obj, resource)}
             if initial_end_bookmark:
                 yield _bookmark(resource, self.store.resource_version, initial_events_end=True)
         else:
@@ -413,7 +420,7 @@ class APIServer:
             for event in events:
                 out = _visible(event, namespace, labels, fields)
                 if out is not None:
-                    yield {"type": out[0], "object": objects.with_api_version(out[1], resource)}
+                    yield {"type": out[0], "object": present(out[1], resource)}
             if dropped.done() or self.registry.get(resource.gvr) is None:
                 return
             now = loop.time()
@@ -510,18 +517,18 @@ class APIServer:
             obj = self._record_create(resource, obj, manager)
         attrs = AdmissionAttributes("CREATE", resource, None, ns or None, name, dry_run, None)
         obj = await self._admit(resource, attrs, obj, None, defaulted=True)
-        if self.store.get(resource.group_resource, ns, name) is not None:
+        if self.store.get(resource.storage, ns, name) is not None:
             raise errors.already_exists(resource.plural, resource.group, name)
         if dry_run:
             return self._out(resource, obj)
-        self.store.put(resource.group_resource, obj)
-        self._after_write(resource, obj)
-        return self._out(resource, obj)
+        stored = self._put(resource, obj)
+        self._after_write(resource, stored)
+        return self._out(resource, stored)
 
     def _unused_name(self, resource: ResourceType, namespace: str, prefix: str) -> str:
         for _ in range(32):
             candidate = objects.generated_name(prefix)
-            if self.store.get(resource.group_resource, namespace, candidate) is None:
+            if self.store.get(resource.storage, namespace, candidate) is None:
                 return candidate
         raise errors.internal(f"could not generate a free name with prefix {prefix!r}")
 
@@ -622,7 +629,7 @@ class APIServer:
             )
         else:
             apply_patch = _patcher(resource, patch_type, patch)
-        if is_apply and self.store.get(resource.group_resource, self._ns(resource, namespace), name) is None:
+        if is_apply and self.store.get(resource.storage, self._ns(resource, namespace), name) is None:
             if subresource is not None:
                 raise errors.not_found(resource.plural, resource.group, name)
             created = apply_patch(None)
@@ -639,7 +646,7 @@ class APIServer:
             if subresource == "scale":
                 patched_scale = apply_patch(scale.scale_of(resource, old))
                 return scale.with_scale(resource, old, patched_scale)
-            current = objects.with_api_version(old, resource)
+            current = present(old, resource)
             patched = apply_patch(current if is_apply else clone(current))
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch must produce a JSON object")
@@ -686,7 +693,7 @@ class APIServer:
                 return self._out(resource, old)
             attrs = AdmissionAttributes("UPDATE", resource, subresource, ns or None, name, dry_run, old)
             new = await self._admit(resource, attrs, new, old)
-            current = self.store.get(resource.group_resource, ns, name)
+            current = self.store.get(resource.storage, ns, name)
             if current is None:
                 raise errors.not_found(resource.plural, resource.group, name)
             if current["metadata"]["resourceVersion"] != old_rv:
@@ -703,13 +710,14 @@ class APIServer:
             if dry_run:
                 return self._out(resource, new)
             if _ready_to_remove(new):
-                event = self.store.remove(resource.group_resource, ns, name)
+                event = self.store.remove(resource.storage, ns, name)
                 assert event is not None
                 self._after_remove(resource, event.obj)
-                return self._out(resource, {**event.obj, **{k: v for k, v in new.items() if k != "metadata"}})
-            self.store.put(resource.group_resource, new)
-            self._after_write(resource, new)
-            return self._out(resource, new)
+                final = present(event.obj, resource)
+                return self._out(resource, {**final, **{k: v for k, v in new.items() if k != "metadata"}})
+            stored = self._put(resource, new)
+            self._after_write(resource, stored)
+            return self._out(resource, stored)
         raise errors.conflict(
             resource.plural,
             resource.group,
@@ -811,9 +819,9 @@ class APIServer:
                 return self._out(resource, old)
             if _ready_to_remove(marked):
                 return self._remove(resource, ns, name, dry_run=False)
-            self.store.put(resource.group_resource, marked)
-            self._after_write(resource, marked)
-            return self._out(resource, marked)
+            stored = self._put(resource, marked)
+            self._after_write(resource, stored)
+            return self._out(resource, stored)
         return self._remove(resource, ns, name, dry_run=dry_run)
 
     def _deletion_mark(
@@ -866,7 +874,7 @@ class APIServer:
         if dry_run:
             obj = self._live(resource, namespace, name)
         else:
-            event = self.store.remove(resource.group_resource, namespace, name)
+            event = self.store.remove(resource.storage, namespace, name)
             if event is None:
                 raise errors.not_found(resource.plural, resource.group, name)
             obj = event.obj
@@ -923,17 +931,7 @@ class APIServer:
         dry_run: bool,
     ) -> dict[str, Any]:
         if subresource == "eviction":
-            # PodDisruptionBudgets are not consulted: an eviction always deletes the pod.
-            options = (body or {}).get("deleteOptions") or {}
-            await self.delete(
-                resource.gvr,
-                namespace,
-                name,
-                grace_period_seconds=options.get("gracePeriodSeconds"),
-                preconditions=options.get("preconditions"),
-                dry_run=dry_run or bool(options.get("dryRun")),
-            )
-            return _CREATED_STATUS.copy()
+            return await evict(self, self._ns(resource, namespace), name, body or {}, dry_run=dry_run)
         if subresource == "binding":
             target = (body or {}).get("target") or {}
             node = target.get("name")

@@ -409,7 +409,7 @@ class HTTPFrontend:
     def _exists(self, target: Target) -> bool:
         resource = self.api.resource(target.gvr)
         namespace = (target.namespace or "") if resource.namespaced else ""
-        return self.api.store.get(resource.group_resource, namespace, target.name or "") is not None
+        return self.api.store.get(resource.storage, namespace, target.name or "") is not None
 
     async def _delete(self, request: web.Request, target: Target) -> web.Response:
         options = await self._options(request)

@@ -92,6 +92,9 @@ class ResourceType:
     # CRD ``selectableFields`` (``.spec.color``): extra field-selector labels besides metadata.name/namespace.
     selectable_fields: tuple[str, ...] = ()
     crd_name: str | None = None
+    # Served from another resource's storage (events.k8s.io Events are core Events), converted by
+    # lws.sim.conversion; None for resources stored as served.
+    stored_with: GroupResource | None = None
 
     @property
     def gvr(self) -> GVR:
@@ -100,8 +103,13 @@ class ResourceType:
 
     @property
     def group_resource(self) -> GroupResource:
-        """``(group, plural)``, the key objects are stored under."""
+        """``(group, plural)``: the resource's identity (discovery, admission rules, versions)."""
         return (self.group, self.plural)
+
+    @property
+    def storage(self) -> GroupResource:
+        """The group-resource its objects are stored under: its own, or the one it is ``stored_with``."""
+        return self.stored_with or (self.group, self.plural)
 
     @property
     def api_version(self) -> str:
@@ -247,7 +255,7 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         sub=("status",),
         generation=True,
     ),
-    _rt("events.k8s.io", "v1", "Event", "events", short=("ev",)),
+    replace(_rt("events.k8s.io", "v1", "Event", "events", short=("ev",)), stored_with=("", "events")),
     _rt("coordination.k8s.io", "v1", "Lease", "leases"),
     _rt("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     _rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),

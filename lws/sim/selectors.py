@@ -510,6 +510,19 @@ _SELECTABLE_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
         "source",
         "type",
     ),
+    # events.k8s.io/v1 names the same stored fields differently (AddFieldLabelConversionsForEvent).
+    ("events.k8s.io", "Event"): (
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "regarding.apiVersion",
+        "regarding.resourceVersion",
+        "regarding.fieldPath",
+        "reason",
+        "reportingController",
+        "type",
+    ),
     ("", "Node"): ("spec.unschedulable",),
     ("", "Namespace"): ("status.phase",),
     ("", "Secret"): ("type",),
@@ -520,9 +533,15 @@ _SELECTABLE_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("certificates.k8s.io", "CertificateSigningRequest"): ("spec.signerName",),
 }
 
+_OBJECT_REFERENCE_FIELDS = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
 # Field labels whose value is not simply the field at that path.
 _DERIVED_FIELDS: dict[tuple[str, str], dict[str, str]] = {
     ("", "Event"): {"source": "source.component", "reportingComponent": "reportingComponent"},
+    # Selectors are matched against the stored (core) Event: see lws.sim.conversion.
+    ("events.k8s.io", "Event"): {
+        **{f"regarding.{part}": f"involvedObject.{part}" for part in _OBJECT_REFERENCE_FIELDS},
+        "reportingController": "reportingComponent",
+    },
 }
 # Booleans that Kubernetes renders as "false" when unset.
 _FALSE_WHEN_UNSET = frozenset({"spec.hostNetwork", "spec.unschedulable"})

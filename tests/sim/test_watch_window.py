@@ -17,14 +17,14 @@ import pytest
 from kubernetes import client, config, watch
 
 from lws.sim.runner import EmbeddedCluster
-from lws.sim.testing import skip_if_real_cluster
+
+pytestmark = pytest.mark.sim_only
 
 WINDOW = 5
 
 
 @pytest.fixture
 def core(tmp_path: Path) -> Iterator[client.CoreV1Api]:
-    skip_if_real_cluster("sliding the watch window with a few changes")
     with EmbeddedCluster(history_size=WINDOW) as cluster:
         api_client = config.new_client_from_config(str(cluster.write_kubeconfig(tmp_path / "kubeconfig")))  # type: ignore[no-untyped-call]
         try:
@@ -45,7 +45,6 @@ def _watch_from(core: client.CoreV1Api, rv: str) -> list[dict]:
         "default",
         resource_version=rv,
         timeout_seconds=1,
-        _preload_content=False,
     ):
         events.append(event)
     return events

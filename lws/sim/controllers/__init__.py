@@ -1,5 +1,6 @@
 """The controllers a real cluster runs, built into the embedded cluster: StatefulSet, scheduler, kubelets,
-Service ClusterIPs, volume provisioning. They know nothing about LeaderWorkerSet.
+Service ClusterIPs, volume provisioning, disruption budgets, Deployments and ReplicaSets. They know nothing
+about LeaderWorkerSet.
 
 They share one informer (watch-fed cache) per resource type and run on the cluster's event loop::
 
@@ -19,9 +20,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lws.sim.apiserver import APIServer
+from lws.sim.controllers.deployment import DeploymentController
+from lws.sim.controllers.disruption import DisruptionController
 from lws.sim.controllers.informer import Informers
 from lws.sim.controllers.kubelet import KubeletConfig, Kubelets
 from lws.sim.controllers.pvc import VolumeBinder
+from lws.sim.controllers.replicaset import ReplicaSetController
 from lws.sim.controllers.scheduler import Scheduler
 from lws.sim.controllers.services import ServiceIPController
 from lws.sim.controllers.statefulset import StatefulSetController
@@ -69,12 +73,23 @@ class Controllers:
         self.kubelets = Kubelets(api, self.informers, config.kubelet)
         self.services = ServiceIPController(api, self.informers)
         self.volumes = VolumeBinder(api, self.informers)
+        self.disruption = DisruptionController(api, self.informers)
+        self.replicasets = ReplicaSetController(api, self.informers)
+        self.deployments = DeploymentController(api, self.informers)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         """Start the watches and the control loops on the running loop."""
         self.informers.start()
-        loops = [self.statefulsets.run(), self.kubelets.run(), self.services.run(), self.volumes.run()]
+        loops = [
+            self.statefulsets.run(),
+            self.kubelets.run(),
+            self.services.run(),
+            self.volumes.run(),
+            self.disruption.run(),
+            self.replicasets.run(),
+            self.deployments.run(),
+        ]
         if self.config.scheduler:
             loops.append(self.scheduler.run())
         self._tasks = [asyncio.get_running_loop().create_task(loop) for loop in loops]

@@ -88,7 +88,7 @@ class Informer:
     async def run(self) -> None:
         """List, then follow the store until cancelled."""
         store = self.api.store
-        self._gr = self.api.resource(self.gvr).group_resource
+        self._gr = self.api.resource(self.gvr).storage
         # Listing and subscribing happen with no await in between: nothing is missed.
         for obj in store.items(self._gr):
             self._apply(obj)
