@@ -1,4 +1,4 @@
-"""The plugin guide's end-to-end test (``docs/plugins.md``, section 6.1) runs as written.
+"""The plugin guide's end-to-end test (``docs/plugins.md``, section 8.1) runs as written.
 
 A plugin author copies it into their own package, so it is run here as they would run it: in a directory of
 its own, by a pytest process of its own, against the installed example plugin.
@@ -16,11 +16,11 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
-SECTION = "### 6.1 End-to-end tests on the embedded cluster"
+SECTION = "### 8.1 End-to-end tests on the embedded cluster"
 
 
 def guide_test_module() -> str:
-    """The first Python block of section 6.1."""
+    """The first Python block of section 8.1."""
     text = GUIDE.read_text()
     assert SECTION in text, f"docs/plugins.md has no section {SECTION!r}"
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
