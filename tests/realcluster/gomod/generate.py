@@ -1,4 +1,5 @@
-"""Write the Go wrapper modules that build the real control plane from the Go module proxy.
+"""Write the Go wrapper modules that build, from the Go module proxy, the tools the tests run: the real
+control plane, and the install tools (Helm, and operator-framework's bundle validator).
 
 `k8s.io/kubernetes` requires each of its staging modules at v0.0.0 and maps them to directories
 that its published module zip does not contain, so a module that depends on it must replace each
@@ -24,6 +25,11 @@ KUBERNETES = "v1.37.2"
 # etcd 3.6 is the server line kube-apiserver 1.37 is released against (its client is 3.7, wire-compatible)
 ETCD = "v3.6.16"
 KWOK = "v0.8.0"
+# Helm 4 (no replace directives in its go.mod, so `go build` of cmd/helm works from a wrapper module);
+# it lints and renders charts/lws.
+HELM = "v4.3.2"
+# operator-framework/api's own bundle validator (`operator-verify manifests`), for bundle/.
+OPERATOR_API = "v0.45.0"
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,7 +46,15 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
     ),
     "etcd": ("go.etcd.io/etcd/server/v3", ETCD, ["go.etcd.io/etcd/server/v3"]),
     "kwok": ("sigs.k8s.io/kwok", KWOK, ["sigs.k8s.io/kwok/cmd/kwok"]),
+    "helm": ("helm.sh/helm/v4", HELM, ["helm.sh/helm/v4/cmd/helm"]),
+    "olm": (
+        "github.com/operator-framework/api",
+        OPERATOR_API,
+        ["github.com/operator-framework/api/cmd/operator-verify"],
+    ),
 }
+#: The wrapper modules of the control plane (what the real-cluster launcher needs).
+CONTROL_PLANE = ("kube", "etcd", "kwok")
 
 _STAGING = re.compile(r"^\s*(k8s\.io/[A-Za-z0-9._-]+)\s+v0\.0\.0\s*$", re.MULTILINE)
 
