@@ -25,11 +25,13 @@ from lws import __version__
 from lws.api.config import OperatorConfig
 from lws.cli.options import CliError, load, plugin_options
 from lws.cluster.kube import ConfigError, connect
+from lws.cluster.tls import METRICS_CERT_DIR, CertificateFilesError
 from lws.controller.context import Telemetry
 from lws.controller.instrumentation import OperatorTelemetry, build_telemetry
+from lws.controller.metrics_endpoint import MetricsEndpoint, MetricsOptions, MetricsStartError
 from lws.controller.operator import Operator, OperatorStartError
 from lws.controller.settings import OperatorSettings, default_identity
-from lws.observability.metrics import LwsMetrics, MetricsServer
+from lws.observability.metrics import LwsMetrics
 from lws.observability.tracing import TracingConfigError, configure_tracing
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -85,6 +87,8 @@ class Flags:
     webhook_host: str | None = None
     webhook_url: str | None = None
     webhook_service: str | None = None
+    internal_certs: bool | None = None
+    webhook_cert_dir: str | None = None
     health_address: str | None = None
     workers: int | None = None
     identity: str | None = None
@@ -142,6 +146,8 @@ def resolve_settings(flags: Flags, config: OperatorConfig, env: Mapping[str, str
         webhook_service=str(
             pick(flags.webhook_service, certs, "webhookServiceName", defaults.webhook_service)
         ),
+        internal_certs=bool(pick(flags.internal_certs, certs, "enable", defaults.internal_certs)),
+        webhook_cert_dir=str(pick(flags.webhook_cert_dir, webhook, "certDir", defaults.webhook_cert_dir)),
         health_host=health_host,
         health_port=health_port,
     )
@@ -252,6 +258,23 @@ Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 when it cannot start or
     help="Service fronting the webhooks in a pod [default: lws-webhook-service].",
 )
 @click.option(
+    "--internal-cert-management/--no-internal-cert-management",
+    "internal_certs",
+    default=None,
+    envvar="LWS_INTERNAL_CERT_MANAGEMENT",
+    help="Make the webhook certificate in memory and keep its CA in the webhook configurations [config "
+    "internalCertManagement.enable; default: on]. Off: serve tls.crt/tls.key of --webhook-cert-dir (a "
+    "cert-manager or OLM certificate, reloaded when it rotates) and leave the configurations' caBundle to "
+    "whoever made it.",
+)
+@click.option(
+    "--webhook-cert-dir",
+    envvar="LWS_WEBHOOK_CERT_DIR",
+    metavar="DIR",
+    help="Where the mounted webhook certificate is, without internal certificate management [config "
+    "webhook.certDir; default: /tmp/k8s-webhook-server/serving-certs].",
+)
+@click.option(
     "--health-probe-bind-address",
     "health_address",
     envvar="LWS_HEALTH_PROBE_BIND_ADDRESS",
@@ -265,9 +288,27 @@ Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 when it cannot start or
     "metrics_address",
     envvar="LWS_METRICS_BIND_ADDRESS",
     metavar="ADDR",
-    help="Where /metrics (Prometheus text, plain HTTP) listens; 0 turns it off [config metrics.bindAddress; "
+    help="Where /metrics (Prometheus text) listens; 0 turns it off [config metrics.bindAddress; "
     "default: :8443; without a host: every interface in a pod, 127.0.0.1 outside one]. Traces go where "
     "the OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT); none by default.",
+)
+@click.option(
+    "--metrics-secure/--no-metrics-secure",
+    default=True,
+    envvar="LWS_METRICS_SECURE",
+    show_default=True,
+    help="Serve /metrics over HTTPS to callers whose bearer token the API server authenticates "
+    "(TokenReview) and authorizes for get /metrics (SubjectAccessReview), as upstream does. Off: plain "
+    "HTTP, open to anyone who can connect (for clusters without TokenReviews, such as lws cluster up).",
+)
+@click.option(
+    "--metrics-cert-dir",
+    envvar="LWS_METRICS_CERT_DIR",
+    metavar="DIR",
+    default=METRICS_CERT_DIR,
+    show_default=True,
+    help="The metrics certificate (tls.crt, tls.key; reloaded when it rotates) when this directory holds "
+    "one; otherwise a self-signed one is made at start.",
 )
 @click.option("--workers", type=int, envvar="LWS_WORKERS", help="Concurrent reconciles [default: 4].")
 @click.option(
@@ -294,6 +335,8 @@ def command(
     """
     _configure_logging(verbose)
     metrics_address = options.pop("metrics_address")
+    metrics_secure = bool(options.pop("metrics_secure"))
+    metrics_cert_dir = str(options.pop("metrics_cert_dir"))
     config, hooks = load(config_path, enable_plugins, disable_plugins)
     settings = resolve_settings(Flags(**options), config, os.environ)
     metrics_host, metrics_port = parse_bind_address(
@@ -311,9 +354,23 @@ def command(
         version=__version__,
     )
     operator = Operator(settings, hooks, connect=connect, telemetry=telemetry, handle_signals=True)
+    metrics = (
+        MetricsEndpoint(
+            registry,
+            MetricsOptions(
+                host=metrics_host,
+                port=metrics_port,
+                secure=metrics_secure,
+                cert_dir=metrics_cert_dir,
+                cert_check_interval=settings.cert_check_interval,
+            ),
+        )
+        if metrics_port is not None
+        else None
+    )
     try:
-        asyncio.run(_serve(operator, registry, metrics_host, metrics_port))
-    except (ConfigError, OperatorStartError) as exc:
+        asyncio.run(metrics.run(operator) if metrics is not None else operator.run())
+    except (ConfigError, OperatorStartError, MetricsStartError, CertificateFilesError) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         pass
@@ -323,37 +380,6 @@ def command(
         _flush(telemetry, tracer_provider)
     if operator.failure is not None:
         raise CliError(f"the operator stopped after a failure: {operator.failure}")
-
-
-async def _serve(operator: Operator, registry: CollectorRegistry, host: str | None, port: int | None) -> None:
-    """The operator, with ``/metrics`` served on the same event loop from when it is ready (connected,
-    caches synced: when its Service would send Prometheus to it) until it stops.
-
-    ``host`` ``None``: every interface in a pod, loopback outside one (known once connected)."""
-    if port is None:
-        await operator.run()
-        return
-    running = asyncio.create_task(operator.run(), name="operator")
-    ready = asyncio.create_task(operator.ready.wait(), name="operator ready")
-    metrics: MetricsServer | None = None
-    try:
-        await asyncio.wait({running, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if ready.done() and not running.done():
-            metrics = MetricsServer(registry, host=host or operator.default_bind_host, port=port)
-            try:
-                await metrics.start()
-            except OSError as exc:
-                operator.stop()
-                await running
-                raise CliError(
-                    f"cannot serve metrics on {metrics.host}:{metrics.port}: {exc.strerror or exc}; choose "
-                    "another --metrics-bind-address, or 0 to turn metrics off"
-                ) from None
-        await running
-    finally:
-        ready.cancel()
-        if metrics is not None:
-            await metrics.stop()
 
 
 def _flush(telemetry: Telemetry, provider: TracerProvider | None) -> None:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from lws.cluster.client import RequestLog
 from lws.controller.context import Telemetry
+from lws.controller.metrics_endpoint import MetricsEndpoint
 from lws.controller.operator import Connect, Operator
 from lws.controller.settings import OperatorSettings
 from lws.hooks.manager import Hooks
@@ -39,6 +40,7 @@ class InProcessOperator:
 
     :param wait_ready: make :meth:`start` return only once the operator is ready (a standby replica is
         ready too: readiness does not need the Lease).
+    :param metrics: serve ``/metrics`` next to the operator, as ``lws run`` does.
     """
 
     def __init__(
@@ -49,8 +51,10 @@ class InProcessOperator:
         connect: Connect,
         telemetry: Telemetry | None = None,
         wait_ready: bool = True,
+        metrics: MetricsEndpoint | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.hooks = hooks
         self._connect = connect
         self._telemetry = telemetry
@@ -160,7 +164,7 @@ class InProcessOperator:
             self._progress.set()
         ready = asyncio.create_task(self._signal_ready(self.operator))
         try:
-            await self.operator.run()
+            await (self.metrics.run(self.operator) if self.metrics is not None else self.operator.run())
         finally:
             ready.cancel()
 

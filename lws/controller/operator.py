@@ -46,6 +46,7 @@ from lws.cluster.resources import (
     SERVICES,
     STATEFULSETS,
 )
+from lws.cluster.tls import CertificateFilesError, ServingTLS
 from lws.cluster.webhooks import Endpoint, WebhookRegistrar
 from lws.controller import handlers, instrumentation
 from lws.controller.context import Telemetry, hook_observer, reconciling
@@ -145,6 +146,8 @@ class Operator:
         self._crashing = False
         self._stopped_own = False
         self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
+        #: What the webhook server presents (made here, or mounted files reloaded on rotation).
+        self.webhook_tls: ServingTLS | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -190,7 +193,11 @@ class Operator:
         self.deps = deps
         instrumentation.attach(self.telemetry, deps)
         kopf_settings = kopf.OperatorSettings()
-        server = self._webhook_server(cluster) if self.settings.webhooks else None
+        try:
+            server = self._webhook_server(cluster) if self.settings.webhooks else None
+        except CertificateFilesError as exc:
+            await cluster.close()
+            raise OperatorStartError(f"cannot serve the webhooks: {exc}") from None
         handlers.configure(kopf_settings, server=server)
         registry = handlers.build_registry(
             hooks=self.hooks,
@@ -214,6 +221,9 @@ class Operator:
             background.append(asyncio.create_task(self._readiness(), name="readiness"))
             if self.registrar is not None:
                 background.append(asyncio.create_task(self._register_webhooks(), name="webhook registration"))
+            if self.webhook_tls is not None and self.webhook_tls.directory is not None:
+                watch = self.webhook_tls.watch(self.settings.cert_check_interval)
+                background.append(asyncio.create_task(watch, name="webhook certificate"))
             background.append(asyncio.create_task(self._relay_stop(background, stop_flag), name="stop relay"))
             await asyncio.sleep(0)  # let them start, so kopf sees them as pre-existing
             namespaces = self.settings.namespaces
@@ -420,6 +430,35 @@ class Operator:
             port = 9443 if in_pod else 0
         if port == 0:
             port = _free_port(host)
+        if self.settings.internal_certs:
+            tls, advertised = self._own_certificate(cluster, in_pod, host, port)
+        else:
+            # cert-manager or OLM made the certificate and put its CA into the webhook configurations.
+            tls = ServingTLS.from_directory(self.settings.webhook_cert_dir)
+            advertised = "127.0.0.1" if host in ("0.0.0.0", "") else host
+            self.webhook_url = f"https://{advertised}:{port}"
+        self.webhook_tls = tls
+        # kopf loads a certificate from files at start; ours comes from the context's SNI callback, which
+        # also serves rotations, so the files kopf reads (a private copy) never change.
+        self._cert_dir = tempfile.TemporaryDirectory(prefix="lws-webhook-")
+        cert_path, key_path = tls.pair.write(self._cert_dir.name)
+        return _ListeningWebhookServer(
+            on_listening=lambda _url: self._webhooks_listening.set(),
+            middleware=instrumentation.webhook_middleware(self.telemetry),
+            addr=host,
+            port=port,
+            host=advertised,
+            context=tls.context,
+            certfile=str(cert_path),
+            pkeyfile=str(key_path),
+            cadata=tls.pair.cert_pem,
+        )
+
+    def _own_certificate(
+        self, cluster: Cluster, in_pod: bool, host: str, port: int
+    ) -> tuple[ServingTLS, str]:
+        """A CA and serving certificate made now, and the registrar that keeps the CA in the webhook
+        configurations (``internalCertManagement``)."""
         namespace = self.operator_namespace
         if in_pod:
             service = self.settings.webhook_service
@@ -449,19 +488,7 @@ class Operator:
             cluster, certificate=certificate, endpoint=endpoint, operator_namespace=namespace
         )
         self.webhook_url = endpoint.url
-        # kopf loads certificates from files only; they live in a private directory for this run.
-        self._cert_dir = tempfile.TemporaryDirectory(prefix="lws-webhook-")
-        cert_path, key_path = certificate.write(self._cert_dir.name)
-        return _ListeningWebhookServer(
-            on_listening=lambda _url: self._webhooks_listening.set(),
-            middleware=instrumentation.webhook_middleware(self.telemetry),
-            addr=host,
-            port=port,
-            host=advertised,
-            certfile=str(cert_path),
-            pkeyfile=str(key_path),
-            cadata=certificate.ca_pem,
-        )
+        return ServingTLS.from_certificate(certificate), advertised
 
     # --- events into keys ----------------------------------------------------------------------------
 
@@ -630,8 +657,13 @@ class Operator:
         await self._synced()
         if self.registrar is not None:
             await self.registrar.registered.wait()
+        elif self.settings.webhooks:
+            await self._webhooks_listening.wait()
         self.ready.set()
-        log.info("ready: caches synced%s", ", webhooks registered" if self.registrar else "")
+        served = ", webhooks served" if self.settings.webhooks else ""
+        if self.registrar is not None:
+            served = ", webhooks registered"
+        log.info("ready: caches synced%s", served)
         await asyncio.Event().wait()
 
     async def _serve_health(self) -> web.AppRunner | None:

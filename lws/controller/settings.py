@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from lws.api import constants as c
+from lws.cluster.tls import WEBHOOK_CERT_DIR
 
 
 def default_identity() -> str:
@@ -35,6 +36,11 @@ class OperatorSettings:
         (the kubelet probes the pod's IP), loopback outside one (a developer's machine, where nothing
         else needs them).
     :ivar health_port: ``/healthz`` and ``/readyz``; 0 picks a free one, ``None`` serves none.
+    :ivar internal_certs: make the webhook certificate in memory and keep its CA in the webhook
+        configurations (upstream's ``internalCertManagement.enable``); ``False``: serve ``tls.crt`` and
+        ``tls.key`` of ``webhook_cert_dir`` (mounted by cert-manager or OLM, who also fill in the
+        ``caBundle``), reloaded when they rotate, and leave the webhook configurations alone.
+    :ivar cert_check_interval: seconds between checks of mounted certificate files for a rotation.
     """
 
     kubeconfig: str | None = None
@@ -56,6 +62,9 @@ class OperatorSettings:
     webhook_host: str | None = None
     webhook_url: str | None = None
     webhook_service: str = c.WEBHOOK_SERVICE_NAME
+    internal_certs: bool = True
+    webhook_cert_dir: str = WEBHOOK_CERT_DIR
+    cert_check_interval: float = 10.0
 
     health_host: str | None = None
     health_port: int | None = 8081

@@ -10,8 +10,9 @@ zeros. The list, with what each answers, is in ``docs/observability.md``.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -237,27 +238,66 @@ class LwsMetrics:
         self.groups.source = source
 
 
-class MetricsServer:
-    """``/metrics`` over plain HTTP on the operator's event loop (the ServiceMonitor scrapes it)."""
+#: Decides on one ``/metrics`` request before it is served: ``None`` lets it through, a response (401,
+#: 403...) is sent instead. ``lws.controller.metrics_endpoint`` asks the API server (TokenReview and
+#: SubjectAccessReview), as upstream's controller does.
+Guard = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
-    def __init__(self, registry: CollectorRegistry, *, host: str, port: int) -> None:
+
+class MetricsServer:
+    """``/metrics`` on the operator's event loop (the ServiceMonitor scrapes it).
+
+    :param ssl_context: serve HTTPS with it (plain HTTP without).
+    :param guard: checked before every scrape (see :data:`Guard`).
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+        guard: Guard | None = None,
+    ) -> None:
         self.registry = registry
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        self.guard = guard
         self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """Where it serves (with the port it got, once started)."""
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}/metrics"
 
     async def start(self) -> int:
         """Listen; returns the port (useful when asked for port 0)."""
+        serve = make_aiohttp_handler(self.registry)
+        guard = self.guard
+
+        async def metrics(request: web.Request) -> web.StreamResponse:
+            if guard is not None:
+                refusal = await guard(request)
+                if refusal is not None:
+                    return refusal
+            return await serve(request)
+
         app = web.Application()
-        app.router.add_get("/metrics", make_aiohttp_handler(self.registry))
+        app.router.add_get("/metrics", metrics)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
-        log.info("metrics on http://%s:%s/metrics", self.host, self.port)
+        log.info(
+            "metrics on %s%s",
+            self.url,
+            " (bearer token, authorized by the API server)" if guard is not None else "",
+        )
         return self.port
 
     async def stop(self) -> None:

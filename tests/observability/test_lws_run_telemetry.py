@@ -68,6 +68,8 @@ def test_lws_run_serves_metrics_and_sends_traces_to_the_collector(cluster: Clust
                 "127.0.0.1:0",
                 "--metrics-bind-address",
                 "127.0.0.1:0",
+                # Plain HTTP: the embedded cluster answers no TokenReviews (tests/install scrape over HTTPS).
+                "--no-metrics-secure",
             ],
             env=env,
             stderr=subprocess.PIPE,
