@@ -11,8 +11,13 @@ Generated, and never to be edited by hand:
 * ``config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml``: the same CRD, where kustomize reads it;
 * ``crds/disaggregatedset.x-k8s.io_disaggregatedsets.yaml`` and ``..._disaggregatedsetrolescalers.yaml``:
   the DisaggregatedSet CRDs as ``lws crd --kind ...`` prints them (:mod:`lws.api.disaggregated.crd`);
-* ``lws/deploy/default.yaml`` and ``lws/deploy/<component>.yaml``: the real kustomize (``kubectl
-  kustomize``) over ``config/``, the package data ``lws manifests`` prints.
+* ``lws/deploy/default.yaml`` and ``lws/deploy/<a>+<b>.yaml``: the real kustomize (``kubectl kustomize``)
+  over ``config/``, the package data ``lws manifests`` prints: the default installation, and for every
+  allowed combination of optional components what it changes (changed and added objects, removed ones as
+  kustomize's ``$patch: delete`` markers);
+* ``charts/lws/crds/*.yaml`` and ``charts/lws/files/*.yaml``: the Helm chart's copies of the CRDs and of the
+  configuration files its ConfigMap holds (its templates are written by hand, and tested against
+  ``lws manifests``).
 
 Everything is computed from the sources alone (the CRD first, then kustomize over a copy of ``config/``
 holding that CRD), so one run brings every copy up to date whatever was stale.
@@ -42,7 +47,8 @@ from lws.api.disaggregated.crd import (
     build_rolescaler_crd,
     disaggregated_crd_yaml,
 )
-from lws.cli.manifests import COMPONENTS, DEFAULT_FILE, Obj, object_key
+from lws.cli.manifests import DEFAULT_FILE, DELETE, Obj, combinations, component_file, object_key
+from lws.cli.yaml_output import to_yaml_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
@@ -51,6 +57,13 @@ CRD_NAME = "leaderworkerset.x-k8s.io_leaderworkersets.yaml"
 CRD_SOURCE = ROOT / "crds" / CRD_NAME
 CRD_COPY = CONFIG / "crd" / "bases" / CRD_NAME
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
+CHART = ROOT / "charts" / "lws"
+# The chart's copies of what it cannot template from config/ without duplicating it: the configuration
+# files its ConfigMap holds (the CRDs are copied from the rendered installation).
+CHART_CONFIGS = {
+    "controller_manager_config.yaml": Path("manager") / "controller_manager_config.yaml",
+    "controller_manager_config.certmanager.yaml": Path("certmanager") / "controller_manager_config.yaml",
+}
 COMMAND = ".venv/bin/python tools/generate.py"
 
 HEADER = "# Generated from config/{source} by tools/generate.py (the real kustomize); do not edit.\n"
@@ -78,11 +91,12 @@ def kustomize(directory: Path) -> str:
 def build(
     *,
     components: Sequence[str] = (),
+    namespace: str | None = None,
     overlay: Mapping[str, Any] | None = None,
     config: Path = CONFIG,
 ) -> list[Obj]:
-    """``config/default`` with ``components`` turned on (as a user would uncomment them there), under an
-    overlay kustomization with the fields of ``overlay`` (``namespace``, ``images``, ``replicas``...)."""
+    """``config/default`` with ``components`` turned on and ``namespace`` set (as a user would edit them
+    there), under an overlay kustomization with the fields of ``overlay`` (``images``, ``replicas``...)."""
     with tempfile.TemporaryDirectory(prefix="lws-config-") as tmp:
         copy = Path(tmp) / "config"
         shutil.copytree(config, copy)
@@ -90,6 +104,8 @@ def build(
         kustomization = yaml.safe_load(default.read_text())
         if components:
             kustomization["components"] = [f"../{name}" for name in components]
+        if namespace:
+            kustomization["namespace"] = namespace
         default.write_text(yaml.safe_dump(kustomization))
         target = copy / "default"
         if overlay:
@@ -103,9 +119,23 @@ def build(
 
 
 def changes(base: Iterable[Obj], variant: Iterable[Obj]) -> list[Obj]:
-    """The objects of ``variant`` that ``base`` lacks or has otherwise, in ``variant``'s order."""
+    """The objects of ``variant`` that ``base`` lacks or has otherwise, in ``variant``'s order, then those
+    of ``base`` that ``variant`` lacks, as kustomize's deletion markers (identity and ``$patch: delete``)."""
+    base, variant = list(base), list(variant)
     known = {object_key(obj): obj for obj in base}
-    return [obj for obj in variant if known.get(object_key(obj)) != obj]
+    kept = {object_key(obj) for obj in variant}
+    changed = [obj for obj in variant if known.get(object_key(obj)) != obj]
+    removed = [
+        {
+            DELETE: "delete",
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "metadata": {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")},
+        }
+        for obj in base
+        if object_key(obj) not in kept
+    ]
+    return changed + removed
 
 
 def crd_texts() -> dict[Path, str]:
@@ -126,11 +156,20 @@ def deploy_files(config: Path) -> dict[str, str]:
     default_text = kustomize(config / "default")
     files = {DEFAULT_FILE: HEADER.format(source="default") + default_text}
     base = parse_all(default_text)
-    for name in COMPONENTS:
-        added = changes(base, build(components=[name], config=config))
-        files[f"{name}.yaml"] = HEADER.format(source=name) + yaml.safe_dump_all(
-            added, sort_keys=False, explicit_start=True
-        )
+    for combo in combinations():
+        delta = changes(base, build(components=combo, config=config))
+        files[component_file(combo)] = HEADER.format(source=" + ".join(combo)) + to_yaml_documents(delta)
+    return files
+
+
+def chart_files(config: Path, default_text: str) -> dict[Path, str]:
+    """The Helm chart's generated files, from the rendered default installation and ``config``."""
+    files: dict[Path, str] = {}
+    for crd in [o for o in parse_all(default_text) if o["kind"] == "CustomResourceDefinition"]:
+        header = "# Generated from config/crd by tools/generate.py; do not edit.\n"
+        files[CHART / "crds" / f"{crd['metadata']['name']}.yaml"] = header + to_yaml_documents([crd])
+    for name, source in CHART_CONFIGS.items():
+        files[CHART / "files" / name] = (config / source).read_text(encoding="utf-8")
     return files
 
 
@@ -142,8 +181,10 @@ def generated() -> dict[Path, str]:
         config = Path(tmp) / "config"
         shutil.copytree(CONFIG, config)
         (config / "crd" / "bases" / CRD_NAME).write_text(crd, encoding="utf-8")
-        for name, text in deploy_files(config).items():
+        deploy = deploy_files(config)
+        for name, text in deploy.items():
             files[DEPLOY / name] = text
+        files.update(chart_files(config, deploy[DEFAULT_FILE]))
     return files
 
 
@@ -153,9 +194,18 @@ def stale(files: Mapping[Path, str]) -> list[Path]:
 
 
 def unexpected() -> list[Path]:
-    """Files in ``lws/deploy/`` that nothing generates (a component that was removed)."""
-    wanted = {DEFAULT_FILE, *(f"{name}.yaml" for name in COMPONENTS)}
-    return sorted(p for p in DEPLOY.glob("*.yaml") if p.name not in wanted)
+    """Files in ``lws/deploy/`` and the chart's ``crds/`` that nothing generates (a component or CRD that was
+    removed)."""
+    wanted = {DEFAULT_FILE, *(component_file(combo) for combo in combinations())}
+    found = [p for p in DEPLOY.glob("*.yaml") if p.name not in wanted]
+    crds = {p.name for p in (CHART / "crds").glob("*.yaml")}
+    shipped = {
+        f"{o['metadata']['name']}.yaml"
+        for o in parse_all((DEPLOY / DEFAULT_FILE).read_text())
+        if o["kind"] == "CustomResourceDefinition"
+    }
+    found += [CHART / "crds" / name for name in sorted(crds - shipped)]
+    return sorted(found)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,14 +1,19 @@
 """``lws manifests``: the install manifests, for ``kubectl apply --server-side -f -``.
 
 The objects are ``kubectl kustomize config/default``, rendered into ``lws/deploy/`` (package data) so the
-command needs neither the repository nor kubectl; the install tests fail when the two drift apart. The
-options mirror what a kustomize overlay over ``config/default`` would do (``namespace:``, ``images:``,
-``replicas:``, ``components:``) and are tested against exactly such overlays.
+command needs neither the repository nor kubectl; the install tests fail when the two drift apart. Each
+allowed combination of optional components is rendered too, as what it changes in ``default.yaml``
+(``lws/deploy/<a>+<b>.yaml``: changed and added objects, removed ones as ``$patch: delete``), so no
+component is ever merged by hand here. The other options mirror what kustomize would do with
+``config/default`` (``namespace:``, ``images:``, ``replicas:``, an args patch) and are tested against
+exactly that. The Helm chart (``charts/lws``) and the OLM bundle (``bundle/``) are tested against, and
+built from, these objects.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,25 +29,36 @@ from lws.cli.yaml_output import to_yaml_documents
 
 Obj = dict[str, Any]
 
-#: Optional kustomize components of ``config/``, each rendered into ``lws/deploy/<name>.yaml`` as the
-#: objects it adds to, or changes in, ``config/default``.
-COMPONENTS = ("prometheus", "volcano", "coscheduling")
+#: cert-manager's CA injector copies the CA of the Certificate this annotation names into the object.
+INJECT_CA_FROM = "cert-manager.io/inject-ca-from"
+
+#: Optional kustomize components of ``config/``, in the order they are applied.
+COMPONENTS = ("prometheus", "certmanager", "volcano", "coscheduling")
 GANG_SCHEDULERS = ("volcano", "coscheduling")
 DEFAULT_FILE = "default.yaml"
 DEPLOYMENT_NAME = "lws-controller-manager"
 MANAGER_CONTAINER = "manager"
+#: A removed object in a rendered component file: its identity and kustomize's own deletion marker.
+DELETE = "$patch"
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
 class Options:
-    """How to change the packaged installation; ``None`` keeps what ``config/default`` says."""
+    """How to change the packaged installation; ``None`` keeps what ``config/default`` says.
+
+    :ivar components: optional parts of ``config/`` to turn on (see :data:`COMPONENTS`).
+    :ivar enable_plugins: plugins the operator turns on (``--enable-plugin`` on its command line).
+    :ivar disable_plugins: plugins the operator turns off (``--disable-plugin``).
+    """
 
     namespace: str | None = None
     image: str | None = None
     replicas: int | None = None
     components: tuple[str, ...] = ()
+    enable_plugins: tuple[str, ...] = ()
+    disable_plugins: tuple[str, ...] = ()
 
 
 def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -52,47 +68,84 @@ def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
     return (group, str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
 
 
+def combination(components: Iterable[str]) -> tuple[str, ...]:
+    """``components`` in :data:`COMPONENTS` order, checked.
+
+    :raises ValueError: for an unknown component, or two gang schedulers.
+    """
+    chosen = set(components)
+    unknown = sorted(chosen - set(COMPONENTS))
+    if unknown:
+        raise ValueError(f"unknown component(s) {', '.join(unknown)}: choose from {', '.join(COMPONENTS)}")
+    gangs = [name for name in GANG_SCHEDULERS if name in chosen]
+    if len(gangs) > 1:
+        raise ValueError(f"components {' and '.join(gangs)} are two gang schedulers: choose one of them")
+    return tuple(name for name in COMPONENTS if name in chosen)
+
+
+def combinations() -> list[tuple[str, ...]]:
+    """Every allowed non-empty combination of components (each is rendered into ``lws/deploy/``)."""
+    found = []
+    for size in range(1, len(COMPONENTS) + 1):
+        for combo in itertools.combinations(COMPONENTS, size):
+            try:
+                found.append(combination(combo))
+            except ValueError:
+                continue
+    return found
+
+
+def component_file(components: Sequence[str]) -> str:
+    """The file of ``lws/deploy/`` holding what ``components`` change in ``default.yaml``."""
+    return "+".join(components) + ".yaml"
+
+
 def packaged(name: str) -> list[Obj]:
-    """The objects of one rendered file in ``lws/deploy/`` (``default.yaml`` or ``<component>.yaml``)."""
+    """The objects of one rendered file in ``lws/deploy/`` (``default.yaml`` or a component file)."""
     text = resources.files("lws").joinpath("deploy", name).read_text(encoding="utf-8")
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-def with_components(base: Sequence[Obj], parts: Mapping[str, Sequence[Obj]]) -> list[Obj]:
-    """``base`` with each component's objects: a changed object replaces its original, a new one follows.
-
-    :raises ValueError: when two components change the same object, which kustomize would merge but a
-        replacement cannot (the volcano and coscheduling components both set the operator's plugins).
-    """
+def with_changes(base: Sequence[Obj], changes: Sequence[Obj]) -> list[Obj]:
+    """``base`` with a component file applied: a changed object replaces its original, a new one follows,
+    and an object marked ``$patch: delete`` goes."""
     result = [copy.deepcopy(obj) for obj in base]
-    position = {object_key(obj): i for i, obj in enumerate(result)}
-    changed_by: dict[tuple[str, str, str, str], str] = {}
-    for component, objects in parts.items():
-        for obj in objects:
-            key = object_key(obj)
-            if key in changed_by:
-                raise ValueError(
-                    f"components {changed_by[key]} and {component} both change {key[1]} {key[3]}: "
-                    "choose one of them"
-                )
-            changed_by[key] = component
-            if key in position:
-                result[position[key]] = copy.deepcopy(obj)
-            else:
-                position[key] = len(result)
-                result.append(copy.deepcopy(obj))
+    for obj in changes:
+        key = object_key(obj)
+        position = next((i for i, o in enumerate(result) if object_key(o) == key), None)
+        if obj.get(DELETE) == "delete":
+            if position is not None:
+                del result[position]
+        elif position is not None:
+            result[position] = copy.deepcopy(obj)
+        else:
+            result.append(copy.deepcopy(obj))
     return result
 
 
+def _moved(text: str, old: str, new: str, separator: str) -> str:
+    """``text`` with the ``old`` namespace part replaced, where ``separator`` splits the string."""
+    parts = text.split(separator)
+    index = 1 if separator == "." else 0
+    if len(parts) > index and parts[index] == old:
+        parts[index] = new
+    return separator.join(parts)
+
+
 def in_namespace(objects: Iterable[Obj], namespace: str) -> list[Obj]:
-    """Move the installation to ``namespace``, as kustomize's ``namespace:`` does.
+    """Move the installation to ``namespace``, as setting ``namespace:`` in ``config/default`` does.
 
     Namespaced objects, the Namespace itself, ServiceAccount subjects of bindings and the webhook
-    configurations' Service references all follow.
+    configurations' Service references all follow; so do the strings config/default's replacements
+    rewrite (cert-manager's DNS names and CA injection annotation, the ServiceMonitor's server name).
     """
     moved: list[Obj] = []
-    for original in objects:
-        obj = copy.deepcopy(original)
+    objs = [copy.deepcopy(o) for o in objects]
+    old = next(
+        (o["metadata"]["name"] for o in objs if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"),
+        None,
+    )
+    for obj in objs:
         meta = obj.setdefault("metadata", {})
         if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
             meta["name"] = namespace
@@ -105,30 +158,59 @@ def in_namespace(objects: Iterable[Obj], namespace: str) -> list[Obj]:
             service = (webhook.get("clientConfig") or {}).get("service")
             if service is not None:
                 service["namespace"] = namespace
+        if old is not None:
+            annotations = meta.get("annotations") or {}
+            if INJECT_CA_FROM in annotations:
+                annotations[INJECT_CA_FROM] = _moved(annotations[INJECT_CA_FROM], old, namespace, "/")
+            spec = obj.get("spec") or {}
+            if obj.get("kind") == "Certificate":
+                spec["dnsNames"] = [_moved(n, old, namespace, ".") for n in spec.get("dnsNames") or []]
+            for endpoint in spec.get("endpoints") or [] if obj.get("kind") == "ServiceMonitor" else []:
+                tls = endpoint.get("tlsConfig") or {}
+                if "serverName" in tls:
+                    tls["serverName"] = _moved(tls["serverName"], old, namespace, ".")
         moved.append(obj)
     return moved
 
 
-def _manager_deployment(objects: Iterable[Obj]) -> Obj:
+def manager_deployment(objects: Iterable[Obj]) -> Obj:
+    """The operator's Deployment among ``objects``."""
     for obj in objects:
         if obj.get("kind") == "Deployment" and (obj.get("metadata") or {}).get("name") == DEPLOYMENT_NAME:
             return obj
     raise ValueError(f"the packaged manifests have no Deployment {DEPLOYMENT_NAME}: reinstall lws")
 
 
-def customize(base: Sequence[Obj], parts: Mapping[str, Sequence[Obj]], options: Options) -> list[Obj]:
-    """The installation ``options`` ask for: components first, then namespace, image and replicas."""
-    unknown = [name for name in options.components if name not in parts]
-    if unknown:
-        raise ValueError(f"unknown component(s) {', '.join(unknown)}: choose from {', '.join(COMPONENTS)}")
-    objects = with_components(base, {name: parts[name] for name in options.components})
+def manager_container(deployment: Obj) -> Obj:
+    """The operator's container in its Deployment."""
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        if container.get("name") == MANAGER_CONTAINER:
+            return dict(container)
+    raise ValueError(f"the Deployment {DEPLOYMENT_NAME} has no container {MANAGER_CONTAINER}")
+
+
+def customize(options: Options) -> list[Obj]:
+    """The installation ``options`` ask for: components first, then namespace, image, replicas, plugins."""
+    components = combination(options.components)
+    objects = packaged(DEFAULT_FILE)
+    if components:
+        objects = with_changes(objects, packaged(component_file(components)))
     if options.namespace is not None:
         objects = in_namespace(objects, options.namespace)
-    deployment = _manager_deployment(objects)
-    if options.image is not None:
-        for container in deployment["spec"]["template"]["spec"]["containers"]:
-            if container.get("name") == MANAGER_CONTAINER:
-                container["image"] = options.image
+    deployment = manager_deployment(objects)
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    for container in containers:
+        if container.get("name") != MANAGER_CONTAINER:
+            continue
+        if options.image is not None:
+            container["image"] = options.image
+        args = list(container.get("args") or [])
+        for flag, names in (
+            ("--enable-plugin", options.enable_plugins),
+            ("--disable-plugin", options.disable_plugins),
+        ):
+            args += [f"{flag}={name}" for name in names if f"{flag}={name}" not in args]
+        container["args"] = args
     if options.replicas is not None:
         deployment["spec"]["replicas"] = options.replicas
     return objects
@@ -172,7 +254,8 @@ def _check_namespace(_ctx: click.Context, _param: click.Parameter, value: str | 
 Examples:
   lws manifests | kubectl apply --server-side -f -
   lws manifests --image registry.example/lws-operator:0.1.0 --replicas 3 | kubectl apply -f -
-  lws manifests --service-monitor --gang-scheduling volcano > lws-install.yaml""",
+  lws manifests --service-monitor --gang-scheduling volcano > lws-install.yaml
+  lws manifests --cert-manager --service-monitor | kubectl apply --server-side -f -""",
 )
 @click.option(
     "--image",
@@ -197,6 +280,13 @@ Examples:
     help="Add a prometheus-operator ServiceMonitor for /metrics (the cluster needs its CRDs).",
 )
 @click.option(
+    "--cert-manager",
+    is_flag=True,
+    help="Webhook and metrics certificates from cert-manager (an Issuer, two Certificates, their Secrets "
+    "mounted and reloaded on renewal, the CA injected into the webhook configurations) instead of ones "
+    "the operator makes; the cluster needs cert-manager.",
+)
+@click.option(
     "--gang-scheduling",
     type=click.Choice(GANG_SCHEDULERS),
     help="Create a PodGroup per group for this scheduler: its RBAC, and the plugin turned on.",
@@ -210,6 +300,7 @@ def command(
     namespace: str | None,
     replicas: int | None,
     service_monitor: bool,
+    cert_manager: bool,
     gang_scheduling: str | None,
 ) -> None:
     """Print the objects that install the operator: CRD, namespace, RBAC, Deployment, Services, webhooks.
@@ -218,18 +309,26 @@ def command(
     available once the image can be pulled; until then (and on clusters with no container runtime, such
     as `lws cluster up`) the webhooks answer nothing, so creating LeaderWorkerSets fails.
 
-    The CRD is built from the plugins installed here (as `lws crd`): its startupPolicy and restartPolicy
-    enums list the values the enabled plugins implement, so install from where the operator's plugins are.
+    --enable-plugin and --disable-plugin go onto the operator's command line. The CRD is built from the
+    plugins installed here with that selection (and --config's, as `lws crd`): its startupPolicy and
+    restartPolicy enums list the values the enabled plugins implement, so install from where the
+    operator's plugins are.
     """
     components = (
         *(("prometheus",) if service_monitor else ()),
+        *(("certmanager",) if cert_manager else ()),
         *((gang_scheduling,) if gang_scheduling else ()),
     )
-    options = Options(namespace=namespace, image=image, replicas=replicas, components=components)
+    options = Options(
+        namespace=namespace,
+        image=image,
+        replicas=replicas,
+        components=components,
+        enable_plugins=enable_plugins,
+        disable_plugins=disable_plugins,
+    )
     try:
-        base = packaged(DEFAULT_FILE)
-        parts = {name: packaged(f"{name}.yaml") for name in components}
-        objects = with_crd(customize(base, parts, options), config_path, enable_plugins, disable_plugins)
+        objects = with_crd(customize(options), config_path, enable_plugins, disable_plugins)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
     click.echo(to_yaml_documents(objects), nl=False)

@@ -7,6 +7,7 @@ schema), run ``.venv/bin/python tools/generate.py``.
 from __future__ import annotations
 
 from tools.generate import (
+    CHART,
     CONFIG,
     CRD_COPY,
     CRD_SOURCE,
@@ -21,6 +22,7 @@ from tools.generate import (
 )
 
 __all__ = [
+    "CHART",
     "CONFIG",
     "CRD_COPY",
     "CRD_SOURCE",

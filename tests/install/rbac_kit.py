@@ -10,6 +10,11 @@ server beyond the request line are recorded too: a server-side apply that create
 ``create`` as well as ``patch``, and an object written with an owner reference that has
 ``blockOwnerDeletion`` needs ``update`` on the owner's ``finalizers`` (the OwnerReferencesPermissionEnforcement
 admission plugin).
+
+The proxy also answers the TokenReviews and SubjectAccessReviews the operator makes to check who scrapes
+``/metrics`` (the embedded cluster serves neither): from a table of bearer tokens and from the
+installation's RBAC, as an API server's authenticator and RBAC authorizer would, once the operator's own
+RBAC lets it create them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ Obj = dict[str, Any]
 # The plural of each kind the operator names as an owner (OwnerReferencesPermissionEnforcement checks the
 # owner's resource); a new owner kind fails the test until it is added here.
 OWNER_PLURALS = {"LeaderWorkerSet": "leaderworkersets", "Pod": "pods", "StatefulSet": "statefulsets"}
+#: Reviews the proxy answers itself, as the API server's authenticator and authorizer would.
+REVIEWS = ("tokenreviews", "subjectaccessreviews")
 _HOP_BY_HOP = {
     "host",
     "connection",
@@ -114,6 +121,7 @@ class Rule:
     names: frozenset[str] = frozenset()
     namespace: str | None = None
     source: str = ""
+    non_resource_urls: frozenset[str] = frozenset()
 
     @classmethod
     def from_policy(cls, rule: Mapping[str, Any], *, namespace: str | None, source: str) -> Rule:
@@ -124,7 +132,15 @@ class Rule:
             names=frozenset(rule.get("resourceNames") or ()),
             namespace=namespace,
             source=source,
+            non_resource_urls=frozenset(rule.get("nonResourceURLs") or ()),
         )
+
+    def allows_path(self, verb: str, path: str) -> bool:
+        """Kubernetes' non-resource rule matching: verb, and the path exactly or under a ``prefix*``; only
+        a ClusterRole's rules (bound cluster-wide) grant non-resource URLs."""
+        if self.namespace is not None or not {"*", verb} & self.verbs:
+            return False
+        return any(u == path or (u.endswith("*") and path.startswith(u[:-1])) for u in self.non_resource_urls)
 
     def allows(self, request: Attributes) -> bool:
         """Kubernetes' rule matching (``rbac/v1`` helpers): verb, group, resource, name, and for a Role the
@@ -157,7 +173,25 @@ class Authorizer:
 
     @classmethod
     def for_service_account(cls, objects: Iterable[Obj], namespace: str, name: str) -> Authorizer:
+        return cls.for_user(objects, f"system:serviceaccount:{namespace}:{name}")
+
+    @classmethod
+    def for_user(cls, objects: Iterable[Obj], user: str) -> Authorizer:
+        """The rules bound to ``user`` (a ServiceAccount's ``system:serviceaccount:<ns>:<name>`` or a User)."""
         objs = list(objects)
+        prefix, _, rest = user.partition("system:serviceaccount:")
+        namespace, _, name = rest.partition(":") if not prefix and rest else ("", "", "")
+
+        def names_user(subject: Mapping[str, Any]) -> bool:
+            if subject.get("kind") == "User":
+                return bool(subject.get("name") == user)
+            return bool(
+                name
+                and subject.get("kind") == "ServiceAccount"
+                and subject.get("name") == name
+                and subject.get("namespace") == namespace
+            )
+
         roles = {
             (o["kind"], (o["metadata"].get("namespace") or ""), o["metadata"]["name"]): o
             for o in objs
@@ -169,12 +203,7 @@ class Authorizer:
             if kind not in ("RoleBinding", "ClusterRoleBinding"):
                 continue
             subjects = binding.get("subjects") or []
-            if not any(
-                s.get("kind") == "ServiceAccount"
-                and s.get("name") == name
-                and s.get("namespace") == namespace
-                for s in subjects
-            ):
+            if not any(names_user(s) for s in subjects):
                 continue
             ref = binding["roleRef"]
             binding_ns = binding["metadata"].get("namespace") if kind == "RoleBinding" else None
@@ -186,10 +215,13 @@ class Authorizer:
                 )
             source = f"{ref['kind']} {ref['name']}"
             rules += [Rule.from_policy(r, namespace=binding_ns, source=source) for r in role["rules"]]
-        return cls(rules, f"system:serviceaccount:{namespace}:{name}")
+        return cls(rules, user)
 
     def allows(self, request: Attributes) -> bool:
         return any(rule.allows(request) for rule in self.rules)
+
+    def allows_path(self, verb: str, path: str) -> bool:
+        return any(rule.allows_path(verb, path) for rule in self.rules)
 
 
 @dataclass
@@ -239,6 +271,11 @@ class RbacProxy:
     upstream: str
     authorizer: Authorizer
     records: list[Record] = field(default_factory=list)
+    #: What the API server's authenticator and authorizer know, for the TokenReviews and
+    #: SubjectAccessReviews the proxy answers itself (the embedded cluster serves neither): bearer token ->
+    #: user name, and the objects whose (Cluster)RoleBindings authorize users.
+    tokens: dict[str, str] = field(default_factory=dict)
+    rbac_objects: list[Obj] = field(default_factory=list)
     port: int = 0
     _thread: threading.Thread | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -317,6 +354,8 @@ class RbacProxy:
                 )
                 if not allowed:
                     return self._forbidden(check)
+        if request.method == "POST" and attributes is not None and attributes.resource in REVIEWS:
+            return self._review(attributes.resource, body)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         url = self.upstream + request.path_qs
         async with session.request(request.method, url, headers=headers, data=body or None) as upstream:
@@ -337,6 +376,40 @@ class RbacProxy:
                 await response.write(chunk)
             await response.write_eof()
             return response
+
+    def _review(self, resource: str, body: bytes) -> web.Response:
+        """A TokenReview or SubjectAccessReview, answered from :attr:`tokens` and :attr:`rbac_objects`."""
+        review = json.loads(body)
+        spec = review.get("spec") or {}
+        if resource == "tokenreviews":
+            user = self.tokens.get(str(spec.get("token")))
+            status: dict[str, Any] = {"authenticated": user is not None}
+            if user is not None:
+                groups = ["system:authenticated"]
+                if user.startswith("system:serviceaccount:"):
+                    groups.insert(0, "system:serviceaccounts")
+                status["user"] = {"username": user, "groups": groups}
+        else:
+            authorizer = Authorizer.for_user(self.rbac_objects, str(spec.get("user")))
+            non_resource = spec.get("nonResourceAttributes")
+            if non_resource is not None:
+                allowed = authorizer.allows_path(str(non_resource.get("verb")), str(non_resource.get("path")))
+            else:
+                attrs = spec.get("resourceAttributes") or {}
+                allowed = authorizer.allows(
+                    Attributes(
+                        str(attrs.get("verb", "")),
+                        str(attrs.get("group", "")),
+                        str(attrs.get("resource", "")),
+                        str(attrs.get("subresource", "")),
+                        str(attrs.get("namespace", "")),
+                        str(attrs.get("name", "")),
+                    )
+                )
+            status = {"allowed": allowed}
+            if not allowed:
+                status["reason"] = "no RBAC rule allows it"
+        return web.json_response({**review, "status": status}, status=201)
 
     def _forbidden(self, attributes: Attributes) -> web.Response:
         what = attributes.target + (f".{attributes.group}" if attributes.group else "")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from install_kit import CONFIG, build, kustomize, parse_all
 
 from lws import __version__
-from lws.cli.manifests import DEFAULT_FILE, Obj, Options, command, customize, object_key, packaged
+from lws.cli.manifests import Obj, Options, combinations, command, customize, object_key
 
 
 def lws_manifests(*args: str) -> list[Obj]:
@@ -31,46 +32,87 @@ def test_lws_manifests_prints_kustomize_build_of_config_default() -> None:
 IMAGE = "registry.example/team/lws-operator"
 
 
+def plugin_args(*args: str) -> dict[str, Any]:
+    """A kustomize patch adding ``args`` to the operator's command line."""
+    patch = [{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": a} for a in args]
+    return {"patches": [{"patch": yaml.safe_dump(patch), "target": {"kind": "Deployment"}}]}
+
+
 @pytest.mark.parametrize(
-    ("args", "components", "overlay"),
+    ("args", "components", "namespace", "overlay"),
     [
-        (["--namespace", "ml-platform"], [], {"namespace": "ml-platform"}),
+        (["--namespace", "ml-platform"], [], "ml-platform", None),
         (
             ["--image", f"{IMAGE}:1.2.3", "--replicas", "3"],
             [],
+            None,
             {
                 "images": [{"name": "lws-operator", "newName": IMAGE, "newTag": "1.2.3"}],
                 "replicas": [{"name": "lws-controller-manager", "count": 3}],
             },
         ),
-        (["--service-monitor"], ["prometheus"], None),
-        (["--gang-scheduling", "coscheduling"], ["coscheduling"], None),
+        (["--service-monitor"], ["prometheus"], None, None),
+        (["--cert-manager"], ["certmanager"], None, None),
+        (["--gang-scheduling", "coscheduling"], ["coscheduling"], None, None),
         (
             ["--service-monitor", "--gang-scheduling", "volcano", "-n", "gang", "--replicas", "1"],
             ["prometheus", "volcano"],
-            {"namespace": "gang", "replicas": [{"name": "lws-controller-manager", "count": 1}]},
+            "gang",
+            {"replicas": [{"name": "lws-controller-manager", "count": 1}]},
+        ),
+        (
+            ["--cert-manager", "--service-monitor", "--gang-scheduling", "volcano", "-n", "ml"],
+            ["prometheus", "certmanager", "volcano"],
+            "ml",
+            None,
+        ),
+        (
+            ["--enable-plugin", "volcano", "--disable-plugin", "tpu"],
+            [],
+            None,
+            plugin_args("--enable-plugin=volcano", "--disable-plugin=tpu"),
         ),
     ],
 )
-def test_options_do_what_the_kustomize_overlay_does(
-    args: list[str], components: list[str], overlay: dict[str, Any] | None
+def test_options_do_what_kustomize_does(
+    args: list[str], components: list[str], namespace: str | None, overlay: dict[str, Any] | None
 ) -> None:
     printed = by_key(lws_manifests(*args))
-    built = by_key(build(components=components, overlay=overlay))
+    built = by_key(build(components=components, namespace=namespace, overlay=overlay))
     assert printed.keys() == built.keys()
     for key, obj in built.items():
         assert printed[key] == obj, f"{key} differs from kustomize's"
 
 
+@pytest.mark.parametrize("combo", combinations(), ids="+".join)
+def test_every_combination_of_components_is_kustomizes(combo: tuple[str, ...]) -> None:
+    assert by_key(customize(Options(components=combo))) == by_key(build(components=combo))
+
+
+def test_the_cert_manager_mode_gives_the_operator_no_webhook_configuration_access() -> None:
+    default = by_key(customize(Options()))
+    certs = by_key(customize(Options(components=("certmanager",))))
+    gone = sorted(k[1:] for k in default.keys() - certs.keys())
+    assert gone == [
+        ("ClusterRole", "", "lws-webhook-ca-role"),
+        ("ClusterRoleBinding", "", "lws-webhook-ca-rolebinding"),
+    ]
+    added = sorted(k[1:] for k in certs.keys() - default.keys())
+    assert added == [
+        ("Certificate", "lws-system", "lws-metrics-cert"),
+        ("Certificate", "lws-system", "lws-serving-cert"),
+        ("Issuer", "lws-system", "lws-selfsigned-issuer"),
+    ]
+
+
 def test_two_gang_schedulers_cannot_be_combined() -> None:
-    parts = {name: packaged(f"{name}.yaml") for name in ("volcano", "coscheduling")}
-    with pytest.raises(ValueError, match="both change Deployment lws-controller-manager: choose one"):
-        customize(packaged(DEFAULT_FILE), parts, Options(components=("volcano", "coscheduling")))
+    with pytest.raises(ValueError, match="volcano and coscheduling are two gang schedulers: choose one"):
+        customize(Options(components=("volcano", "coscheduling")))
 
 
 def test_an_unknown_component_is_named() -> None:
     with pytest.raises(ValueError, match=r"unknown component.* istio: choose from prometheus"):
-        customize(packaged(DEFAULT_FILE), {}, Options(components=("istio",)))
+        customize(Options(components=("istio",)))
 
 
 @pytest.mark.parametrize("namespace", ["LWS", "-lws", "a" * 64, "lws_system"])

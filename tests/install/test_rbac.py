@@ -34,6 +34,8 @@ from typing import Any
 import pytest
 import yaml
 from install_kit import CONFIG, kubectl
+from install_run import PROMETHEUS_BINDING, TOKENS, scrape
+from prometheus_client import CollectorRegistry
 from rbac_kit import Attributes, Authorizer, RbacProxy, Record
 
 from lws.api import constants as c
@@ -44,6 +46,7 @@ from lws.cluster.certs import describe_ca, make_serving_certificate, split_bundl
 from lws.cluster.client import ApiObserver, Cluster, ClusterConfig
 from lws.cluster.kube import connect
 from lws.controller.in_process import InProcessOperator
+from lws.controller.metrics_endpoint import MetricsEndpoint, MetricsOptions
 from lws.hooks.manager import PluginSelection, make_hooks
 from lws.plugin_testing import settings_for_tests
 from lws.sim.kubeconfig import write_kubeconfig
@@ -91,6 +94,7 @@ class Run:
     authorizer: Authorizer
     bundle_in_pod: list[str]
     probes: dict[str, int]
+    scrapes: dict[str, int]
 
 
 async def connect_as_pod(
@@ -221,7 +225,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         admin = cluster.write_kubeconfig(tmp / "admin")
         _install(cluster, objects, admin)
         _seed_gone_replica(cluster)
-        with RbacProxy(cluster.url, authorizer) as proxy:
+        proxy = RbacProxy(
+            cluster.url, authorizer, tokens=dict(TOKENS), rbac_objects=[*objects, PROMETHEUS_BINDING]
+        )
+        with proxy:
             kubeconfig = str(write_kubeconfig(tmp / "operator", proxy.url))
             with pytest.MonkeyPatch.context() as env:
                 env.setenv("POD_NAME", POD_NAME)
@@ -233,18 +240,27 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 )
                 with InProcessOperator(in_pod, make_hooks(), connect=connect_as_pod):
                     bundle_in_pod = _identities(cluster)
+            metrics = MetricsEndpoint(CollectorRegistry(), MetricsOptions(host="127.0.0.1", port=0))
             outside = InProcessOperator(
                 settings_for_tests(kubeconfig=kubeconfig, operator_namespace=NAMESPACE),
                 make_hooks(),
                 connect=connect,
+                metrics=metrics,
             ).start()
             try:
                 health = f"http://127.0.0.1:{outside.running_operator.health_port}"
                 probes = {path: _probe(health + path) for path in ("/healthz", "/readyz")}
+                wait_until(lambda: metrics.server is not None and metrics.server.port, 10, "/metrics")
+                assert metrics.server is not None
+                # Prometheus with its own token; the certificate is self-signed (not verified).
+                scrapes = {
+                    who: scrape(metrics.server.port, token, server_name="localhost")[0]
+                    for who, token in {"prometheus": "prometheus-token", "intruder": "intruder-token"}.items()
+                }
                 _workload(cluster, admin)
             finally:
                 outside.stop(clean=False)
-        yield Run(proxy.snapshot(), authorizer, bundle_in_pod, probes)
+        yield Run(proxy.snapshot(), authorizer, bundle_in_pod, probes, scrapes)
 
 
 def test_the_operator_is_never_denied(run: Run) -> None:
@@ -280,6 +296,10 @@ def test_the_probe_paths_of_the_deployment_answer(run: Run) -> None:
     assert run.probes == {"/healthz": 200, "/readyz": 200}
 
 
+def test_metrics_answer_the_scraper_bound_to_the_metrics_reader_role_only(run: Run) -> None:
+    assert run.scrapes == {"prometheus": 200, "intruder": 403}
+
+
 def test_the_run_covered_the_operators_work(run: Run) -> None:
     """The proof is only as good as the run: each kind of write the operator makes happened."""
     seen = {(r.attributes.verb, r.attributes.target) for r in run.records if r.allowed}
@@ -297,6 +317,8 @@ def test_the_run_covered_the_operators_work(run: Run) -> None:
         ("update", "leases"),
         ("update", "mutatingwebhookconfigurations"),
         ("get", "pods"),
+        ("create", "tokenreviews"),
+        ("create", "subjectaccessreviews"),
     ]:
         assert wanted in seen, f"the run never made {wanted}"
     assert Attributes(
@@ -347,7 +369,7 @@ def _pod_group_crd(group: str, version: str) -> str:
 @pytest.mark.parametrize("gang", sorted(POD_GROUPS))
 def test_a_gang_scheduling_component_grants_what_its_plugin_needs(gang: str, tmp_path: Path) -> None:
     """The component's Deployment turns the plugin on, and its RBAC lets the operator make the PodGroups."""
-    objects = customize(packaged(DEFAULT_FILE), {gang: packaged(f"{gang}.yaml")}, Options(components=(gang,)))
+    objects = customize(Options(components=(gang,)))
     authorizer = Authorizer.for_service_account(objects, NAMESPACE, SERVICE_ACCOUNT)
     (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
