@@ -82,7 +82,9 @@ def test_lws_run_serves_reconciles_and_cleans_up_on_sigterm(private: Private) ->
         )
         port = int(probe.group(1))
         assert wait_until(
-            lambda: log.find(r"metrics on http://127\.0\.0\.1:\d+/metrics"), timeout=30, what="metrics"
+            lambda: log.find(r"metrics on https://127\.0\.0\.1:\d+/metrics"),
+            timeout=30,
+            what="metrics (HTTPS)",
         )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
             assert response.status == 200
