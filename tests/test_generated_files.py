@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.generate import COMMAND, CRD_COPY, CRD_SOURCE, DEPLOY, ROOT, generated, unexpected
+from tools.generate import CHART, COMMAND, CRD_COPY, CRD_SOURCE, DEPLOY, ROOT, generated, unexpected
 from tools.generate import stale as outdated
 
 
@@ -25,6 +25,7 @@ def test_the_generator_covers_the_crd_copies_and_every_packaged_manifest(files: 
     assert {CRD_SOURCE, CRD_COPY} <= set(files)
     assert {p for p in files if p.parent == CRD_SOURCE.parent} == set(CRD_SOURCE.parent.glob("*.yaml"))
     assert {p for p in files if p.parent == DEPLOY} == set(DEPLOY.glob("*.yaml"))
+    assert {p for p in files if p.parent == CHART / "crds"} == set((CHART / "crds").glob("*.yaml"))
     crd = files[CRD_SOURCE]
     assert files[CRD_COPY] == crd
     # The packaged default install embeds the same CRD (kustomize re-serialises it without the comment).
