@@ -1,27 +1,39 @@
-"""Request bodies in Kubernetes' protobuf encoding, for the few kinds kubectl's generators send that way.
+"""Request bodies in Kubernetes' protobuf encoding, for every built-in kind the embedded cluster serves.
 
-kubectl's ``create namespace``, ``create configmap``, ``create secret`` and ``create serviceaccount`` use
-client-go's typed clients, which send built-in objects as ``application/vnd.kubernetes.protobuf`` (the
-answer may be JSON, which this server always sends). This module decodes those bodies: the ``k8s\\x00``
-magic, the ``runtime.Unknown`` envelope with the object's ``apiVersion``/``kind``, and the object itself,
-field by field from the numbers in Kubernetes' ``generated.proto`` files, into the JSON form the rest of
-the server works on (zero values of non-pointer fields left out, as Go's JSON encoding leaves them out).
+client-go's typed clients (kubectl's ``create namespace|configmap|secret|deployment|service|role|...``) send
+built-in objects as ``application/vnd.kubernetes.protobuf``; the answer may be JSON, which this server always
+sends. This module decodes such bodies into the JSON form the rest of the server works on: the ``k8s\\x00``
+magic, the ``runtime.Unknown`` envelope with the object's ``apiVersion``/``kind``, then the object itself,
+field by field, from a table of every message's fields (``protobuf_types.json`` beside this module: the
+protobuf field numbers, JSON names, Go types and ``omitempty`` of k8s.io/api's structs, written by
+``hack/sim-protobuf`` with Go reflection over their ``protobuf`` struct tags).
 
-Other kinds answer 415 with a message saying what to do instead (send JSON, e.g. ``kubectl apply -f``).
+The JSON is what Go's ``encoding/json`` writes for the decoded struct: zero values of non-pointer
+``omitempty`` fields left out (Go's protobuf marshaller writes them all), pointers kept even when zero,
+``json:",inline"`` members merged into their parent, times in RFC 3339, quantities and int-or-strings as
+their JSON scalars, bytes in base64. Kinds outside the table answer 415 with a message saying what to send
+instead (JSON, e.g. ``kubectl apply -f``).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+import json
+import struct
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
 from typing import Any
 
 __all__ = ["MEDIA_TYPE", "ProtobufError", "decode_object", "supported_kinds"]
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 _MAGIC = b"k8s\x00"
+_SCALAR_ZERO: dict[str, Any] = {"string": "", "bool": False, "int32": 0, "int64": 0, "int": 0, "float64": 0.0}
+
+Field = tuple[str, str, bool, bool]
+"""JSON name, Go type expression, omitempty, inline."""
 
 
 class ProtobufError(ValueError):
@@ -32,89 +44,58 @@ class ProtobufError(ValueError):
         self.unsupported = unsupported
 
 
-@dataclass(frozen=True)
-class _Field:
-    """One field of a message: its JSON name and how to read it.
-
-    ``kind`` is ``string``, ``bytes`` (base64 in JSON), ``bool``, ``int``, ``time`` (``metav1.Time``),
-    ``message``, ``map_string`` or ``map_bytes``. ``pointer`` fields keep zero values (Go omits only nil).
-    """
-
-    name: str
-    kind: str
-    repeated: bool = False
-    pointer: bool = False
-    message: Mapping[int, _Field] = field(default_factory=dict)
-
-
-_TIME = {1: _Field("seconds", "int"), 2: _Field("nanos", "int")}
-_OWNER_REFERENCE = {
-    1: _Field("kind", "string"),
-    3: _Field("name", "string"),
-    4: _Field("uid", "string"),
-    5: _Field("apiVersion", "string"),
-    6: _Field("controller", "bool", pointer=True),
-    7: _Field("blockOwnerDeletion", "bool", pointer=True),
-}
-_OBJECT_META = {
-    1: _Field("name", "string"),
-    2: _Field("generateName", "string"),
-    3: _Field("namespace", "string"),
-    4: _Field("selfLink", "string"),
-    5: _Field("uid", "string"),
-    6: _Field("resourceVersion", "string"),
-    7: _Field("generation", "int"),
-    8: _Field("creationTimestamp", "time"),
-    9: _Field("deletionTimestamp", "time", pointer=True),
-    10: _Field("deletionGracePeriodSeconds", "int", pointer=True),
-    11: _Field("labels", "map_string"),
-    12: _Field("annotations", "map_string"),
-    13: _Field("ownerReferences", "message", repeated=True, message=_OWNER_REFERENCE),
-    14: _Field("finalizers", "string", repeated=True),
-}
-_METADATA = _Field("metadata", "message", message=_OBJECT_META)
-_OBJECT_REFERENCE = {
-    1: _Field("kind", "string"),
-    2: _Field("namespace", "string"),
-    3: _Field("name", "string"),
-    4: _Field("uid", "string"),
-    5: _Field("apiVersion", "string"),
-    6: _Field("resourceVersion", "string"),
-    7: _Field("fieldPath", "string"),
-}
-
-# Field numbers from k8s.io/api/core/v1/generated.proto.
-_KINDS: dict[tuple[str, str], Mapping[int, _Field]] = {
-    ("v1", "Namespace"): {
-        1: _METADATA,
-        2: _Field("spec", "message", message={1: _Field("finalizers", "string", repeated=True)}),
-        3: _Field("status", "message", message={1: _Field("phase", "string")}),
-    },
-    ("v1", "ConfigMap"): {
-        1: _METADATA,
-        2: _Field("data", "map_string"),
-        3: _Field("binaryData", "map_bytes"),
-        4: _Field("immutable", "bool", pointer=True),
-    },
-    ("v1", "Secret"): {
-        1: _METADATA,
-        2: _Field("data", "map_bytes"),
-        3: _Field("type", "string"),
-        4: _Field("stringData", "map_string"),
-        5: _Field("immutable", "bool", pointer=True),
-    },
-    ("v1", "ServiceAccount"): {
-        1: _METADATA,
-        2: _Field("secrets", "message", repeated=True, message=_OBJECT_REFERENCE),
-        3: _Field("imagePullSecrets", "message", repeated=True, message={1: _Field("name", "string")}),
-        4: _Field("automountServiceAccountToken", "bool", pointer=True),
-    },
-}
+@cache
+def _table() -> tuple[dict[str, str], dict[str, dict[int, Field]]]:
+    """``(apiVersion/kind -> type name, type name -> {field number: Field})`` from protobuf_types.json."""
+    raw = json.loads(resources.files("lws.sim").joinpath("protobuf_types.json").read_text())
+    types: dict[str, dict[int, Field]] = {}
+    for name, fields in raw["types"].items():
+        types[name] = {
+            int(number): (json_name, expr, "omitempty" in flags.split(","), "inline" in flags.split(","))
+            for number, json_name, expr, flags in fields
+        }
+    return dict(raw["kinds"]), types
 
 
 def supported_kinds() -> list[str]:
     """``apiVersion/kind`` of every kind whose protobuf encoding this module reads."""
-    return [f"{api_version}/{kind}" for api_version, kind in _KINDS]
+    return sorted(_table()[0])
+
+
+def decode_object(data: bytes) -> dict[str, Any]:
+    """The JSON form of a protobuf-encoded object (``k8s\\x00`` + ``runtime.Unknown``).
+
+    :raises ProtobufError: the body is not Kubernetes protobuf, or (``unsupported``) its kind is not one this
+        module knows; the message names the kind and what to send instead.
+    """
+    if not data.startswith(_MAGIC):
+        raise ProtobufError("a Kubernetes protobuf body starts with the magic bytes k8s\\x00")
+    api_version = kind = ""
+    payload = b""
+    for number, wire_type, raw in _wire(data[len(_MAGIC) :]):
+        if number == 1 and wire_type == 2:
+            for inner, inner_wire, value in _wire(bytes(raw)):
+                if inner_wire == 2 and inner in (1, 2):
+                    text = bytes(value).decode()
+                    api_version, kind = (text, kind) if inner == 1 else (api_version, text)
+        elif number == 2 and wire_type == 2:
+            payload = bytes(raw)
+        elif number == 3 and wire_type == 2 and raw:
+            raise ProtobufError(f"content encoding {bytes(raw).decode()!r} is not supported")
+    kinds, _ = _table()
+    type_name = kinds.get(f"{api_version}/{kind}")
+    if type_name is None:
+        raise ProtobufError(
+            f"the embedded cluster reads protobuf bodies only for built-in kinds it serves, not for "
+            f"{api_version}/{kind}; send it as JSON (for instance with kubectl apply -f)",
+            unsupported=True,
+        )
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
+    obj.update(_message(payload, type_name))
+    return obj
+
+
+# -- the wire format -------------------------------------------------------------------------------
 
 
 def _wire(data: bytes) -> Iterator[tuple[int, int, Any]]:
@@ -149,96 +130,161 @@ def _wire(data: bytes) -> Iterator[tuple[int, int, Any]]:
             position += length
         elif wire_type in (1, 5):
             size = 8 if wire_type == 1 else 4
-            yield number, wire_type, int.from_bytes(data[position : position + size], "little")
+            if position + size > len(data):
+                raise ProtobufError("truncated fixed-size field")
+            yield number, wire_type, data[position : position + size]
             position += size
         else:
             raise ProtobufError(f"unsupported wire type {wire_type} for field {number}")
+
+
+def _varints(data: bytes) -> Iterator[int]:
+    """The values of a packed repeated varint field."""
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            if shift > 63:
+                raise ProtobufError("varint longer than 64 bits")
+            continue
+        yield value
+        value = shift = 0
+    if shift:
+        raise ProtobufError("truncated packed varint")
 
 
 def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _time(data: bytes) -> str | None:
-    parts = _message(data, _TIME)
-    seconds = int(parts.get("seconds", 0))
-    if not seconds:
-        return None
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+# -- messages --------------------------------------------------------------------------------------
 
 
-def _map_entry(data: bytes, value_kind: str) -> tuple[str, Any]:
-    key, value = "", b""
-    for number, _, raw in _wire(data):
-        if number == 1:
-            key = bytes(raw).decode()
-        elif number == 2:
-            value = raw
-    if value_kind == "map_string":
-        return key, bytes(value).decode()
-    return key, base64.b64encode(bytes(value)).decode()
-
-
-def _value(spec: _Field, raw: Any) -> Any:
-    if spec.kind == "string":
-        return bytes(raw).decode()
-    if spec.kind == "bytes":
-        return base64.b64encode(bytes(raw)).decode()
-    if spec.kind == "bool":
-        return bool(raw)
-    if spec.kind == "int":
-        return _signed(int(raw))
-    if spec.kind == "time":
-        return _time(bytes(raw))
-    return _message(bytes(raw), spec.message)
-
-
-def _message(data: bytes, fields: Mapping[int, _Field]) -> dict[str, Any]:
+def _message(data: bytes, type_name: str) -> dict[str, Any]:
+    """A message of Go type ``type_name`` as Go's JSON encoding writes it."""
+    fields = _table()[1].get(type_name)
+    if fields is None:
+        raise ProtobufError(f"no field table for {type_name}")
     out: dict[str, Any] = {}
-    for number, _, raw in _wire(data):
+    for number, wire_type, raw in _wire(data):
         spec = fields.get(number)
         if spec is None:
-            continue  # a field newer than this table: Kubernetes would know it, clients rarely send it
-        if spec.kind in ("map_string", "map_bytes"):
-            key, value = _map_entry(bytes(raw), spec.kind)
-            out.setdefault(spec.name, {})[key] = value
+            continue  # a field newer than this table: Kubernetes' decoder skips it too
+        name, expr, omitempty, inline = spec
+        if inline:
+            out.update(_message(bytes(raw), expr))
             continue
-        value = _value(spec, raw)
-        if spec.repeated:
-            out.setdefault(spec.name, []).append(value)
-        elif value is None or (not spec.pointer and value in ("", 0) and not isinstance(value, bool)):
-            out.pop(spec.name, None)
+        if expr.startswith("[]"):
+            out.setdefault(name, []).extend(_repeated(expr[2:], wire_type, raw))
+        elif expr.startswith("map[string]"):
+            key, value = _map_entry(bytes(raw), expr[len("map[string]") :])
+            out.setdefault(name, {})[key] = value
         else:
-            out[spec.name] = value
+            pointer = expr.startswith("*")
+            value = _value(expr.lstrip("*"), wire_type, raw)
+            if value is None or (omitempty and not pointer and _is_zero(expr, value)):
+                out.pop(name, None)
+            else:
+                out[name] = value
     return out
 
 
-def decode_object(data: bytes) -> dict[str, Any]:
-    """The JSON form of a protobuf-encoded object (``k8s\\x00`` + ``runtime.Unknown``).
+def _is_zero(expr: str, value: Any) -> bool:
+    return expr in _SCALAR_ZERO and value == _SCALAR_ZERO[expr] and type(value) is type(_SCALAR_ZERO[expr])
 
-    :raises ProtobufError: the body is not Kubernetes protobuf, or (``unsupported``) its kind is not one this
-        module knows; the message names the kind and what to send instead.
-    """
-    if not data.startswith(_MAGIC):
-        raise ProtobufError("a Kubernetes protobuf body starts with the magic bytes k8s\\x00")
-    envelope: dict[str, Any] = {}
-    for number, _, raw in _wire(data[len(_MAGIC) :]):
+
+def _repeated(expr: str, wire_type: int, raw: Any) -> list[Any]:
+    if wire_type == 2 and expr in ("int32", "int64", "int", "bool"):
+        return [_scalar(expr, value) for value in _varints(bytes(raw))]  # packed
+    return [_value(expr, wire_type, raw)]
+
+
+def _map_entry(data: bytes, expr: str) -> tuple[str, Any]:
+    key: str = ""
+    value: Any = "" if expr in ("string", "bytes") else None
+    for number, wire_type, raw in _wire(data):
         if number == 1:
-            type_meta = _message(bytes(raw), {1: _Field("apiVersion", "string"), 2: _Field("kind", "string")})
-            envelope.update(type_meta)
+            key = bytes(raw).decode()
         elif number == 2:
-            envelope["raw"] = bytes(raw)
-        elif number == 3 and raw:
-            raise ProtobufError(f"content encoding {bytes(raw).decode()!r} is not supported")
-    api_version, kind = envelope.get("apiVersion", ""), envelope.get("kind", "")
-    fields = _KINDS.get((api_version, kind))
-    if fields is None:
-        raise ProtobufError(
-            f"the embedded cluster reads protobuf bodies only for {', '.join(supported_kinds())}, not for "
-            f"{api_version}/{kind}; send it as JSON (for instance with kubectl apply -f)",
-            unsupported=True,
-        )
-    obj = {"apiVersion": api_version, "kind": kind}
-    obj.update(_message(envelope.get("raw", b""), fields))
-    return obj
+            value = _value(expr, wire_type, raw)
+    return key, value
+
+
+def _value(expr: str, wire_type: int, raw: Any) -> Any:
+    """One field's value of Go type ``expr`` (a scalar, ``bytes``, a special type or a struct)."""
+    if expr == "string":
+        return bytes(raw).decode()
+    if expr == "bytes":
+        return base64.b64encode(bytes(raw)).decode()
+    if expr in ("bool", "int32", "int64", "int"):
+        return _scalar(expr, raw)
+    if expr == "float64":
+        return struct.unpack("<d", bytes(raw))[0] if wire_type == 1 else float(raw)
+    if expr.startswith("@"):
+        return _special(expr[1:], bytes(raw))
+    return _message(bytes(raw), expr)
+
+
+def _scalar(expr: str, raw: Any) -> Any:
+    if not isinstance(raw, int):
+        raise ProtobufError(f"a {expr} field must be a varint")
+    return bool(raw) if expr == "bool" else _signed(raw)
+
+
+def _parts(data: bytes) -> dict[int, Any]:
+    return {number: value for number, _, value in _wire(data)}
+
+
+def _special(kind: str, data: bytes) -> Any:
+    """Types with a message of their own on the wire and a scalar in JSON."""
+    parts = _parts(data)
+    if kind in ("Time", "MicroTime"):
+        seconds, nanos = _signed(int(parts.get(1, 0))), int(parts.get(2, 0))
+        if not seconds and not nanos:
+            return None  # the zero time: JSON null, left out
+        moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+        if kind == "Time":
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos // 1000:06d}Z"
+    if kind == "Quantity":
+        return bytes(parts.get(1, b"")).decode() or "0"
+    if kind == "IntOrString":
+        if int(parts.get(1, 0)) == 1:
+            return bytes(parts.get(3, b"")).decode()
+        return _signed(int(parts.get(2, 0)))
+    if kind == "Duration":
+        return _go_duration(_signed(int(parts.get(1, 0))))
+    if kind == "RawExtension":
+        raw = bytes(parts.get(1, b""))
+        if not raw:
+            return None
+        if raw.startswith(_MAGIC):
+            return decode_object(raw)
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise ProtobufError(f"an embedded object is neither JSON nor Kubernetes protobuf: {exc}") from exc
+    raise ProtobufError(f"no decoder for {kind}")
+
+
+def _go_duration(nanos: int) -> str:
+    """A duration as Go's ``time.Duration.String`` writes it (``1h2m3.5s``, ``1.5ms``, ``0s``)."""
+    if nanos == 0:
+        return "0s"
+    sign, nanos = ("-", -nanos) if nanos < 0 else ("", nanos)
+    if nanos < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if nanos >= size:
+                return sign + _trimmed(nanos / size) + unit
+    hours, rest = divmod(nanos, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = f"{hours}h" if hours else ""
+    if hours or minutes:
+        text += f"{minutes}m"
+    return sign + text + _trimmed(rest / 1_000_000_000) + "s"
+
+
+def _trimmed(value: float) -> str:
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return text or "0"

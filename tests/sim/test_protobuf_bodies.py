@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lws.sim.protobuf import ProtobufError, decode_object
+from lws.sim.protobuf import ProtobufError, decode_object, supported_kinds
 
 
 def varint(value: int) -> bytes:
@@ -98,8 +98,72 @@ def test_times_become_rfc3339() -> None:
 
 def test_unknown_kinds_say_what_to_do_instead() -> None:
     with pytest.raises(ProtobufError, match="send it as JSON") as raised:
-        decode_object(envelope("apps/v1", "Deployment", b""))
+        decode_object(envelope("batch/v1", "Job", b""))
     assert raised.value.unsupported
+
+
+def test_a_deployment_with_its_pod_template_as_kubectl_create_sends_it() -> None:
+    # resources.limits is a map of Quantity messages; maxSurge an IntOrString message; a volume's source is
+    # a member inlined into the volume in JSON but a nested message on the wire; replicas a pointer.
+    container = (
+        field(1, "web")
+        + field(2, "nginx:1.27")
+        + field(6, field(3, 8080) + field(4, "TCP"))  # ports: containerPort, protocol
+        + field(8, entry(1, "cpu", field(1, "500m")))  # resources.limits
+        + field(9, field(1, "data") + field(3, "/data"))  # volumeMounts: name, mountPath
+        + field(14, "")  # imagePullPolicy left empty: omitted
+    )
+    volume = field(1, "data") + field(2, field(2, b""))  # emptyDir: {}
+    pod_spec = field(2, container) + field(1, volume) + field(3, "Always")
+    template = field(1, field(11, field(1, "app") + field(2, "web"))) + field(2, pod_spec)
+    rolling = field(1, field(1, 1) + field(3, "25%")) + field(2, field(1, 0) + field(2, 2))
+    spec = (
+        field(1, 3)
+        + field(2, entry(1, "app", "web"))
+        + field(3, template)
+        + field(4, field(1, "RollingUpdate") + field(2, rolling))
+        + field(5, 0)
+    )
+    decoded = decode_object(
+        envelope("apps/v1", "Deployment", field(1, object_meta()) + field(2, spec) + field(3, b""))
+    )
+    assert decoded["spec"]["replicas"] == 3
+    assert decoded["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    assert decoded["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 2},
+    }
+    pod = decoded["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "data", "emptyDir": {}}]
+    assert pod["restartPolicy"] == "Always"
+    assert pod["containers"] == [
+        {
+            "name": "web",
+            "image": "nginx:1.27",
+            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+            "resources": {"limits": {"cpu": "500m"}},
+            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        }
+    ]
+    assert "minReadySeconds" not in decoded["spec"] and decoded["status"] == {}
+
+
+def test_the_field_table_covers_what_kubectl_create_makes() -> None:
+    for kind in (
+        "v1/Namespace",
+        "v1/ConfigMap",
+        "v1/Secret",
+        "v1/ServiceAccount",
+        "v1/Service",
+        "apps/v1/Deployment",
+        "policy/v1/PodDisruptionBudget",
+        "scheduling.k8s.io/v1/PriorityClass",
+        "rbac.authorization.k8s.io/v1/Role",
+        "rbac.authorization.k8s.io/v1/ClusterRole",
+        "rbac.authorization.k8s.io/v1/RoleBinding",
+        "rbac.authorization.k8s.io/v1/ClusterRoleBinding",
+    ):
+        assert kind in supported_kinds()
 
 
 @pytest.mark.parametrize(
