@@ -3,11 +3,9 @@ object metadata, the update rules; every upstream sample admitted; never an exce
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lws_api_testing import (
@@ -25,8 +23,8 @@ from lws.api.defaulting import default_lws
 from lws.api.errors import FieldError
 from lws.api.validation import scaled, validate_lws
 from lws.hooks.manager import make_hooks
+from tests import upstream_samples
 
-SAMPLES = Path("/work/shared/samples/upstream")
 PERCENT_MSG = (
     "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex "
     "used for validation is '[0-9]+%')"
@@ -522,16 +520,11 @@ def test_other_changes_are_allowed_on_update() -> None:
 
 
 def sample_lws() -> list[tuple[str, dict[str, Any]]]:
-    found = []
-    for path in sorted(SAMPLES.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if isinstance(doc, dict) and doc.get("kind") == c.KIND:
-                found.append((f"{path.name}:{doc['metadata']['name']}", doc))
-    return found
+    return upstream_samples.leaderworkersets()
 
 
-def test_there_are_upstream_samples() -> None:
-    assert len(sample_lws()) >= 16
+def test_every_upstream_sample_is_exercised() -> None:
+    assert len(sample_lws()) == upstream_samples.LEADERWORKERSETS == 16
 
 
 @pytest.mark.parametrize(("label", "doc"), sample_lws(), ids=[label for label, _ in sample_lws()])

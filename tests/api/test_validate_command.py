@@ -14,8 +14,9 @@ from lws_api_testing import lws_like, make_lws
 from lws.api import constants as c
 from lws.cli.main import cli
 from lws.hooks.manager import make_hooks
+from tests import upstream_samples
 
-SAMPLES = Path("/work/shared/samples/upstream")
+SAMPLES = upstream_samples.directory()
 
 
 def run(*args: str, stdin: str | bytes | None = None) -> Result:

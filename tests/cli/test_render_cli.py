@@ -13,20 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lws.cli.main import cli
+from tests import upstream_samples
 
-SAMPLES = sorted(Path("/work/shared/samples/upstream").glob("*.yaml"))
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "data" / "upstream"
+SAMPLES = upstream_samples.files()
 
 
 def run(args: list[str], stdin: str | None = None) -> Any:
     return CliRunner().invoke(cli, args, input=stdin, catch_exceptions=False)
 
 
-def sample_paths() -> list[Path]:
-    return sorted(SAMPLES_DIR.glob("*.yaml")) or SAMPLES
-
-
-@pytest.mark.parametrize("path", sample_paths(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_every_upstream_sample_renders(path: Path) -> None:
     result = run(["render", "-f", str(path)])
     assert result.exit_code == 0, result.stderr

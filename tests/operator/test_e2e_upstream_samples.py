@@ -9,34 +9,27 @@ Pods must be exactly those `lws render` prints for it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from e2e_kit import Kube, assert_matches_render, namespace_scope
 
-from lws.api import constants as c
 from lws.cluster.kube import connect
 from lws.controller.in_process import InProcessOperator
 from lws.hooks.manager import make_hooks
 from lws.plugin_testing import settings_for_tests
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import skip_if_real_cluster
+from tests import upstream_samples
 
 pytestmark = pytest.mark.e2e
 
-SAMPLES = Path(os.environ.get("LWS_UPSTREAM_SAMPLES", "/work/shared/samples/upstream"))
 TOPOLOGY = "standard"  # the shipped default of `lws cluster up`, made to run every upstream sample
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 
 
-def _leaderworkersets(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == c.KIND]
-
-
-SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*.yaml") if _leaderworkersets(p))
+SAMPLE_FILES = upstream_samples.leaderworkerset_files()
 
 
 @pytest.fixture
@@ -59,15 +52,15 @@ def cluster(tmp_path: Path) -> Iterator[Kube]:
         embedded.stop()
 
 
-def test_the_samples_are_here() -> None:
-    """Guards the parametrisation below: an empty or moved sample folder must fail, not pass vacuously."""
-    assert len(SAMPLE_FILES) >= 14, f"expected upstream's sample files in {SAMPLES}"
+def test_every_sample_with_a_leaderworkerset_is_exercised() -> None:
+    """Guards the parametrisation below (tests/upstream_samples.py errors on a missing folder already)."""
+    assert len(SAMPLE_FILES) == upstream_samples.LEADERWORKERSET_FILES == 16
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.stem)
 def test_sample_applied_with_kubectl_converges_to_available_and_to_render(cluster: Kube, path: Path) -> None:
     for ns in namespace_scope(cluster):
         cluster.kubectl("apply", "-n", ns, "-f", str(path))
-        for manifest in _leaderworkersets(path):
+        for manifest in upstream_samples.leaderworkersets_of(path):
             stored = cluster.wait_available(ns, manifest["metadata"]["name"], timeout=60)
             assert_matches_render(cluster, ns, manifest, stored)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import yaml
 
 from lws.plugin.resources import format_quantity, pod_requests
 from lws.plugin_testing import admission_errors, lws_manifest, make_test_hooks, render
+from tests import upstream_samples
 
 REVISION = "leaderworkerset.sigs.k8s.io/template-revision-hash"
-SAMPLES = Path("/work/shared/samples/upstream")
 
 
 def c(name: str, restart: str | None = None, **resources: dict[str, str]) -> dict:
@@ -117,7 +116,9 @@ def test_leader_ready_gangs_only_the_leader():
 
 
 def test_upstream_volcano_sample():
-    sample = yaml.safe_load((SAMPLES / "sample-gang-scheduling-lws-sample-volcano.yaml").read_text())
+    sample = yaml.safe_load(
+        upstream_samples.path("sample-gang-scheduling-lws-sample-volcano.yaml").read_text()
+    )
     rendered = render(sample, make_test_hooks(enable=("volcano",)))
     groups = [o for o in rendered if o["kind"] == "PodGroup"]
     assert len(groups) == 2

@@ -17,10 +17,10 @@ from lws.hooks import specs
 from lws.hooks.manager import hook_names
 from lws.plugin import Settings
 from lws.plugin_testing import BUILTIN_DISTRIBUTION, admission_errors, lws_manifest, make_test_hooks, render
+from tests import upstream_samples as samples
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
-SAMPLES = Path("/work/shared/samples/upstream")
 #: Default-enabled plugins beyond upstream: they must not touch a set that does not opt in.
 EXTRAS = ("restart_budget", "placement", "leader_address", "vllm", "sglang")
 
@@ -117,10 +117,11 @@ def test_unknown_values_are_rejected_with_the_allowed_ones(name, key, choices):
 
 def upstream_samples() -> list[tuple[str, dict]]:
     found = []
-    for path in sorted(SAMPLES.glob("*.yaml")):
+    for path in samples.files():
         manifests = load_path(path)
         assert not manifests.errors, manifests.errors
         found += [(f"{path.name}#{i}", dict(d.body)) for i, d in enumerate(manifests.leaderworkersets)]
+    assert len(found) == samples.LEADERWORKERSETS, "every upstream sample LeaderWorkerSet is exercised"
     return found
 
 
