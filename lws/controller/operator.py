@@ -25,7 +25,7 @@ import socket
 import tempfile
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import kopf
@@ -63,6 +63,7 @@ from lws.controller.deps import (
     set_index,
 )
 from lws.controller.group_reconciler import reconcile_group
+from lws.controller.kopf_webhooks import ListeningWebhookServer
 from lws.controller.queue import ShutDown, WorkQueue
 from lws.controller.set_reconciler import reconcile_set
 from lws.controller.settings import OperatorSettings
@@ -78,23 +79,6 @@ Connect = Callable[[str | None, str | None, Sequence[ApiObserver]], Awaitable[Cl
 
 class OperatorStartError(RuntimeError):
     """The operator cannot start against this cluster; the message says what to do."""
-
-
-class _ListeningWebhookServer(kopf.WebhookServer):
-    """kopf's HTTPS webhook server, telling us when it listens (so we register only then), and handing
-    each admission request through ``middleware`` (tracing)."""
-
-    def __init__(
-        self, *, on_listening: Callable[[str], None], middleware: Callable[[Any], Any], **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self._on_listening = on_listening
-        self._middleware = middleware
-
-    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
-        async for client_config in super().__call__(self._middleware(fn)):
-            self._on_listening(str(client_config.get("url", "")))
-            yield client_config
 
 
 class Operator:
@@ -422,7 +406,7 @@ class Operator:
         info_ns = self.cluster.info.namespace if self.cluster is not None else None
         return self.settings.operator_namespace or info_ns or c.OPERATOR_NAMESPACE
 
-    def _webhook_server(self, cluster: Cluster) -> _ListeningWebhookServer:
+    def _webhook_server(self, cluster: Cluster) -> ListeningWebhookServer:
         in_pod = cluster.info.in_cluster and self.settings.webhook_url is None
         host = self.settings.webhook_host or ("0.0.0.0" if in_pod else "127.0.0.1")
         port = self.settings.webhook_port
@@ -442,7 +426,7 @@ class Operator:
         # also serves rotations, so the files kopf reads (a private copy) never change.
         self._cert_dir = tempfile.TemporaryDirectory(prefix="lws-webhook-")
         cert_path, key_path = tls.pair.write(self._cert_dir.name)
-        return _ListeningWebhookServer(
+        return ListeningWebhookServer(
             on_listening=lambda _url: self._webhooks_listening.set(),
             middleware=instrumentation.webhook_middleware(self.telemetry),
             addr=host,
@@ -694,9 +678,8 @@ class Operator:
                 "on this machine?); choose another --health-probe-bind-address, e.g. 127.0.0.1:0 for any "
                 "free port, or 0 to turn the probes off"
             ) from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.health_port = sockets[0].getsockname()[1] if sockets else port
+        addresses = runner.addresses  # aiohttp's public record of what its sites listen on
+        self.health_port = int(addresses[0][1]) if addresses else port
         self.health_host = host
         log.info("probes on http://%s:%s/healthz and /readyz", host, self.health_port)
         return runner

@@ -290,9 +290,9 @@ class MetricsServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
         await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        addresses = self._runner.addresses  # aiohttp's public record of what its sites listen on
+        if addresses:
+            self.port = int(addresses[0][1])
         log.info(
             "metrics on %s%s",
             self.url,

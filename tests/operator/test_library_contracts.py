@@ -1,0 +1,148 @@
+"""What lws relies on in kopf and aiohttp, checked against the installed versions: a library release that
+changes any of it fails here, naming the adapter to fix, rather than in production.
+
+lws uses only their public APIs: kopf's webhook-server protocol (``lws/controller/kopf_webhooks.py``), its
+embedding calls and settings (``lws/controller/operator.py``, ``handlers.py``), and aiohttp's
+``AppRunner.addresses`` for the ports it bound (probes, metrics). The installed versions must also be inside
+the ranges ``pyproject.toml`` declares as tested.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import ssl
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import kopf
+import pytest
+from aiohttp import web
+from packaging.requirements import Requirement
+
+from lws.cluster.certs import make_serving_certificate
+from lws.controller import handlers
+from lws.controller.kopf_webhooks import ListeningWebhookServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_kopfs_webhook_server_protocol_still_serves_through_our_adapter(tmp_path: Path) -> None:
+    certificate = make_serving_certificate(identity="contract-test", ip_addresses=["127.0.0.1"])
+    cert, key = certificate.write(tmp_path)
+    listening: list[str] = []
+    wrapped: list[Any] = []
+    seen: list[Any] = []
+
+    async def admission(request: Any, **kwargs: Any) -> Any:
+        seen.append(request)
+        return {"response": {"allowed": True}}
+
+    def middleware(fn: Any) -> Any:
+        wrapped.append(fn)
+        return fn
+
+    server = ListeningWebhookServer(
+        on_listening=listening.append,
+        middleware=middleware,
+        addr="127.0.0.1",
+        port=0,
+        host="127.0.0.1",
+        certfile=str(cert),
+        pkeyfile=str(key),
+        cadata=certificate.ca_pem,
+    )
+    async with server as serving:
+        async for client_config in serving(admission):
+            url = str(client_config["url"])
+            assert url.startswith("https://127.0.0.1:")
+            assert listening == [url] and wrapped == [admission]
+            context = ssl.create_default_context(cadata=certificate.ca_pem.decode())
+            async with aiohttp.ClientSession() as session:
+                review = {
+                    "apiVersion": "admission.k8s.io/v1",
+                    "kind": "AdmissionReview",
+                    "request": {"uid": "1"},
+                }
+                async with session.post(f"{url}/contract", json=review, ssl=context) as reply:
+                    assert reply.status == 200, await reply.text()
+            break
+    assert seen and seen[0]["request"]["uid"] == "1"
+
+
+def test_kopfs_embedding_calls_take_the_arguments_we_pass() -> None:
+    inspect.signature(kopf.spawn_tasks).bind(
+        registry=None, settings=None, standalone=True, clusterwide=True, namespaces=[], stop_flag=None
+    )
+    inspect.signature(kopf.run_tasks).bind([], ignored=set())
+    inspect.signature(kopf.WebhookServer).bind(
+        addr="0.0.0.0", port=9443, host="h", context=None, certfile="c", pkeyfile="k", cadata=b""
+    )
+
+
+def test_kopfs_settings_have_every_field_we_set() -> None:
+    settings = kopf.OperatorSettings()
+    # A misspelt or removed field would be set silently on the dataclass: check each exists first.
+    for path in (
+        "peering.standalone",
+        "scanning.disabled",
+        "posting.enabled",
+        "admission.server",
+        "admission.managed",
+        "networking.request_timeout",
+    ):
+        section, name = path.split(".")
+        assert hasattr(getattr(settings, section), name), f"kopf.OperatorSettings has no {path}"
+    handlers.configure(settings, server=None)
+    assert settings.peering.standalone and settings.scanning.disabled and not settings.posting.enabled
+
+
+async def test_aiohttp_reports_the_port_a_site_bound() -> None:
+    runner = web.AppRunner(web.Application(), handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        (address,) = runner.addresses
+        assert address[0] == "127.0.0.1" and int(address[1]) > 0
+    finally:
+        await runner.cleanup()
+
+
+def _declared() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [Requirement(r) for r in project["dependencies"]]
+
+
+@pytest.mark.parametrize("requirement", _declared(), ids=lambda r: r.name)
+def test_each_dependency_has_a_tested_upper_bound_and_the_installed_version_is_inside(
+    requirement: Requirement,
+) -> None:
+    assert any(s.operator in ("<", "<=", "==", "~=") for s in requirement.specifier), (
+        f"pyproject.toml: {requirement} has no upper bound; add the next untested version as one"
+    )
+    installed = importlib.metadata.version(requirement.name)
+    assert requirement.specifier.contains(installed, prereleases=True), (
+        f"{requirement.name} {installed} is installed, outside the tested range {requirement.specifier}: "
+        "test it, then widen the range in pyproject.toml and constraints.txt"
+    )
+
+
+def _constraints() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_ci_installs_versions_inside_the_declared_ranges() -> None:
+    pins = _constraints()
+    for requirement in _declared():
+        pinned = pins.get(requirement.name.lower().replace("_", "-"))
+        assert pinned is not None, f"constraints.txt does not pin {requirement.name}"
+        assert requirement.specifier.contains(pinned, prereleases=True), (
+            f"constraints.txt pins {requirement.name}=={pinned}, outside pyproject.toml's {requirement.specifier}"
+        )
