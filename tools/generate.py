@@ -9,6 +9,8 @@ Generated, and never to be edited by hand:
 * ``crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml``: the CRD as ``lws crd`` prints it with the built-in
   plugins (built from :mod:`lws.api.schema` by :func:`lws.api.crd.build_crd`);
 * ``config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml``: the same CRD, where kustomize reads it;
+* ``crds/operator.openshift.io_leaderworkersetoperators.yaml`` and its copy in ``config/crd/bases``: the
+  ``LeaderWorkerSetOperator`` CRD (:mod:`lws.api.management`), OpenShift's configuration object;
 * ``crds/disaggregatedset.x-k8s.io_disaggregatedsets.yaml`` and ``..._disaggregatedsetrolescalers.yaml``:
   the DisaggregatedSet CRDs as ``lws crd --kind ...`` prints them (:mod:`lws.api.disaggregated.crd`);
 * ``lws/deploy/default.yaml`` and ``lws/deploy/<a>+<b>.yaml``: the real kustomize (``kubectl kustomize``)
@@ -47,6 +49,8 @@ from lws.api.disaggregated.crd import (
     build_rolescaler_crd,
     disaggregated_crd_yaml,
 )
+from lws.api.management import CRD_FILE_NAME as OPERATOR_CRD_FILE_NAME
+from lws.api.management import operator_crd_yaml
 from lws.cli.manifests import DEFAULT_FILE, DELETE, Obj, combinations, component_file, object_key
 from lws.cli.yaml_output import to_yaml_documents
 
@@ -56,6 +60,7 @@ DEPLOY = ROOT / "lws" / "deploy"
 CRD_NAME = "leaderworkerset.x-k8s.io_leaderworkersets.yaml"
 CRD_SOURCE = ROOT / "crds" / CRD_NAME
 CRD_COPY = CONFIG / "crd" / "bases" / CRD_NAME
+OPERATOR_CRD_COPY = CONFIG / "crd" / "bases" / OPERATOR_CRD_FILE_NAME
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 CHART = ROOT / "charts" / "lws"
 # The chart's copies of what it cannot template from config/ without duplicating it: the configuration
@@ -148,6 +153,7 @@ def crd_texts() -> dict[Path, str]:
         CRD_SOURCE: crd_yaml(build_crd(**policies)),
         CRD_SOURCE.parent / DS_CRD_FILE_NAME: disaggregated_crd_yaml(build_disaggregatedset_crd(**policies)),
         CRD_SOURCE.parent / SCALER_CRD_FILE_NAME: disaggregated_crd_yaml(build_rolescaler_crd()),
+        CRD_SOURCE.parent / OPERATOR_CRD_FILE_NAME: operator_crd_yaml(),
     }
 
 
@@ -177,10 +183,12 @@ def generated() -> dict[Path, str]:
     """Every generated file and the text it should have, computed from the sources alone."""
     files = crd_texts()
     crd = files[CRD_COPY] = files[CRD_SOURCE]
+    operator_crd = files[OPERATOR_CRD_COPY] = files[CRD_SOURCE.parent / OPERATOR_CRD_FILE_NAME]
     with tempfile.TemporaryDirectory(prefix="lws-generate-") as tmp:
         config = Path(tmp) / "config"
         shutil.copytree(CONFIG, config)
         (config / "crd" / "bases" / CRD_NAME).write_text(crd, encoding="utf-8")
+        (config / "crd" / "bases" / OPERATOR_CRD_FILE_NAME).write_text(operator_crd, encoding="utf-8")
         deploy = deploy_files(config)
         for name, text in deploy.items():
             files[DEPLOY / name] = text

@@ -1,10 +1,12 @@
-"""``lws crd``: print a CustomResourceDefinition of the LeaderWorkerSet or DisaggregatedSet API."""
+"""``lws crd``: print a CustomResourceDefinition of the LeaderWorkerSet or DisaggregatedSet API, or
+OpenShift's LeaderWorkerSetOperator (the operator's configuration object)."""
 
 from __future__ import annotations
 
 import click
 
 from lws.api import constants as c
+from lws.api import management as m
 from lws.api.crd import build_crd, crd_yaml
 from lws.api.disaggregated import constants as d
 from lws.api.disaggregated.crd import (
@@ -14,7 +16,7 @@ from lws.api.disaggregated.crd import (
 )
 from lws.cli.options import load, plugin_options
 
-KINDS = (c.KIND, d.KIND, d.SCALER_KIND)
+KINDS = (c.KIND, d.KIND, d.SCALER_KIND, m.KIND)
 
 
 @click.command("crd")
@@ -47,6 +49,8 @@ def command(
         )
     elif kind == d.SCALER_KIND:
         text = disaggregated_crd_yaml(build_rolescaler_crd())
+    elif kind == m.KIND:
+        text = m.operator_crd_yaml()
     else:
         text = crd_yaml(
             build_crd(startup_policies=hooks.startup_values, restart_policies=hooks.restart_values)

@@ -136,6 +136,8 @@ class Informer:
         or watches a built-in kind it does not own unfiltered.
     :param all_objects: cache every object of the resource (the operator's own kind, or Nodes), with no
         selector; saying so is required, so an unfiltered watch is always a decision.
+    :param field_selector: the objects to cache, by field (``metadata.name=cluster`` for a singleton, which
+        RBAC can then grant by ``resourceNames``); instead of, or with, a label selector.
     :param indexers: secondary indexes, e.g. pods by (namespace, set, group index).
     :param handlers: called for every change after the store is updated.
     :param transform: what to keep of each object (applied before the store and the handlers see it).
@@ -148,6 +150,7 @@ class Informer:
         *,
         label_selector: str | None = None,
         all_objects: bool = False,
+        field_selector: str | None = None,
         namespaces: Sequence[str] | None = None,
         indexers: Mapping[str, Indexer] | None = None,
         handlers: Sequence[EventHandler] = (),
@@ -156,13 +159,15 @@ class Informer:
         watch_timeout: int = 300,
         max_backoff: float = 30.0,
     ) -> None:
-        if bool(label_selector) == all_objects:
+        if bool(label_selector or field_selector) == all_objects:
             raise ValueError(
-                f"informer for {resource}: pass either a label selector or all_objects=True (not both)"
+                f"informer for {resource}: pass either a label selector or all_objects=True (not both); "
+                "a field selector counts as a selector"
             )
         self.cluster = cluster
         self.resource = resource
         self.label_selector = label_selector or None
+        self.field_selector = field_selector or None
         self.namespaces = list(namespaces) if namespaces is not None else None
         self.store = Store(indexers)
         self.handlers = list(handlers)
@@ -268,6 +273,7 @@ class Informer:
                 self.resource,
                 namespace,
                 label_selector=self.label_selector,
+                field_selector=self.field_selector,
                 limit=self.page_size,
                 continue_=continue_,
             )
@@ -303,6 +309,7 @@ class Informer:
                 self.resource,
                 namespace,
                 label_selector=self.label_selector,
+                field_selector=self.field_selector,
                 resource_version=version,
                 timeout_seconds=self.watch_timeout,
             )
@@ -364,5 +371,5 @@ class Informer:
     def _where(self, namespace: str | None) -> str:
         return (
             f"informer {self.resource} in {namespace or 'all namespaces'} "
-            f"({self.label_selector or 'all objects'})"
+            f"({self.label_selector or self.field_selector or 'all objects'})"
         )

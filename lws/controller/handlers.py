@@ -26,8 +26,13 @@ def build_registry(
     hooks: Hooks,
     connection: Callable[[], Awaitable[ConnectionDetails]],
     webhooks: bool = True,
+    warnings: Callable[[str | None], list[str]] = lambda _operation: [],
 ) -> kopf.OperatorRegistry:
-    """A fresh registry with the operator's handlers (one per operator; nothing registered at import)."""
+    """A fresh registry with the operator's handlers (one per operator; nothing registered at import).
+
+    :param warnings: admission warnings for a LeaderWorkerSet operation (reconciling paused, see
+        :mod:`lws.controller.management`), sent with the validation's answer.
+    """
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -70,6 +75,7 @@ def build_registry(
         old = kwargs.get("old")
         previous = dict(old) if old is not None and kwargs.get("operation") == "UPDATE" else None
         _admit(lambda: admission.validate_set(body, previous, hooks))
+        kwargs["warnings"].extend(warnings(kwargs.get("operation")))
 
     @kopf.on.mutate(
         "",

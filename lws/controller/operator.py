@@ -31,6 +31,7 @@ from typing import Any
 import kopf
 from aiohttp import web
 
+from lws import __version__
 from lws.api import constants as c
 from lws.cluster.certs import make_serving_certificate
 from lws.cluster.client import ApiObserver, Cluster
@@ -64,6 +65,7 @@ from lws.controller.deps import (
 )
 from lws.controller.group_reconciler import reconcile_group
 from lws.controller.kopf_webhooks import ListeningWebhookServer
+from lws.controller.management import ManagementWatch
 from lws.controller.queue import ShutDown, WorkQueue
 from lws.controller.set_reconciler import reconcile_set
 from lws.controller.settings import OperatorSettings
@@ -132,6 +134,8 @@ class Operator:
         self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
         #: What the webhook server presents (made here, or mounted files reloaded on rotation).
         self.webhook_tls: ServingTLS | None = None
+        #: The LeaderWorkerSetOperator named cluster, honoured (once connected).
+        self.management: ManagementWatch | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -176,6 +180,9 @@ class Operator:
         deps = self._build(cluster)
         self.deps = deps
         instrumentation.attach(self.telemetry, deps)
+        self.management = ManagementWatch(
+            cluster, version=__version__, leading=self.leading, on_resume=self.resync
+        )
         kopf_settings = kopf.OperatorSettings()
         try:
             server = self._webhook_server(cluster) if self.settings.webhooks else None
@@ -187,6 +194,7 @@ class Operator:
             hooks=self.hooks,
             connection=cluster.connection_details,
             webhooks=self.settings.webhooks,
+            warnings=self.management.warnings,
         )
         stop_flag = asyncio.Event()
         background: list[asyncio.Task[Any]] = []
@@ -202,6 +210,7 @@ class Operator:
                 asyncio.create_task(self._work(n), name=f"worker {n}") for n in range(self.settings.workers)
             ]
             background.append(asyncio.create_task(self._resync(), name="resync"))
+            background.append(asyncio.create_task(self.management.run(), name="LeaderWorkerSetOperator"))
             background.append(asyncio.create_task(self._readiness(), name="readiness"))
             if self.registrar is not None:
                 background.append(asyncio.create_task(self._register_webhooks(), name="webhook registration"))
@@ -520,9 +529,15 @@ class Operator:
             if (p["metadata"].get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
         ]
 
+    def _managed(self) -> bool:
+        return self.management is None or self.management.managed.is_set()
+
     def resync(self) -> None:
-        """Queue every known set and group (on gaining the Lease, and periodically as a safety net)."""
+        """Queue every known set and group (on gaining the Lease, on resuming, and periodically as a safety
+        net); and look at the LeaderWorkerSetOperator again (the leader reports its status)."""
         assert self.deps is not None
+        if self.management is not None:
+            self.management.poke()
         for obj in self.deps.caches.sets.items():
             meta = obj["metadata"]
             self.queue.add(Key("set", meta["namespace"], meta["name"]))
@@ -565,13 +580,15 @@ class Operator:
         while True:
             await self._synced()
             await self.leading.wait()
+            if self.management is not None:
+                await self.management.managed.wait()  # managementState Unmanaged or Removed: paused
             try:
                 key = await self.queue.get()
             except ShutDown:
                 return
             try:
-                if not self.leading.is_set():
-                    self.queue.add(key)  # not ours to do any more; the next leader will
+                if not self.leading.is_set() or not self._managed():
+                    self.queue.add(key)  # not ours to do now; the next leader, or this one on resuming, will
                     continue
                 # Its own task, so that losing the Lease cancels it (see _on_leadership).
                 reconcile = asyncio.create_task(self._process(deps, key), name=f"reconcile {key}")

@@ -291,7 +291,9 @@ def running(
     """The installation applied to a fresh embedded cluster (by ``installer``: ``kubectl apply`` unless
     said otherwise) and its operator running, as its pod would."""
     authorizer = Authorizer.for_service_account(objects, namespace, SERVICE_ACCOUNT)
-    with EmbeddedCluster(topology=topology) as cluster, pytest.MonkeyPatch.context() as env:
+    # Frequent bookmarks: quiet watches advance, so a test can wait until the operator has seen a write.
+    cluster_ = EmbeddedCluster(topology=topology, bookmark_interval=0.2)
+    with cluster_ as cluster, pytest.MonkeyPatch.context() as env:
         admin = cluster.write_kubeconfig(tmp / "admin")
         installer(objects, admin)
         certs = CertManager(objects) if any(o["kind"] == "Certificate" for o in objects) else None

@@ -85,6 +85,9 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("get", "leaderworkerset.x-k8s.io", "leaderworkersets"): "re-read after a status write that conflicted",
     ("get", "apps", "controllerrevisions"): "read back a revision whose create answered AlreadyExists",
     ("patch", "events.k8s.io", "events"): "count a repeated event in its series instead of recreating it",
+    ("patch", "operator.openshift.io", "leaderworkersetoperators/status"): (
+        "report on the LeaderWorkerSetOperator named cluster, when there is one (test_leaderworkersetoperator.py)"
+    ),
 }
 
 

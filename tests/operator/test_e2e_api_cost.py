@@ -68,7 +68,10 @@ def test_unrelated_pods_never_reach_the_operator(e2e: E2E, kube: Kube) -> None:
     unfiltered = [
         call
         for call in operator.request_log.calls()
-        if call.verb in ("list", "watch") and call.label_selector != c.SET_NAME_LABEL
+        if call.verb in ("list", "watch")
+        and call.label_selector != c.SET_NAME_LABEL
+        # The operator's configuration object, one by name.
+        and call.field_selector != "metadata.name=cluster"
     ]
     # Whole on purpose: LeaderWorkerSets are all ours, and Nodes are cluster facts (labels only are kept).
     assert {call.resource for call in unfiltered} <= {c.PLURAL, "nodes"}, (
