@@ -79,7 +79,12 @@ def _restart_enum(crd: dict[str, Any]) -> list[str]:
 def _crd_of(args: list[str]) -> dict[str, Any]:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    [crd] = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "CustomResourceDefinition"]
+    # `lws manifests` also carries the LeaderWorkerSetOperator CRD: the LeaderWorkerSet one is meant.
+    [crd] = [
+        d
+        for d in yaml.safe_load_all(result.stdout)
+        if d and d["kind"] == "CustomResourceDefinition" and d["spec"]["group"] == "leaderworkerset.x-k8s.io"
+    ]
     return dict(crd)
 
 
