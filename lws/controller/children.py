@@ -12,6 +12,7 @@ from lws.cluster.resources import SERVICES
 from lws.controller.context import ReconcileContext
 from lws.controller.deps import Deps
 from lws.core.applied import needs_apply
+from lws.core.decisions import ServiceCreated
 from lws.core.observe import deleting, uid_of
 from lws.hooks.types import ExtraObject
 
@@ -29,6 +30,7 @@ async def ensure_service(deps: Deps, ctx: ReconcileContext, service: Mapping[str
     except AlreadyExists:
         return False
     deps.caches.services.observe_write(created)
+    ctx.decide(ServiceCreated(reason="missing", name=str(meta["name"])))
     ctx.log.info("created headless service %s", meta["name"])
     return True
 

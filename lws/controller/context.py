@@ -1,10 +1,12 @@
 """The per-reconcile context, and the telemetry seam it carries.
 
 Every reconcile gets a :class:`ReconcileContext`: a logger prefixed with the object, the clock, and a span
-(``reconcile LeaderWorkerSet`` / ``reconcile group``). The cluster client calls
-:meth:`ReconcileContext.api_call` around each request and the plugin façade reports each hook call to
-:meth:`Telemetry.hook_called` with the current context's span, so tracing and metrics plug in by
-subclassing :class:`Telemetry` and nothing else changes. The default does nothing.
+(``reconcile LeaderWorkerSet`` / ``reconcile group``). It is the one record of "the reconcile running now"
+(:func:`current`): the cluster client calls :meth:`ReconcileContext.api_call` around each request, the
+plugin façade reports each hook call to :meth:`Telemetry.hook_called` with the current context's span, and
+the reconcilers report what they decided with :meth:`ReconcileContext.decide` (typed records,
+:mod:`lws.core.decisions`). Tracing and metrics plug in by subclassing :class:`Telemetry`, reading those
+reports and nothing else; the default does nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from lws.cluster.client import ApiCall
+from lws.core.decisions import Decision
 from lws.core.routing import Key
 from lws.hooks.types import HookObserver
 
@@ -77,8 +80,18 @@ class Telemetry:
     ) -> None:
         """One plugin implementation ran (``parent`` is ``None`` outside reconciles, e.g. in webhooks)."""
 
-    def reconcile_done(self, key: Key, outcome: str, seconds: float) -> None:
-        """A reconcile finished: ``outcome`` is ``success``, ``requeue`` or ``error``."""
+    def reconcile_done(self, span: Span, key: Key, outcome: str, seconds: float) -> None:
+        """The reconcile of ``key`` (the one ``span`` records) finished: ``outcome`` is ``success``,
+        ``requeue`` or ``error``. Called inside its scope for an error, after it otherwise."""
+
+    def decided(self, span: Span, decision: Decision) -> None:
+        """The reconcile ``span`` records took ``decision`` (reported once it has taken effect)."""
+
+    def trace_carrier(self, span: Span) -> Mapping[str, str]:
+        """Annotations that carry the trace context of the group ``span`` reconciles, for the worker
+        StatefulSet it creates (so an operator that restarts continues the group's trace); none by
+        default."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,14 @@ class ReconcileContext:
     def api_call(self, call: ApiCall) -> AbstractContextManager[None]:
         """The cluster client's hook (:class:`lws.cluster.client.CallContext`)."""
         return self.telemetry.api_call(self.span, call)
+
+    def decide(self, decision: Decision) -> None:
+        """Report a decision this reconcile took (to tracing and metrics)."""
+        self.telemetry.decided(self.span, decision)
+
+    def trace_carrier(self) -> Mapping[str, str]:
+        """What to annotate the worker StatefulSet with so the group's trace survives a restart."""
+        return self.telemetry.trace_carrier(self.span)
 
     def now(self) -> str:
         return rfc3339(self.clock.now())

@@ -28,6 +28,13 @@ from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
 from lws.controller.deps import BY_GROUP, BY_SET, Deps
 from lws.controller.reporting import event, pod_ref
 from lws.core import desired
+from lws.core.decisions import (
+    GroupRecreated,
+    RestartDecided,
+    WorkersCreated,
+    WorkersGated,
+    restart_trigger_of,
+)
 from lws.core.observe import (
     controlled_by,
     controller_of,
@@ -152,6 +159,17 @@ async def _handle_restarts(
             now=deps.clock.now(),
         )
         decision, decided_by = deps.hooks.decide_restart(restart)
+        ctx.decide(
+            RestartDecided(
+                action=decision.action,
+                reason=decision.reason,
+                by=decided_by,
+                pod=pod,
+                trigger=restart_trigger_of(pod),
+                now=restart.now,
+                group_pods=tuple(uid_of(p) for p in group_pods),
+            )
+        )
         if decision.action == "ignore":
             if decision.reason:
                 ctx.log.debug("%s: not recreating the group (%s: %s)", pod_name, decided_by, decision.reason)
@@ -228,7 +246,8 @@ async def _recreate(
         recreatingLeaderUID=uid_of(leader),
     )
     ctx.log.info("recreating group %d: %s", index, reason)
-    await _delete_leader(deps, ctx, lws, leader, index, f"Worker pod {failed_pod} failed")
+    if await _delete_leader(deps, ctx, lws, leader, index, f"Worker pod {failed_pod} failed"):
+        ctx.decide(GroupRecreated(reason=reason, leader=uid_of(leader)))
 
 
 async def _delete_leader(
@@ -240,8 +259,8 @@ async def _delete_leader(
     cause: str,
     *,
     check: bool = False,
-) -> None:
-    """Delete the leader in the foreground and report it.
+) -> bool:
+    """Delete the leader in the foreground and report it; whether this call deleted it.
 
     :param check: read the leader first and leave it if it is already being deleted (finishing a recreation
         whose deletion may have gone through unseen).
@@ -252,7 +271,7 @@ async def _delete_leader(
             current = await deps.cluster.get(PODS, lws.namespace, meta["name"], ctx=ctx)
             deps.caches.pods.observe_write(current)
             if uid_of(current) != uid_of(leader) or deleting(current):
-                return
+                return False
         reply = await deps.cluster.delete(
             PODS,
             lws.namespace,
@@ -262,7 +281,7 @@ async def _delete_leader(
             ctx=ctx,
         )
     except (NotFound, Conflict):
-        return  # already gone, or already replaced by a newer leader
+        return False  # already gone, or already replaced by a newer leader
     if reply.get("kind") == "Pod":
         # The leader, now being deleted: no reconcile before its watch event takes it for alive.
         deps.caches.pods.observe_write(reply)
@@ -276,6 +295,7 @@ async def _delete_leader(
         f"{labels(leader).get(c.GROUP_INDEX_LABEL, index)}",
         related=pod_ref(leader),
     )
+    return True
 
 
 async def _record(
@@ -360,7 +380,10 @@ async def _build_group(
     node = (leader.get("spec") or {}).get("nodeName")
     if node:
         group = dataclasses.replace(group, leader_node_labels=deps.caches.node_labels(node))
-    gate = deps.hooks.workers_gate(group)
+    gate, gated_by = deps.hooks.decide_workers(group)
+    ctx.decide(
+        WorkersGated(reason=gate.reason if gate else "open", by=gated_by, gate=gate.reason if gate else None)
+    )
     if gate is not None:
         ctx.log.debug("workers of %s held back: %s", leader_name, gate.reason)
         return Result(requeue_after=GATE_RECHECK)
@@ -373,6 +396,8 @@ async def _build_group(
             pod_annotations=pod_annotations,
             live=lws,
         )
+        # The trace-context carrier (docs/observability.md): written by us, on the StatefulSet's own metadata.
+        body["metadata"].setdefault("annotations", {}).update(ctx.trace_carrier())
         created = await deps.cluster.create(STATEFULSETS, namespace, body, ctx=ctx)
     except (ApiError, PluginError) as exc:
         if getattr(exc, "reason", "") == "AlreadyExists":
@@ -388,6 +413,7 @@ async def _build_group(
         )
         raise
     deps.caches.statefulsets.observe_write(created)
+    ctx.decide(WorkersCreated(reason="every gate open", name=leader_name))
     event(
         deps,
         lws.raw,

@@ -3,8 +3,10 @@
 :class:`OperatorTelemetry` is the operator's :class:`~lws.controller.context.Telemetry` implemented by
 :class:`~lws.observability.telemetry.LwsTelemetry` (which sits below this layer and knows nothing of
 caches or keys). The entry point builds one with :func:`build_telemetry`; the :class:`Operator` then calls
-:func:`instrument` (plugin decisions), :func:`attach` (caches, API-call metrics) and
-:func:`webhook_middleware` (admission spans). With the default no-op telemetry these change nothing.
+:func:`instrument` (which plugin implements which policy, for metric labels), :func:`attach` (caches,
+API-call metrics) and :func:`webhook_middleware` (admission spans). Decisions reach the telemetry from the
+reconcilers themselves (``ReconcileContext.decide``), never through the plugin façade. With the default
+no-op telemetry these change nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from lws.core.keys import split_ordinal
 from lws.core.observe import controlled_by, deleting, revision_of, statefulset_ready, uid_of
 from lws.hooks.manager import Hooks
 from lws.k8s.pods import pod_running_and_ready
-from lws.observability.hooks import observed_hooks
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION, GroupSnapshot, SetSnapshot
 from lws.observability.metrics import LwsMetrics, SetCounts
 from lws.observability.telemetry import LwsTelemetry, WebhookFn
@@ -44,7 +45,8 @@ class OperatorTelemetry(LwsTelemetry, Telemetry):
             self.metrics.watch_sets(lambda: set_counts(caches))
 
     def instrument(self, hooks: Hooks) -> Hooks:
-        """The plugin façade, reporting its decisions; and the plugins' label sets as zeros."""
+        """Learn which plugin implements each policy, and export the plugins' label sets as zeros; the
+        façade itself is returned unchanged."""
         startup = {value: plugin for value, (plugin, _) in hooks.policies.startup.items()}
         restart = {value: plugin for value, (plugin, _) in hooks.policies.restart.items()}
         self.learn_policies(startup, restart)
@@ -54,7 +56,7 @@ class OperatorTelemetry(LwsTelemetry, Telemetry):
             pairs += [(plugin, "restartPolicy") for plugin in restart.values()]
             reviewers = [impl.plugin_name for impl in hooks.pm.hook.lws_review_restart.get_hookimpls()]
             self.metrics.known_plugins(sorted(set(pairs)), sorted({*restart.values(), *reviewers, "lws"}))
-        return observed_hooks(hooks)
+        return hooks
 
 
 def build_telemetry(
@@ -106,8 +108,10 @@ class CacheView:
         sts = self.caches.statefulsets.get(namespace, leader_name)
         mine = sts is not None and leader is not None and controlled_by(sts, uid_of(leader))
         leader_ready = pod_running_and_ready(leader)
-        template = ((sts or {}).get("spec") or {}).get("template") or {}
-        traceparent = ((template.get("metadata") or {}).get("annotations") or {}).get(TRACEPARENT_ANNOTATION)
+        # The trace-context carrier: the worker StatefulSet's own annotation (see group_reconciler).
+        traceparent = (((sts or {}).get("metadata") or {}).get("annotations") or {}).get(
+            TRACEPARENT_ANNOTATION
+        )
         return GroupSnapshot(
             leader_uid=uid_of(leader) if leader is not None else "",
             leader_ready=leader_ready,

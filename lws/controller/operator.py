@@ -628,13 +628,13 @@ class Operator:
                     exc,
                     exc_info=level >= logging.ERROR,
                 )
-                self.telemetry.reconcile_done(key, "error", time.monotonic() - start)
+                self.telemetry.reconcile_done(ctx.span, key, "error", time.monotonic() - start)
                 return
         self.queue.forget(key)
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
         self.telemetry.reconcile_done(
-            key, "requeue" if result.requeue_after else "success", time.monotonic() - start
+            ctx.span, key, "requeue" if result.requeue_after else "success", time.monotonic() - start
         )
 
     async def _synced(self) -> None:

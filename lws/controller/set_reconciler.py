@@ -28,6 +28,7 @@ from lws.controller.deps import BY_SET, Deps
 from lws.controller.reporting import event
 from lws.core import desired
 from lws.core.applied import needs_apply
+from lws.core.decisions import LeaderStatefulSetApplied, RevisionCreated, RevisionDeleted, StatusUpdated
 from lws.core.groups import group_states, status_observations
 from lws.core.meta import lws_owner
 from lws.core.observe import controlled_by, controller_of, deleting, revision_of
@@ -109,6 +110,16 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
                 )
             raise
         deps.caches.statefulsets.observe_write(applied)
+        previous = None if leader_sts is None else (sts_replicas or 0, old_partition, revision_of(leader_sts))
+        ctx.decide(
+            LeaderStatefulSetApplied(
+                reason="created" if leader_sts is None else "replicas, partition or template changed",
+                replicas=decision.replicas,
+                partition=decision.partition,
+                revision=key,
+                previous=previous,
+            )
+        )
         if leader_sts is None:
             event(
                 deps,
@@ -196,7 +207,8 @@ async def _settle_revision(
         key = sts_key or current.key
         stored = _latest(revisions, key) if not sts_key else None
         if stored is None:
-            stored = await _create_revision(deps, ctx, lws, current, key, revisions)
+            reason = "missing revision of an existing set" if sts_key else "new set"
+            stored = await _create_revision(deps, ctx, lws, current, key, revisions, reason=reason)
             message = (
                 f"Creating missing revision with key {key} for existing LeaderWorkerSet"
                 if sts_key
@@ -210,7 +222,7 @@ async def _settle_revision(
     existing = _latest(revisions, current.key)
     if existing is not None and same_revision(current.data, existing.get("data") or {}):
         return existing, True  # made by an earlier reconcile that stopped before the apply
-    created = await _create_revision(deps, ctx, lws, current, current.key, revisions)
+    created = await _create_revision(deps, ctx, lws, current, current.key, revisions, reason="spec changed")
     event(
         deps,
         lws.raw,
@@ -230,6 +242,8 @@ async def _create_revision(
     current: desired.SetRevision,
     key: str,
     revisions: list[Obj],
+    *,
+    reason: str,
 ) -> Obj:
     number = max((_int(r.get("revision"), 0) for r in revisions), default=0) + 1
     body: dict[str, Any] = {
@@ -246,6 +260,7 @@ async def _create_revision(
     }
     try:
         created = await deps.cluster.create(CONTROLLER_REVISIONS, lws.namespace, body, ctx=ctx)
+        ctx.decide(RevisionCreated(reason=reason, key=key))
     except AlreadyExists:
         created = await deps.cluster.get(
             CONTROLLER_REVISIONS, lws.namespace, body["metadata"]["name"], ctx=ctx
@@ -262,6 +277,7 @@ async def _truncate_revisions(deps: Deps, ctx: ReconcileContext, revisions: Sequ
         meta = revision["metadata"]
         with contextlib.suppress(NotFound):
             await deps.cluster.delete(CONTROLLER_REVISIONS, meta["namespace"], meta["name"], ctx=ctx)
+            ctx.decide(RevisionDeleted(reason="rollout done", name=meta["name"]))
         deps.caches.revisions.observe_delete(meta["namespace"], meta["name"])
         ctx.log.info("deleted old revision %s", meta["name"])
 
@@ -301,6 +317,7 @@ async def _update_status(
             LEADERWORKERSETS, lws.namespace, lws.name, patch, subresource="status", ctx=ctx
         )
         deps.caches.observe_set_write(updated)
+        ctx.decide(StatusUpdated(reason="changed: " + ", ".join(sorted(changes))))
     if result.event is not None:
         reason, message = result.event
         event(deps, lws.raw, "Normal", reason, "Update", message)

@@ -75,10 +75,15 @@ class PluginInfo:
 
 @dataclass
 class _Call:
-    """One façade call in progress: what each implementation returned, how long it took, how it failed."""
+    """One façade call in progress: what each implementation returned, reported as each one ends."""
 
+    hook: str
+    observer: HookObserver | None
     results: list[tuple[str, Any]] = field(default_factory=list)
-    runs: list[tuple[str, float, BaseException | None]] = field(default_factory=list)
+
+    def ran(self, plugin: str, start: float, error: BaseException | None) -> None:
+        if self.observer is not None:
+            self.observer(self.hook, plugin, time.perf_counter() - start, error)
 
 
 _CALL: ContextVar[_Call | None] = ContextVar("lws_hook_call", default=None)
@@ -96,14 +101,14 @@ def _attributed(plugin_name: str, hook: str, function: Callable[..., Any]) -> Ca
             result = function(*args)
         except Exception as exc:
             if call is not None:
-                call.runs.append((plugin_name, time.perf_counter() - start, exc))
+                call.ran(plugin_name, start, exc)
             if isinstance(exc, PluginError):
                 raise
             raise PluginError(f"plugin {plugin_name!r} failed in {hook}: {exc}") from exc
         finally:
             RUNNING_PLUGIN.reset(token)
         if call is not None:
-            call.runs.append((plugin_name, time.perf_counter() - start, None))
+            call.ran(plugin_name, start, None)
             if result is not None:
                 call.results.append((plugin_name, result))
         return result
@@ -151,15 +156,12 @@ class Hooks:
         A ``firstresult`` spec gives at most one. Results a wrapper replaced are credited to ``"*"``.
         """
         caller = getattr(self.pm.hook, name)
-        call = _Call()
+        call = _Call(name, self.observer)
         token = _CALL.set(call)
         try:
             outcome = caller(**kwargs)
         finally:
             _CALL.reset(token)
-            if self.observer is not None:
-                for plugin, seconds, error in call.runs:
-                    self.observer(name, plugin, seconds, error)
         if caller.spec is not None and caller.spec.opts.get("firstresult"):
             results = [] if outcome is None else [outcome]
         else:
@@ -199,16 +201,24 @@ class Hooks:
         self._call("lws_mutate_pod", pod=pod, ctx=ctx)
 
     def workers_gate(self, ctx: GroupContext) -> WorkerGate | None:
-        policy = self.startup_policy(ctx.lws.startup_policy)
-        if policy is not None:
-            gate = self._timed(f"startupPolicy={ctx.lws.startup_policy}", lambda: policy.workers_gate(ctx))
+        """Why the group's workers must wait, or ``None`` (see :meth:`decide_workers`)."""
+        return self.decide_workers(ctx)[0]
+
+    def decide_workers(self, ctx: GroupContext) -> tuple[WorkerGate | None, str]:
+        """The set's startup policy, then ``lws_workers_gate``: (the gate that holds, who said so), or
+        ``(None, "lws")`` when the workers may be created."""
+        value = ctx.lws.startup_policy
+        entry = self.policies.startup.get(value)
+        if entry is not None:
+            plugin, policy = entry
+            gate = self._timed(f"startupPolicy={value}", lambda: policy.workers_gate(ctx))
             if gate is not None:
                 assert isinstance(gate, WorkerGate)
-                return gate
-        for _plugin, found in self._call("lws_workers_gate", ctx=ctx):  # firstresult: one at most
+                return gate, plugin
+        for plugin, found in self._call("lws_workers_gate", ctx=ctx):  # firstresult: one at most
             assert isinstance(found, WorkerGate)
-            return found
-        return None
+            return found, plugin
+        return None, "lws"
 
     def worker_template(self, template: dict[str, Any], ctx: GroupContext) -> None:
         self._call("lws_worker_template", template=template, ctx=ctx)

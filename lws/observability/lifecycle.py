@@ -36,8 +36,8 @@ SPAN_NAMES: Mapping[LifecycleKind, str] = {
     "resume": "resume group",
 }
 
-#: Where the lifecycle's trace context is written (on the worker StatefulSet's pod template), so that an
-#: operator that restarts mid-way continues the same trace. Outside upstream's label prefix.
+#: Where the lifecycle's trace context is carried (an annotation of the worker StatefulSet itself), so that
+#: an operator that restarts mid-way continues the same trace. Outside upstream's label prefix.
 TRACEPARENT_ANNOTATION = "lws.x-k8s.io/lifecycle-traceparent"
 
 
@@ -60,7 +60,7 @@ class GroupSnapshot:
 
 @dataclass(frozen=True)
 class GroupFindings:
-    """What one group reconcile decided, as the plugin façade and the API calls reported it."""
+    """What one group reconcile decided, as its decision records (lws.core.decisions) reported it."""
 
     #: The restart policy's answer (``recreate``, ``wait``, ``fail``, ``ignore``), if it was asked.
     restart: str | None = None

@@ -7,14 +7,15 @@ from __future__ import annotations
 import pytest
 from obs_harness import Cluster, Traced, start_traced
 from obs_kit import LWS, MERGE, STATEFULSETS, get_pod, make_lws, uid, wait_settled
+from prometheus_client import CollectorRegistry
 
 from lws.cluster.kube import connect
 from lws.controller.context import Telemetry
 from lws.controller.instrumentation import build_telemetry
 from lws.controller.operator import Operator
-from lws.hooks.manager import make_hooks
-from lws.observability.hooks import ObservedHooks
+from lws.hooks.manager import Hooks, make_hooks
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION
+from lws.observability.metrics import LwsMetrics
 from lws.plugin_testing import settings_for_tests
 from lws.sim.testing import wait_until
 
@@ -141,9 +142,19 @@ def test_with_tracing_off_no_span_is_made_and_the_metrics_are_the_same(cluster: 
         assert env.sample("lws_webhook_requests_total", {"webhook": "mutate-pod", "result": "allowed"}) == 4
         # No lifecycle span, so no trace context written on the objects either.
         sts = env.cluster.sync.get(STATEFULSETS, ns, "quiet-0")
+        assert TRACEPARENT_ANNOTATION not in (sts["metadata"].get("annotations") or {})
         assert TRACEPARENT_ANNOTATION not in (sts["spec"]["template"]["metadata"].get("annotations") or {})
     finally:
         env.operator.stop()
+
+
+def test_the_plugin_facade_is_never_replaced_to_observe_it() -> None:
+    # Decisions reach the telemetry from the reconcilers (ReconcileContext.decide), not from a façade
+    # subclass: the operator runs exactly the hooks it was given.
+    hooks = make_hooks()
+    telemetry = build_telemetry(metrics=LwsMetrics(CollectorRegistry()))
+    operator = Operator(settings_for_tests(), hooks, connect=connect, telemetry=telemetry)
+    assert operator.hooks is hooks and type(operator.hooks) is Hooks
 
 
 def test_with_neither_metrics_nor_tracing_the_operator_keeps_the_no_op_telemetry() -> None:
@@ -151,4 +162,4 @@ def test_with_neither_metrics_nor_tracing_the_operator_keeps_the_no_op_telemetry
     assert type(telemetry) is Telemetry
     hooks = make_hooks()
     operator = Operator(settings_for_tests(), hooks, connect=connect, telemetry=telemetry)
-    assert operator.hooks is hooks and not isinstance(operator.hooks, ObservedHooks)
+    assert operator.hooks is hooks

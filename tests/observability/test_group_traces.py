@@ -121,7 +121,9 @@ def test_a_group_creation_is_one_trace_from_spec_change_to_all_ready(traced: Tra
 
     # The lifecycle's context is recorded on the worker StatefulSet, for an operator that restarts.
     sts = traced.cluster.sync.get(STATEFULSETS, ns, "web-1")
-    recorded = context_of(sts["spec"]["template"]["metadata"]["annotations"][TRACEPARENT_ANNOTATION])
+    recorded = context_of(sts["metadata"]["annotations"][TRACEPARENT_ANNOTATION])
+    # Carried by the StatefulSet, not its pods.
+    assert TRACEPARENT_ANNOTATION not in (sts["spec"]["template"]["metadata"].get("annotations") or {})
     assert recorded is not None
     remote = trace.get_current_span(recorded).get_span_context()
     assert (remote.trace_id, remote.span_id) == (group1.context.trace_id, group1.context.span_id)

@@ -58,7 +58,7 @@ def test_a_restarted_operator_continues_the_trace_of_a_group_on_its_way(slow_clu
         def recorded() -> str | None:
             for sts in first.cluster.sync.list(STATEFULSETS, ns).get("items") or []:
                 if sts["metadata"]["name"] == "slow-0":
-                    annotations = sts["spec"]["template"]["metadata"].get("annotations") or {}
+                    annotations = sts["metadata"].get("annotations") or {}
                     return annotations.get(TRACEPARENT_ANNOTATION)
             return None
 

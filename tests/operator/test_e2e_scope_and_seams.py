@@ -15,6 +15,7 @@ from operator_harness import Private
 from lws.cluster.client import ApiCall
 from lws.cluster.resources import LEADERWORKERSETS, NAMESPACES, STATEFULSETS
 from lws.controller.context import Span, Telemetry
+from lws.core.decisions import Decision
 from lws.core.routing import Key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
@@ -78,8 +79,12 @@ class _Recorder(Telemetry):
         if parent is not None:
             parent.add_event(f"hook {hook} {plugin}")
 
-    def reconcile_done(self, key: Key, outcome: str, seconds: float) -> None:
+    def reconcile_done(self, span: Span, key: Key, outcome: str, seconds: float) -> None:
+        assert isinstance(span, _Span) and span in self.spans
         self.outcomes.append((str(key), outcome))
+
+    def decided(self, span: Span, decision: Decision) -> None:
+        span.add_event(f"decided {decision.action} by {decision.by}")
 
 
 def test_the_telemetry_seam_sees_reconciles_api_calls_and_plugin_calls(private: Private) -> None:
@@ -99,5 +104,9 @@ def test_the_telemetry_seam_sees_reconciles_api_calls_and_plugin_calls(private: 
     )
     group_events = [e for s in group_spans for e in s.events]
     assert "create statefulsets 201" in group_events
+    # The reconcilers report their decisions as typed records; nothing has to be read off the API calls.
+    assert {"decided create revision by lws", "decided apply leader StatefulSet by lws"} <= set(set_events)
+    assert "decided check worker gates by lws" in group_events
+    assert "decided create worker StatefulSet by lws" in group_events
     assert set_spans[0].attributes["k8s.namespace.name"] == "default"
     assert ("set/default/traced", "success") in telemetry.outcomes
