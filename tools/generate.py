@@ -17,6 +17,8 @@ Generated, and never to be edited by hand:
   over ``config/``, the package data ``lws manifests`` prints: the default installation, and for every
   allowed combination of optional components what it changes (changed and added objects, removed ones as
   kustomize's ``$patch: delete`` markers);
+* ``bundle/``: the OLM bundle (ClusterServiceVersion, CRDs, ConfigMap, metrics Service, ClusterRoles,
+  ``metadata/annotations.yaml``), built by :mod:`lws.cli.olm` from the mounted-certificate installation;
 * ``charts/lws/crds/*.yaml`` and ``charts/lws/files/*.yaml``: the Helm chart's copies of the CRDs and of the
   configuration files its ConfigMap holds (its templates are written by hand, and tested against
   ``lws manifests``).
@@ -51,8 +53,17 @@ from lws.api.disaggregated.crd import (
 )
 from lws.api.management import CRD_FILE_NAME as OPERATOR_CRD_FILE_NAME
 from lws.api.management import operator_crd_yaml
-from lws.cli.manifests import DEFAULT_FILE, DELETE, Obj, combinations, component_file, object_key
-from lws.cli.yaml_output import to_yaml_documents
+from lws.cli.manifests import (
+    DEFAULT_FILE,
+    DELETE,
+    Obj,
+    combinations,
+    component_file,
+    object_key,
+    with_changes,
+)
+from lws.cli.olm import bundle
+from lws.cli.yaml_output import to_yaml, to_yaml_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
@@ -63,6 +74,9 @@ CRD_COPY = CONFIG / "crd" / "bases" / CRD_NAME
 OPERATOR_CRD_COPY = CONFIG / "crd" / "bases" / OPERATOR_CRD_FILE_NAME
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 CHART = ROOT / "charts" / "lws"
+BUNDLE = ROOT / "bundle"
+#: The LeaderWorkerSet the bundle's ClusterServiceVersion offers as an example.
+BUNDLE_SAMPLE = CONFIG / "samples" / "leaderworkerset_v1_leaderworkerset.yaml"
 # The chart's copies of what it cannot template from config/ without duplicating it: the configuration
 # files its ConfigMap holds (the CRDs are copied from the rendered installation).
 CHART_CONFIGS = {
@@ -193,7 +207,20 @@ def generated() -> dict[Path, str]:
         for name, text in deploy.items():
             files[DEPLOY / name] = text
         files.update(chart_files(config, deploy[DEFAULT_FILE]))
+        files.update(bundle_files(deploy))
     return files
+
+
+def bundle_files(deploy: Mapping[str, str]) -> dict[Path, str]:
+    """The OLM bundle (``bundle/``), from the rendered mounted-certificate installation: what
+    ``lws manifests --cert-manager`` prints."""
+    objects = with_changes(
+        parse_all(deploy[DEFAULT_FILE]), parse_all(deploy[component_file(("certmanager",))])
+    )
+    sample = yaml.safe_load(BUNDLE_SAMPLE.read_text(encoding="utf-8"))
+    header = "# Generated from config/ by tools/generate.py (lws/cli/olm.py); do not edit.\n"
+    # One document per file, without a leading `---`: OLM's loaders read the first document only.
+    return {BUNDLE / path: header + to_yaml(obj) for path, obj in bundle(objects, sample=sample).items()}
 
 
 def stale(files: Mapping[Path, str]) -> list[Path]:
@@ -213,7 +240,15 @@ def unexpected() -> list[Path]:
         if o["kind"] == "CustomResourceDefinition"
     }
     found += [CHART / "crds" / name for name in sorted(crds - shipped)]
+    wanted_bundle = set(bundle_files_names())
+    found += [p for p in BUNDLE.rglob("*.yaml") if p not in wanted_bundle]
     return sorted(found)
+
+
+def bundle_files_names() -> list[Path]:
+    """The files ``bundle/`` should hold (from the checked-in rendering: cheap, and exact when current)."""
+    deploy = {name: (DEPLOY / name).read_text() for name in (DEFAULT_FILE, component_file(("certmanager",)))}
+    return list(bundle_files(deploy))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

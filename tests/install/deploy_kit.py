@@ -63,6 +63,8 @@ class Kubelet:
     mounts: dict[str, Path] = field(default_factory=dict)
     #: mount path -> the Secret mounted there (for :meth:`write_secret`).
     secrets: dict[str, str] = field(default_factory=dict)
+    #: mount path -> the Secret volume's ``items`` (key -> file name), when it names some.
+    items: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def local(self, path: str) -> Path:
         """Where the container's ``path`` is here: under the deepest mount that holds it."""
@@ -76,17 +78,19 @@ class Kubelet:
             raise AssertionError(f"the operator reads {path}, where the Deployment mounts nothing")
         return self.mounts[best] / pure.relative_to(best)
 
-    def write_secret(self, name: str, data: Mapping[str, bytes]) -> Path:
-        """Put a Secret's keys into the volume that mounts it (as the kubelet updates a Secret volume)."""
-        (mount,) = [m for m, secret in self.secrets.items() if secret == name] or [None]
-        if mount is None:
+    def write_secret(self, name: str, data: Mapping[str, bytes]) -> None:
+        """Put a Secret's keys into every volume that mounts it (as the kubelet updates a Secret volume:
+        each key as a file, or only the ``items`` named, under their paths)."""
+        mounts = [m for m, secret in self.secrets.items() if secret == name]
+        if not mounts:
             raise AssertionError(f"the Deployment mounts no Secret {name}")
-        directory = self.mounts[mount]
-        for key, value in data.items():
-            staged = directory / f".{key}.new"
-            staged.write_bytes(value)
-            staged.replace(directory / key)  # one atomic change per file
-        return directory
+        for mount in mounts:
+            directory = self.mounts[mount]
+            paths = self.items.get(mount) or {key: key for key in data}
+            for key, path in paths.items():
+                staged = directory / f".{path}.new"
+                staged.write_bytes(data[key])
+                staged.replace(directory / path)  # one atomic change per file
 
 
 @dataclass
@@ -123,6 +127,8 @@ def resolve(
                 (directory / key).write_text(text)
         elif "secret" in volume:
             kubelet.secrets[mount["mountPath"]] = volume["secret"]["secretName"]
+            if volume["secret"].get("items"):
+                kubelet.items[mount["mountPath"]] = {i["key"]: i["path"] for i in volume["secret"]["items"]}
     context = run_command.make_context("run", list(manager["args"]))
     params = dict(context.params)
     config = load_config(kubelet.local(params["config_path"])) if params["config_path"] else load_config(None)

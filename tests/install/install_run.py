@@ -287,16 +287,19 @@ def running(
     namespace: str = NAMESPACE,
     topology: Path = HERE / "topology.yaml",
     installer: Installer = install,
+    certs: CertManager | None = None,
 ) -> Iterator[Running]:
     """The installation applied to a fresh embedded cluster (by ``installer``: ``kubectl apply`` unless
-    said otherwise) and its operator running, as its pod would."""
+    said otherwise) and its operator running, as its pod would; ``certs`` issues its mounted certificates
+    (cert-manager's, for an installation with Certificates, unless said otherwise)."""
     authorizer = Authorizer.for_service_account(objects, namespace, SERVICE_ACCOUNT)
     # Frequent bookmarks: quiet watches advance, so a test can wait until the operator has seen a write.
     cluster_ = EmbeddedCluster(topology=topology, bookmark_interval=0.2)
     with cluster_ as cluster, pytest.MonkeyPatch.context() as env:
         admin = cluster.write_kubeconfig(tmp / "admin")
         installer(objects, admin)
-        certs = CertManager(objects) if any(o["kind"] == "Certificate" for o in objects) else None
+        if certs is None and any(o["kind"] == "Certificate" for o in objects):
+            certs = CertManager(objects)
         resolved = resolve(objects, tmp / "volumes", env, namespace=namespace)
         if certs is not None:
             for name in certs.certificates:
