@@ -16,8 +16,9 @@ fixtures exist in every test session (``-p no:lws`` turns them off):
 
 Everything is also importable for use without pytest: :func:`make_test_hooks`, :func:`render`,
 :func:`admission_errors`, :func:`lws_manifest`, and the context builders :func:`pod_context`,
-:func:`group_context` and :func:`restart_event` for unit tests of single hooks, and
-:func:`settings_for_tests` for end-to-end tests that run the operator in-process::
+:func:`group_context` and :func:`restart_event` for unit tests of single hooks, :func:`installed_hooks`
+to check your package loads through its entry point, and :func:`settings_for_tests` for end-to-end tests
+that run the operator in-process::
 
     from lws.plugin_testing import lws_manifest, pod_context
 
@@ -110,6 +111,14 @@ def plugin_name(plugin: object) -> str:
     """A plugin object's name in hooks and errors: a module's or class's ``__name__``, else its type's."""
     name = getattr(plugin, "__name__", None)
     return str(name) if name else type(plugin).__name__
+
+
+def installed_hooks(enable: Iterable[str] = (), disable: Iterable[str] = ()) -> Hooks:
+    """The plugins installed in this environment, selected as ``lws run`` selects them (entry points,
+    opt-in ones only when in ``enable``): to check that your package registers and loads."""
+    from lws.hooks.manager import PluginSelection, make_hooks
+
+    return make_hooks(PluginSelection(enable=tuple(enable), disable=tuple(disable)))
 
 
 def make_test_hooks(

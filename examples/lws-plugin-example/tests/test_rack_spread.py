@@ -5,8 +5,7 @@ from __future__ import annotations
 import lws_rack_spread
 import pytest
 
-from lws.hooks.manager import make_hooks
-from lws.plugin_testing import admission_errors, lws_manifest, pod_context
+from lws.plugin_testing import admission_errors, installed_hooks, lws_manifest, pod_context
 
 RACKS = "rack-spread.lws.x-k8s.io/racks"
 
@@ -60,7 +59,7 @@ def test_validation(lws_make_hooks, annotations, message):
 
 
 def test_installed_plugin_is_found_through_its_entry_point():
-    hooks = make_hooks()
+    hooks = installed_hooks()
     info = next(i for i in hooks.infos if i.name == "rack_spread")
     assert (info.distribution, info.enabled) == ("lws-plugin-example", True)
     assert info.hooks == ("lws_mutate_pod", "lws_pod_annotations", "lws_validate")
