@@ -1170,6 +1170,7 @@ class APIServer:
         schema = self._schema(resource)
         if schema is not None:
             problems.extend(schema.validate(obj))
+            problems.extend(scale.validate_custom_scale(resource, obj, spec=subresource != "status"))
         elif not resource.custom:
             problems.extend(validate_builtin(resource.group, resource.kind, obj))
             if old is not None and subresource is None and (resource.group, resource.kind) == ("", "Pod"):
@@ -1239,7 +1240,7 @@ def _patcher(resource: ResourceType, patch_type: str, patch: Any) -> Callable[[A
     if base == JSON_PATCH:
         if not isinstance(patch, list):
             raise errors.bad_request("a JSON patch must be a JSON array of operations")
-        return lambda doc: _run_patch(apply_json_patch, doc, patch)
+        return lambda doc: _run_json_patch(doc, patch)
     if base == MERGE_PATCH:
         if not isinstance(patch, dict):
             raise errors.bad_request("a merge patch must be a JSON object")
@@ -1252,6 +1253,28 @@ def _patcher(resource: ResourceType, patch_type: str, patch: Any) -> Callable[[A
         kind = (resource.group, resource.kind)
         return lambda doc: _run_patch(lambda d, p: apply_strategic_merge_patch(d, p, kind), doc, patch)
     raise errors.unsupported_media_type(patch_type, PATCH_TYPES)
+
+
+def _run_json_patch(doc: Any, patch: list[Any]) -> Any:
+    """Apply a JSON patch; one that does not apply answers as Kubernetes does, 422 with a generic message
+    (the apiserver wraps the library's error in NewGenericServerResponse, which keeps none of its text)."""
+    try:
+        return apply_json_patch(doc, patch)
+    except PatchError as exc:
+        if exc.code != 422:
+            raise errors.from_code(exc.code, str(exc)) from exc
+        raise APIError(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": "the server rejected our request due to an error in our request",
+                "reason": "Invalid",
+                "details": {},
+                "code": 422,
+            }
+        ) from exc
 
 
 def _run_patch(function: Callable[[Any, Any], Any], doc: Any, patch: Any) -> Any:

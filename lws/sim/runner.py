@@ -33,6 +33,7 @@ from lws.sim.apiserver import APIServer
 from lws.sim.clusterfaults import ClusterFaults
 from lws.sim.controllers import ControllersConfig, WorkloadControllers
 from lws.sim.controllers.crds import run_crd_cleanup
+from lws.sim.controllers.namespace_defaults import run_namespace_defaults
 from lws.sim.controllers.namespaces import run_namespace_lifecycle
 from lws.sim.faults import Faults
 from lws.sim.gc import run_garbage_collector
@@ -47,7 +48,12 @@ T = TypeVar("T")
 Controller = Callable[[APIServer], Coroutine[Any, Any, None]]
 """A built-in controller: a long-running coroutine on the cluster's loop, cancelled at stop."""
 
-CORE_CONTROLLERS: tuple[Controller, ...] = (run_namespace_lifecycle, run_garbage_collector, run_crd_cleanup)
+CORE_CONTROLLERS: tuple[Controller, ...] = (
+    run_namespace_lifecycle,
+    run_namespace_defaults,
+    run_garbage_collector,
+    run_crd_cleanup,
+)
 
 
 # Kubernetes accepts objects nested up to 10,000 levels (lws.sim.http.MAX_JSON_DEPTH). The pipeline walks
@@ -76,8 +82,8 @@ class EmbeddedCluster:
     :param topology: a topology file or built-in name (``lws.sim.topology``) whose Nodes are created at start.
     :param history_size: watch events kept per resource; resuming from older versions answers 410.
     :param bookmark_interval: seconds between watch BOOKMARK events.
-    :param controllers: the built-in controllers to run (default: namespaces, GC, CRD cleanup, plus the
-        workload controllers of ``lws.sim.controllers``, reachable as :attr:`workloads`).
+    :param controllers: the built-in controllers to run (default: namespaces and their defaults, GC, CRD
+        cleanup, plus the workload controllers of ``lws.sim.controllers``, reachable as :attr:`workloads`).
     """
 
     def __init__(

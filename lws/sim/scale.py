@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lws.sim import causes, errors
+from lws.sim.causes import Cause
 from lws.sim.errors import bad_request
 from lws.sim.objects import clone, get_path, set_path
 from lws.sim.resources import ResourceType
@@ -31,7 +32,8 @@ def scale_of(resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": scale_meta,
-        "spec": {"replicas": replicas if isinstance(replicas, int) else 0},
+        # autoscaling/v1 ScaleSpec.replicas is omitempty: a scale of 0 reads as an empty spec, as there.
+        "spec": {"replicas": replicas} if isinstance(replicas, int) and replicas else {},
         "status": status,
     }
 
@@ -65,3 +67,56 @@ def with_scale(resource: ResourceType, obj: dict[str, Any], scale: Any) -> dict[
     updated: dict[str, Any] = clone(obj)
     set_path(updated, spec.spec_replicas_path, replicas)
     return updated
+
+
+def validate_custom_scale(resource: ResourceType, obj: dict[str, Any], *, spec: bool = True) -> list[Cause]:
+    """What apiextensions' validator checks of a custom resource with a ``scale`` subresource.
+
+    The replicas at ``specReplicasPath`` (not on status writes) and ``statusReplicasPath`` are integers from 0
+    to 2^31-1, the selector at ``labelSelectorPath`` a string. Causes name those paths, leading dot and all.
+    """
+    scale_spec = resource.scale
+    if not resource.custom or scale_spec is None:
+        return []
+    found: list[Cause] = []
+    paths = [scale_spec.spec_replicas_path] if spec else []
+    for path in (*paths, scale_spec.status_replicas_path):
+        value = get_path(obj, path)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            detail = (
+                f"{path.lstrip('.')} accessor error: {value} is of the type {_go_type(value)}, expected int64"
+            )
+            found.append(causes.invalid(path, 0, detail))
+        elif value < 0:
+            found.append(causes.invalid(path, value, "should be a non-negative integer"))
+        elif value > _MAX_INT32:
+            found.append(causes.invalid(path, value, f"should be less than or equal to {_MAX_INT32}"))
+    selector_path = scale_spec.label_selector_path
+    selector = get_path(obj, selector_path) if selector_path else None
+    if selector_path and selector is not None and not isinstance(selector, str):
+        detail = (
+            f"{selector_path.lstrip('.')} accessor error: {selector} is of the type {_go_type(selector)}, "
+            "expected string"
+        )
+        found.append(causes.invalid(selector_path, "", detail))
+    return found
+
+
+_MAX_INT32 = 2**31 - 1
+
+
+def _go_type(value: Any) -> str:
+    """The Go type an unstructured JSON value decodes to (for accessor errors)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "[]interface {}"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    return "int64"

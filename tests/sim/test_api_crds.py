@@ -126,7 +126,8 @@ def test_custom_objects_are_defaulted_pruned_and_validated(kube_api, test_namesp
         )
     assert caught.value.status == 422
     fields = {cause["field"] for cause in json.loads(caught.value.body)["details"]["causes"]}
-    assert fields == {"spec.replicas", "spec.color"}
+    # The scale subresource's own check names its specReplicasPath as written, leading dot included.
+    assert fields == {"spec.replicas", "spec.color", ".spec.replicas"}
 
 
 def test_status_subresource_separates_spec_and_status(kube_api, test_namespace, crd):

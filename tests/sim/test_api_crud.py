@@ -146,9 +146,10 @@ def test_label_selector_filters_lists(kube_api, test_namespace):
 
     assert names("tier=web") == ["a", "c"]
     assert names("tier in (db)") == ["b"]
-    assert names("tier!=web") == ["b"]
+    # Objects without the label match != and !: kube-root-ca.crt is in every namespace.
+    assert names("tier!=web") == ["b", "kube-root-ca.crt"]
     assert names("tier") == ["a", "b", "c"]
-    assert names("!tier") == []
+    assert names("!tier") == ["kube-root-ca.crt"]
 
 
 def test_create_in_missing_namespace_is_not_found(kube_api):

@@ -40,7 +40,7 @@ def test_sync_wrappers_round_trip_and_raise_api_errors(embedded_cluster):
     created = embedded_cluster.sync.create(CM, "default", {"metadata": {"name": "s"}, "data": {"a": "1"}})
     assert embedded_cluster.sync.get(CM, "default", "s")["metadata"]["uid"] == created["metadata"]["uid"]
     embedded_cluster.sync.patch(CM, "default", "s", {"data": {"a": "2"}}, "application/merge-patch+json")
-    assert embedded_cluster.sync.list(CM, "default")["items"][0]["data"] == {"a": "2"}
+    assert embedded_cluster.sync.get(CM, "default", "s")["data"] == {"a": "2"}
     embedded_cluster.sync.delete(CM, "default", "s")
     with pytest.raises(APIError) as caught:
         embedded_cluster.sync.get(CM, "default", "s")
@@ -74,7 +74,9 @@ def test_a_stopped_cluster_can_start_again_with_its_objects():
     with cluster:
         cluster.sync.create(CM, "default", {"metadata": {"name": "kept"}})
     with cluster:
-        assert [i["metadata"]["name"] for i in cluster.sync.list(CM, "default")["items"]] == ["kept"]
+        # kube-root-ca.crt is in every namespace, as kube-controller-manager puts it there.
+        names = [i["metadata"]["name"] for i in cluster.sync.list(CM, "default")["items"]]
+        assert names == ["kept", "kube-root-ca.crt"]
 
 
 def test_kubeconfig_points_its_current_context_at_the_cluster(embedded_cluster, tmp_path):
@@ -94,7 +96,9 @@ def test_using_a_cluster_that_is_not_running_is_an_error():
 def test_two_clusters_are_independent():
     with EmbeddedCluster() as first, EmbeddedCluster() as second:
         first.sync.create(CM, "default", {"metadata": {"name": "only-in-first"}})
-        assert second.sync.list(CM, "default")["items"] == []
+        assert [i["metadata"]["name"] for i in second.sync.list(CM, "default")["items"]] == [
+            "kube-root-ca.crt"
+        ]
         assert first.port != second.port
 
 

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from kubectl_cli import Kubectl, config_map, statefulset, widget, widget_crd
 
+from lws.sim.testing import wait_until
+
 
 @pytest.fixture
 def kubectl(kubeconfig_path: Path, test_namespace: str, tmp_path: Path) -> Kubectl:
@@ -125,7 +127,13 @@ def test_api_resources_lists_built_ins_and_installed_crds(kubectl: Kubectl, widg
 
 def test_explain_renders_a_crd_schema(kubectl: Kubectl, widgets: tuple[str, str]) -> None:
     group, _ = widgets
-    text = kubectl("explain", f"widgets.{group}.spec", namespaced=False)
+
+    def explained() -> str | None:
+        # A real API server publishes a new CRD's OpenAPI a moment after the CRD is Established.
+        done = kubectl.run("explain", f"widgets.{group}.spec", namespaced=False)
+        return done.stdout if done.returncode == 0 else None
+
+    text: str = wait_until(explained, timeout=60, what="kubectl explain to find the CRD's schema")
     assert "What the widget should be." in text
     assert "replicas\t<integer>" in text
     assert "How many copies of the widget to run." in text
