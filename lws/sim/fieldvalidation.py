@@ -1,4 +1,4 @@
-"""``fieldValidation``: what the server does with fields a custom resource's schema does not know.
+"""``fieldValidation``: what the server does with fields a kind's schema does not know.
 
 kubectl sends ``fieldValidation=Strict`` with every write (its default ``--validate=strict``), because the
 OpenAPI documents (:mod:`lws.sim.openapi`) say the server supports it; without a parameter Kubernetes behaves
@@ -10,9 +10,11 @@ as ``Warn``. For custom resources:
   ``unknown field "spec.colour"``, which kubectl prints;
 * ``Ignore``: the fields are dropped silently.
 
-The fields checked are those of the request body: the object for a create or an update, the patch for a merge
-patch or an apply (both are partial objects). JSON patches are not checked, and neither are built-in kinds,
-whose full schemas this server does not have; unknown ``metadata`` fields are not reported either.
+The same holds for built-in kinds, whose fields come from k8s.io/api (:mod:`lws.sim.builtin_fields`): their
+unknown fields are reported the same way and always dropped, as a typed decoder drops them.
+
+The fields checked are those of the request body: the object for a create or an update, the patch for a merge,
+strategic merge or apply patch (partial objects). JSON patches are not checked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lws.sim import errors
+from lws.sim import builtin_fields, errors
 from lws.sim.resources import ResourceType
 from lws.sim.schema import StructuralSchema
 
@@ -28,6 +30,7 @@ __all__ = ["DIRECTIVES", "check_fields"]
 
 DIRECTIVES = ("Ignore", "Warn", "Strict")
 _CHECKED_PATCHES = ("application/merge-patch+json", "application/apply-patch+yaml")
+_CHECKED_BUILTIN_PATCHES = (*_CHECKED_PATCHES, "application/strategic-merge-patch+json")
 
 
 def check_fields(
@@ -43,11 +46,18 @@ def check_fields(
         raise errors.bad_request(
             f'fieldValidation: Unsupported value: "{chosen}": supported values: "Ignore", "Strict", "Warn"'
         )
-    if chosen == "Ignore" or not resource.custom or resource.schema is None or not isinstance(body, Mapping):
+    if chosen == "Ignore" or not isinstance(body, Mapping):
         return []
-    if patch_type is not None and patch_type.split(";", 1)[0].strip() not in _CHECKED_PATCHES:
+    checked = _CHECKED_PATCHES if resource.custom else _CHECKED_BUILTIN_PATCHES
+    if patch_type is not None and patch_type.split(";", 1)[0].strip() not in checked:
         return []
-    unknown = StructuralSchema(resource.schema).unknown_fields(body)
+    if not resource.custom:
+        type_name = builtin_fields.known(resource.api_version, resource.kind)
+        unknown = builtin_fields.unknown_fields(type_name, body) if type_name is not None else []
+    elif resource.schema is not None:
+        unknown = StructuralSchema(resource.schema).unknown_fields(body)
+    else:
+        unknown = []
     if not unknown:
         return []
     problems = [f'unknown field "{path}"' for path in unknown]
@@ -56,3 +66,14 @@ def check_fields(
     kind, version = resource.kind, resource.version
     reason = "strict decoding error: " + ", ".join(problems)
     raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {reason}')
+
+
+def drop_unknown_builtin_fields(resource: ResourceType, body: Any, *, patch_type: str | None = None) -> Any:
+    """``body`` without the fields its built-in kind does not have, as a typed decoder drops them (custom
+    resources are pruned by their schema later; JSON patches and kinds without a table pass unchanged)."""
+    if resource.custom or not isinstance(body, Mapping):
+        return body
+    if patch_type is not None and patch_type.split(";", 1)[0].strip() not in _CHECKED_BUILTIN_PATCHES:
+        return body
+    type_name = builtin_fields.known(resource.api_version, resource.kind)
+    return body if type_name is None else builtin_fields.prune_unknown(type_name, body)

@@ -21,7 +21,7 @@ from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APPLY_PATCH, PATCH_TYPES, APIServer
 from lws.sim.clientwarnings import collecting_warnings, header_value, warn
 from lws.sim.errors import APIError
-from lws.sim.fieldvalidation import check_fields
+from lws.sim.fieldvalidation import check_fields, drop_unknown_builtin_fields
 from lws.sim.resources import CONTAINER_STREAMS, ResourceType
 
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -245,8 +245,7 @@ class HTTPFrontend:
             )
             return self._object_response(request, resource, obj)
         if verb == "create":
-            body = await self._body(request)
-            self._check_fields(request, resource, target, body)
+            body = self._check_fields(request, resource, target, await self._body(request))
             created = await self.api.create(
                 target.gvr,
                 target.namespace,
@@ -258,8 +257,7 @@ class HTTPFrontend:
             )
             return _json_response(created, status=201)
         if verb == "update":
-            body = await self._body(request)
-            self._check_fields(request, resource, target, body)
+            body = self._check_fields(request, resource, target, await self._body(request))
             updated = await self.api.update(
                 target.gvr,
                 target.namespace,
@@ -379,7 +377,7 @@ class HTTPFrontend:
         if content_type == APPLY_PATCH and not manager:
             raise errors.bad_request("PATCH with server-side apply requires the fieldManager query parameter")
         manager = manager or _manager(request)
-        self._check_fields(request, self.api.resource(target.gvr), target, body, content_type)
+        body = self._check_fields(request, self.api.resource(target.gvr), target, body, content_type)
         # Server-side apply creates missing objects, and answers 201 when it does.
         created = content_type == APPLY_PATCH and not self._exists(target)
         patched = await self.api.patch(
@@ -398,13 +396,14 @@ class HTTPFrontend:
     @staticmethod
     def _check_fields(
         request: web.Request, resource: ResourceType, target: Target, body: Any, patch_type: str | None = None
-    ) -> None:
-        """``fieldValidation``: refuse (Strict) or warn about (Warn) fields the schema does not know."""
-        if target.subresource in (None, "status"):
-            for text in check_fields(
-                request.query.get("fieldValidation"), resource, body, patch_type=patch_type
-            ):
-                warn(text)
+    ) -> Any:
+        """``fieldValidation``: refuse (Strict) or warn about (Warn) fields the schema does not know; returns
+        the body without a built-in kind's unknown fields, which its typed decoder would drop."""
+        if target.subresource not in (None, "status"):
+            return body
+        for text in check_fields(request.query.get("fieldValidation"), resource, body, patch_type=patch_type):
+            warn(text)
+        return drop_unknown_builtin_fields(resource, body, patch_type=patch_type)
 
     def _exists(self, target: Target) -> bool:
         resource = self.api.resource(target.gvr)

@@ -26,7 +26,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["MEDIA_TYPE", "ProtobufError", "decode_object", "supported_kinds"]
+__all__ = ["MEDIA_TYPE", "ProtobufError", "decode_object", "field_table", "kind_types", "supported_kinds"]
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 _MAGIC = b"k8s\x00"
@@ -55,6 +55,16 @@ def _table() -> tuple[dict[str, str], dict[str, dict[int, Field]]]:
             for number, json_name, expr, flags in fields
         }
     return dict(raw["kinds"]), types
+
+
+def kind_types() -> dict[str, str]:
+    """``apiVersion/kind`` -> Go type name (``core/v1.Pod``) of every built-in kind in the table."""
+    return _table()[0]
+
+
+def field_table() -> dict[str, dict[int, Field]]:
+    """Go type name -> {protobuf field number: (JSON name, Go type, omitempty, inline)}."""
+    return _table()[1]
 
 
 def supported_kinds() -> list[str]:

@@ -63,7 +63,12 @@ def test_warn_is_the_default_and_lists_each_field(directive: str | None) -> None
             [{"op": "add", "path": "/spec/colour", "value": "x"}],
             "application/json-patch+json",
         ),
-        ("Strict", ResourceRegistry.with_builtins().by_kind("", "Pod"), {"spec": {"nonsense": 1}}, None),
+        (
+            "Strict",
+            ResourceRegistry.with_builtins().by_kind("", "Pod"),
+            [{"op": "add", "path": "/spec/nonsense", "value": 1}],
+            "application/json-patch+json",
+        ),
     ],
 )
 def test_nothing_to_report(
@@ -93,3 +98,17 @@ def test_warnings_are_collected_once_and_only_inside_a_collection() -> None:
         warn("second")
     assert warnings == ['unknown field "spec.a"', "second"]
     assert header_value('unknown field "spec.a"') == '299 - "unknown field \\"spec.a\\""'
+
+
+def test_built_in_kinds_are_checked_against_their_go_types() -> None:
+    pod = ResourceRegistry.with_builtins().by_kind("", "Pod")
+    assert pod is not None
+    body = {"metadata": {"name": "p"}, "spec": {"nonsense": 1, "containers": [{"name": "c", "sizes": 2}]}}
+    assert check_fields("Warn", pod, body) == [
+        'unknown field "spec.nonsense"',
+        'unknown field "spec.containers[0].sizes"',
+    ]
+    with pytest.raises(
+        APIError, match=r'Pod in version "v1" cannot be handled as a Pod: strict decoding error'
+    ):
+        check_fields("Strict", pod, body)
