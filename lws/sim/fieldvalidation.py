@@ -26,7 +26,7 @@ from lws.sim import builtin_fields, errors
 from lws.sim.resources import ResourceType
 from lws.sim.schema import StructuralSchema
 
-__all__ = ["DIRECTIVES", "check_fields"]
+__all__ = ["DIRECTIVES", "check_fields", "decode_fields"]
 
 DIRECTIVES = ("Ignore", "Warn", "Strict")
 _CHECKED_PATCHES = ("application/merge-patch+json", "application/apply-patch+yaml")
@@ -41,39 +41,41 @@ def check_fields(
     :param patch_type: the patch's media type for a PATCH, ``None`` for a create or an update.
     :raises APIError: 400 for an unknown directive, or for unknown fields under ``Strict``.
     """
+    return decode_fields(directive, resource, body, patch_type=patch_type)[1]
+
+
+def decode_fields(
+    directive: str | None, resource: ResourceType, body: Any, *, patch_type: str | None = None
+) -> tuple[Any, list[str]]:
+    """Like :func:`check_fields`, and also the body a typed decoder would keep: for a built-in kind, without
+    its unknown fields (custom resources are pruned by their schema later on; JSON patches pass unchanged).
+
+    Returns ``(body, warnings)``.
+    """
     chosen = directive or "Warn"
     if chosen not in DIRECTIVES:
         raise errors.bad_request(
             f'fieldValidation: Unsupported value: "{chosen}": supported values: "Ignore", "Strict", "Warn"'
         )
-    if chosen == "Ignore" or not isinstance(body, Mapping):
-        return []
+    if not isinstance(body, Mapping):
+        return body, []
     checked = _CHECKED_PATCHES if resource.custom else _CHECKED_BUILTIN_PATCHES
     if patch_type is not None and patch_type.split(";", 1)[0].strip() not in checked:
-        return []
+        return body, []
     if not resource.custom:
         type_name = builtin_fields.known(resource.api_version, resource.kind)
-        unknown = builtin_fields.unknown_fields(type_name, body) if type_name is not None else []
-    elif resource.schema is not None:
+        if type_name is None:
+            return body, []
+        body, unknown = builtin_fields.check(type_name, body)
+    elif chosen != "Ignore" and resource.schema is not None:
         unknown = StructuralSchema(resource.schema).unknown_fields(body)
     else:
         unknown = []
-    if not unknown:
-        return []
+    if not unknown or chosen == "Ignore":
+        return body, []
     problems = [f'unknown field "{path}"' for path in unknown]
     if chosen == "Warn":
-        return problems
+        return body, problems
     kind, version = resource.kind, resource.version
     reason = "strict decoding error: " + ", ".join(problems)
     raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {reason}')
-
-
-def drop_unknown_builtin_fields(resource: ResourceType, body: Any, *, patch_type: str | None = None) -> Any:
-    """``body`` without the fields its built-in kind does not have, as a typed decoder drops them (custom
-    resources are pruned by their schema later; JSON patches and kinds without a table pass unchanged)."""
-    if resource.custom or not isinstance(body, Mapping):
-        return body
-    if patch_type is not None and patch_type.split(";", 1)[0].strip() not in _CHECKED_BUILTIN_PATCHES:
-        return body
-    type_name = builtin_fields.known(resource.api_version, resource.kind)
-    return body if type_name is None else builtin_fields.prune_unknown(type_name, body)

@@ -21,7 +21,7 @@ from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APPLY_PATCH, PATCH_TYPES, APIServer
 from lws.sim.clientwarnings import collecting_warnings, header_value, warn
 from lws.sim.errors import APIError
-from lws.sim.fieldvalidation import check_fields, drop_unknown_builtin_fields
+from lws.sim.fieldvalidation import decode_fields
 from lws.sim.resources import CONTAINER_STREAMS, ResourceType
 
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -171,6 +171,12 @@ class HTTPFrontend:
             return error_response(error)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
+        except RecursionError:
+            # Kubernetes takes objects nested up to MAX_JSON_DEPTH levels; this server walks objects
+            # recursively and the interpreter's recursion limit (process-wide, so not raised here: other
+            # threads would lose their guard against overflowing the C stack) ends it sooner.
+            too_deep = errors.status(413, "RequestEntityTooLarge", f"Request entity too large: {_TOO_DEEP}")
+            return error_response(APIError(too_deep))
         except Exception as exc:  # a bug in the server must still answer like Kubernetes does
             return error_response(errors.internal(f"{type(exc).__name__}: {exc}"))
 
@@ -401,9 +407,12 @@ class HTTPFrontend:
         the body without a built-in kind's unknown fields, which its typed decoder would drop."""
         if target.subresource not in (None, "status"):
             return body
-        for text in check_fields(request.query.get("fieldValidation"), resource, body, patch_type=patch_type):
+        kept, warnings = decode_fields(
+            request.query.get("fieldValidation"), resource, body, patch_type=patch_type
+        )
+        for text in warnings:
             warn(text)
-        return drop_unknown_builtin_fields(resource, body, patch_type=patch_type)
+        return kept
 
     def _exists(self, target: Target) -> bool:
         resource = self.api.resource(target.gvr)
@@ -448,9 +457,6 @@ class HTTPFrontend:
             return json.loads(raw or b"null")
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"the request body is not valid JSON or YAML: {exc}") from exc
-        except RecursionError as exc:
-            # Block-style YAML nests without brackets, so _check_depth cannot see how deep it goes.
-            raise errors.bad_request(f"the request body nests too deeply: {_EXCEEDED_DEPTH}") from exc
 
     async def _no_containers(self, target: Target) -> APIError:
         """The answer to ``kubectl logs/exec/attach/port-forward``: the pod may exist, no container does."""
@@ -488,6 +494,11 @@ _STREAM_VERBS = {
     "attach": "attach to",
     "port-forward": "forward ports to",
 }
+
+_TOO_DEEP = (
+    "the request body nests too deeply for the embedded cluster, which handles objects a few hundred levels "
+    "deep (Kubernetes takes up to 10,000): flatten the object, or use a real cluster for it"
+)
 
 MAX_JSON_DEPTH = 10_000
 """How deeply a request body may nest objects and arrays: the limit of Kubernetes' JSON decoders (Go's

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -54,21 +53,6 @@ CORE_CONTROLLERS: tuple[Controller, ...] = (
     run_garbage_collector,
     run_crd_cleanup,
 )
-
-
-# Kubernetes accepts objects nested up to 10,000 levels (lws.sim.http.MAX_JSON_DEPTH). The pipeline walks
-# objects recursively (decoding, cloning, defaulting, comparing, encoding), a few Python frames per level, so
-# the interpreter's recursion limit must allow that many frames, and the cluster's thread gets a stack big
-# enough for the C-level recursion of json and of comparisons (address space only: untouched pages cost
-# nothing).
-_RECURSION_LIMIT = 50_000
-_THREAD_STACK_BYTES = 256 * 1024 * 1024
-
-
-def _allow_deep_objects() -> None:
-    """Raise the interpreter's recursion limit (never lower it) so deep objects decode and encode."""
-    if sys.getrecursionlimit() < _RECURSION_LIMIT:
-        sys.setrecursionlimit(_RECURSION_LIMIT)
 
 
 class ClusterError(RuntimeError):
@@ -148,15 +132,10 @@ class EmbeddedCluster:
         if self._thread is not None:
             raise ClusterError("the embedded cluster is already running")
         self._forget_last_start()
-        _allow_deep_objects()
         self._thread = threading.Thread(
             target=self._thread_main, name=f"lws-sim:{self._requested_port}", daemon=True
         )
-        previous_stack = threading.stack_size(_THREAD_STACK_BYTES)
-        try:
-            self._thread.start()
-        finally:
-            threading.stack_size(previous_stack)
+        self._thread.start()
         if not self._started.wait(timeout):
             raise ClusterError(f"the embedded cluster did not start within {timeout}s")
         if self._startup_error is not None:
