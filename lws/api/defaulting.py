@@ -53,6 +53,15 @@ def default_lws(obj: Mapping[str, Any], *, namespace: str | None = None) -> dict
     return lws
 
 
+def default_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a ``leaderWorkerTemplate`` with the CRD schema's defaults applied (its pod templates'
+    included, e.g. a container port's ``protocol: TCP``); ``template`` is never changed."""
+    schema = _schema()["properties"]["spec"]["properties"]["leaderWorkerTemplate"]
+    defaulted = copy.deepcopy(dict(template))
+    apply_defaults(schema, defaulted)
+    return defaulted
+
+
 def _default_namespace(lws: dict[str, Any], namespace: str | None) -> None:
     metadata = lws.setdefault("metadata", {})
     if isinstance(metadata, dict) and not metadata.get("namespace"):

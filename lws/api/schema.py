@@ -5,9 +5,10 @@ type, enum and required-field checks of ``lws validate`` (:mod:`lws.api.validati
 structure, so they cannot drift apart. Field names, types, defaults, enums and ranges are upstream's
 (kubernetes-sigs/lws, api/leaderworkerset/v1), so existing manifests apply unchanged.
 
-Pod templates keep only their metadata typed; their ``spec`` is an object whose fields the API server keeps
-as they are (``x-kubernetes-preserve-unknown-fields``): the pod API validates pods when they are created,
-and embedding the 17,000-line PodSpec schema would buy nothing but size.
+Pod templates and volume claim templates embed the whole ``core/v1`` schema, as upstream's CRD does, so
+the API server rejects a malformed pod template when the LeaderWorkerSet is written rather than when a
+StatefulSet made from it is refused. That schema is generated from Kubernetes' published OpenAPI document
+(:mod:`lws.api.pod_schema`), never written by hand.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from lws.api import constants as c
+from lws.api.pod_schema import (
+    claim_spec_schema,
+    claim_status_schema,
+    embedded_metadata,
+    pod_spec_schema,
+    source_info,
+)
 from lws.k8s.structural import INT_OR_STRING, LIST_MAP_KEYS, LIST_TYPE, PRESERVE_UNKNOWN
 
 Schema = dict[str, Any]
@@ -106,30 +114,26 @@ def array(description: str, items: Schema, *, map_keys: Sequence[str] = ()) -> S
 
 def _embedded_metadata(what: str) -> Schema:
     # As upstream: only the metadata fields that make sense in an embedded template are kept.
-    return obj(
-        f"Standard object metadata of the {what}; only these fields are kept.",
-        {
-            "annotations": string_map("Annotations copied to the objects created from this template."),
-            "finalizers": array("Finalizers of the objects created from this template.", {"type": "string"}),
-            "labels": string_map("Labels copied to the objects created from this template."),
-            "name": {"type": "string", "description": "Ignored: names are derived from the LeaderWorkerSet."},
-            "namespace": {"type": "string", "description": "Ignored: objects live in the LeaderWorkerSet's."},
-        },
-    )
+    return embedded_metadata(f"Standard object metadata of the {what}; only these fields are kept.", what)
 
 
 def _pod_template(description: str) -> Schema:
-    return obj(
-        description,
-        {
-            "metadata": _embedded_metadata("pods"),
-            "spec": open_object(
-                "The pod spec (core/v1 PodSpec). Validated by the pod API when the pods are created; "
-                "the operator adds labels, annotations, environment variables and, for some settings, "
-                "affinity terms."
-            ),
-        },
+    spec = pod_spec_schema()
+    spec["description"] = (
+        "The pod spec (core/v1 PodSpec, schema of Kubernetes "
+        f"{_release()}). The operator adds labels, annotations, environment variables and, for some "
+        "settings, affinity terms."
     )
+    return obj(description, {"metadata": _embedded_metadata("pods"), "spec": spec})
+
+
+def _release() -> str:
+    return source_info()["kubernetes"]
+
+
+def _described(schema: Schema, description: str) -> Schema:
+    schema["description"] = description
+    return schema
 
 
 def condition(owner: str = "LeaderWorkerSet") -> Schema:
@@ -255,8 +259,10 @@ def spec_schema(*, startup_policies: Sequence[str], restart_policies: Sequence[s
                         "apiVersion": {"type": "string", "description": "APIVersion of the claim."},
                         "kind": {"type": "string", "description": "Kind of the claim."},
                         "metadata": _embedded_metadata("claims"),
-                        "spec": open_object("The claim spec (core/v1 PersistentVolumeClaimSpec)."),
-                        "status": open_object("Unused in a template."),
+                        "spec": _described(
+                            claim_spec_schema(), "The claim spec (core/v1 PersistentVolumeClaimSpec)."
+                        ),
+                        "status": _described(claim_status_schema(), "Unused in a template."),
                     },
                 ),
             ),

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lws.api import constants as c
+from lws.api.defaulting import default_template
 
 _PATCH = "$patch"
 _ANNOTATIONS_KEY = "podTemplateAnnotations"
@@ -99,12 +100,26 @@ def same_revision(current: Mapping[str, Any], stored: Mapping[str, Any]) -> bool
     """Whether a stored payload describes the same groups as the current one.
 
     Compares canonical bytes, so a revision written by another controller (or an older version of this one)
-    with different key order or explicit nulls still matches. A stored payload without
+    with different key order, explicit nulls or CRD defaults left out still matches. A stored payload without
     ``podTemplateAnnotations`` is compared on the spec alone.
     """
     if _ANNOTATIONS_KEY not in stored:
         current = {k: v for k, v in current.items() if k != _ANNOTATIONS_KEY}
-    return canonical_json(_strip_patch(current)) == canonical_json(_strip_patch(stored))
+    return canonical_json(_normalised(current)) == canonical_json(_normalised(stored))
+
+
+def _normalised(payload: Mapping[str, Any]) -> Any:
+    """The payload without ``$patch`` markers and with the CRD's template defaults filled in.
+
+    A revision written before the CRD declared a default (the pod schema's ``protocol: TCP`` on a port,
+    say) describes the same groups as the template the API server now returns with that default in it:
+    without this, upgrading the CRD would roll every group."""
+    stripped = _strip_patch(payload)
+    spec = stripped.get("spec") if isinstance(stripped, Mapping) else None
+    if isinstance(spec, Mapping) and isinstance(spec.get("leaderWorkerTemplate"), Mapping):
+        template = default_template(spec["leaderWorkerTemplate"])
+        return {**stripped, "spec": {**spec, "leaderWorkerTemplate": template}}
+    return stripped
 
 
 def _strip_patch(obj: Any) -> Any:

@@ -3,6 +3,7 @@ defaults; every default valid under its own schema (the API server refuses a CRD
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from lws.api import constants as c
 from lws.api.crd import CRD_FILE_NAME, build_crd, crd_yaml
+from lws.api.pod_schema import ROOTS, closure, definitions, extract, render, source_info
 from lws.api.schema import INT_OR_STRING, LIST_MAP_KEYS, PRESERVE_UNKNOWN
 from lws.api.structural import check
 from lws.cli.main import cli
@@ -100,9 +102,18 @@ def test_defaults_are_upstreams(crd: dict[str, Any], path: tuple[str, ...], defa
     assert schema_at(crd, *path)["default"] == default
 
 
+def _embedded_core_v1(path: str) -> bool:
+    return any(
+        path.startswith(f"spec.leaderWorkerTemplate.{t}")
+        for t in ("leaderTemplate.spec.", "workerTemplate.spec.", "volumeClaimTemplates[].")
+    )
+
+
 def test_only_upstream_defaults_are_declared(crd: dict[str, Any]) -> None:
     # networkConfig and a missing rollingUpdateConfiguration are the webhook's to default, not the schema's.
-    declared = {path for path, node in walk(schema_at(crd)) if "default" in node}
+    declared = {
+        path for path, node in walk(schema_at(crd)) if "default" in node and not _embedded_core_v1(path)
+    }
     assert declared == {
         "spec.replicas",
         "spec.startupPolicy",
@@ -198,7 +209,7 @@ def test_required_fields_are_upstreams(
 
 
 @pytest.mark.parametrize("template", ["leaderTemplate", "workerTemplate"])
-def test_pod_templates_keep_typed_metadata_and_an_open_spec(crd: dict[str, Any], template: str) -> None:
+def test_pod_templates_keep_upstreams_template_metadata(crd: dict[str, Any], template: str) -> None:
     node = schema_at(crd, "spec", "leaderWorkerTemplate", template)
     assert set(node["properties"]["metadata"]["properties"]) == {
         "annotations",
@@ -207,17 +218,13 @@ def test_pod_templates_keep_typed_metadata_and_an_open_spec(crd: dict[str, Any],
         "name",
         "namespace",
     }
-    assert node["properties"]["spec"] == {
-        "type": "object",
-        PRESERVE_UNKNOWN: True,
-        "description": node["properties"]["spec"]["description"],
-    }
 
 
-def test_volume_claim_templates_are_objects_with_open_specs(crd: dict[str, Any]) -> None:
+def test_volume_claim_templates_embed_the_claim_schema(crd: dict[str, Any]) -> None:
     vcts = schema_at(crd, "spec", "leaderWorkerTemplate", "volumeClaimTemplates")
     assert vcts["type"] == "array"
-    assert vcts["items"]["properties"]["spec"][PRESERVE_UNKNOWN] is True
+    assert PRESERVE_UNKNOWN not in vcts["items"]["properties"]["spec"]
+    assert vcts["items"]["properties"]["status"]["properties"]["phase"]["type"] == "string"
 
 
 def test_status_has_upstream_fields_and_the_group_restarts_extension(crd: dict[str, Any]) -> None:
@@ -275,11 +282,13 @@ def test_every_default_is_valid_under_its_own_schema(crd: dict[str, Any]) -> Non
             assert check(node, node["default"], path) == [], path
 
 
-def test_list_map_keys_are_required_scalars(crd: dict[str, Any]) -> None:
+def test_list_map_keys_are_required_or_defaulted_scalars(crd: dict[str, Any]) -> None:
+    # The API server refuses a CRD whose list-map key may be missing (ports' protocol defaults to TCP).
     for path, node in walk(schema_at(crd)):
         for key in node.get(LIST_MAP_KEYS, ()):
-            assert key in node["items"]["required"], path
-            assert node["items"]["properties"][key]["type"] in ("string", "integer"), path
+            item = node["items"]
+            assert key in item.get("required", ()) or "default" in item["properties"][key], path
+            assert item["properties"][key]["type"] in ("string", "integer"), path
 
 
 def test_every_field_is_described_for_kubectl_explain(crd: dict[str, Any]) -> None:
@@ -295,3 +304,56 @@ def test_yaml_output_round_trips(crd: dict[str, Any]) -> None:
     text = crd_yaml(crd)
     assert text.startswith("# ")
     assert yaml.safe_load(text) == crd
+
+
+def test_pod_templates_embed_the_published_pod_spec_schema_as_upstreams_crd_does(crd: dict[str, Any]) -> None:
+    for template in ("leaderTemplate", "workerTemplate"):
+        spec = schema_at(crd, "spec", "leaderWorkerTemplate", template, "spec")
+        assert spec["required"] == ["containers"]
+        assert PRESERVE_UNKNOWN not in spec, "typed: unknown fields are pruned, wrong types refused"
+        containers = spec["properties"]["containers"]
+        assert (containers[LIST_MAP_KEYS], containers["x-kubernetes-list-type"]) == (["name"], "map")
+        container = containers["items"]
+        assert container["required"] == ["name"] and "default" not in container["properties"]["name"]
+        ports = container["properties"]["ports"]
+        assert ports[LIST_MAP_KEYS] == ["containerPort", "protocol"]
+        assert ports["items"]["properties"]["protocol"]["default"] == "TCP", "a +default marker"
+        assert "default" not in ports["items"]["properties"]["containerPort"], "required: no zero default"
+        limits = container["properties"]["resources"]["properties"]["limits"]["additionalProperties"]
+        assert limits[INT_OR_STRING] is True and limits["pattern"].startswith("^(\\+|-)?")
+        assert "default" not in container["properties"]["resources"], "no {} defaults on structs"
+        metadata = spec["properties"]["volumes"]["items"]["properties"]["ephemeral"]["properties"][
+            "volumeClaimTemplate"
+        ]["properties"]["metadata"]
+        assert set(metadata["properties"]) == {"annotations", "finalizers", "labels", "name", "namespace"}
+    claim = schema_at(crd, "spec", "leaderWorkerTemplate", "volumeClaimTemplates", "[]", "spec")
+    assert "accessModes" in claim["properties"] and PRESERVE_UNKNOWN not in claim
+    pod_defaults = {
+        path.rsplit(".", 1)[-1]
+        for path, node in walk(schema_at(crd))
+        if "default" in node and _embedded_core_v1(path)
+    }
+    assert {"protocol", "fsType", "name", "service", "optional"} <= pod_defaults
+
+
+def test_the_embedded_schema_comes_verbatim_from_a_published_kubernetes_document() -> None:
+    info = source_info()
+    assert info["kubernetes"] == "v1.37.2"
+    assert info["document"] == "api/openapi-spec/v3/api__v1_openapi.json" and len(info["sha256"]) == 64
+    schemas = definitions()
+    assert closure(schemas, ROOTS) == dict(schemas), "closed under $ref, and nothing else in it"
+    document = json.dumps({"components": {"schemas": dict(schemas)}}).encode()
+    assert render(extract(document, "v1.37.2", info["document"]))[-2:] == "}\n"
+    assert extract(document, "v1.37.2", info["document"])["schemas"] == dict(schemas)
+
+
+def test_extraction_keeps_only_what_the_roots_reach() -> None:
+    document = {
+        "A": {"properties": {"b": {"$ref": "#/components/schemas/B"}}},
+        "B": {"properties": {"c": {"allOf": [{"$ref": "#/components/schemas/C"}]}}},
+        "C": {"type": "string"},
+        "unrelated": {"type": "integer"},
+    }
+    assert list(closure(document, ["A"])) == ["A", "B", "C"]
+    with pytest.raises(KeyError, match="D is referenced but not defined"):
+        closure({"A": {"$ref": "#/components/schemas/D"}}, ["A"])

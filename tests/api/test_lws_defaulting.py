@@ -165,15 +165,22 @@ def test_missing_metadata_gets_a_namespace_only() -> None:
     assert default_lws({"kind": "LeaderWorkerSet"})["metadata"] == {"namespace": "default"}
 
 
-def test_pod_templates_are_kept_as_written() -> None:
+def test_pod_templates_are_defaulted_by_the_embedded_pod_schema_as_the_api_server_does() -> None:
     template = {
         "metadata": {"creationTimestamp": None},
-        "spec": {"containers": None, "weird": [None, {"a": None}]},
+        "spec": {
+            "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}], "env": None}],
+            "weird": [None, {"a": None}],
+        },
     }
     obj = make_lws(spec={"leaderWorkerTemplate": {"workerTemplate": template, "leaderTemplate": template}})
     defaulted = spec_of(obj)["leaderWorkerTemplate"]
-    assert defaulted["workerTemplate"] == template
-    assert defaulted["leaderTemplate"] == template
+    for name in ("workerTemplate", "leaderTemplate"):
+        spec = defaulted[name]["spec"]
+        [container] = spec["containers"]
+        assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}], "upstream's +default marker"
+        assert "env" not in container, "a null known field is dropped"
+        assert spec["weird"] == [None, {"a": None}], "unknown fields are left for validation to report"
 
 
 def test_null_known_fields_are_dropped_as_the_api_server_does() -> None:
