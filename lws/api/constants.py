@@ -142,3 +142,8 @@ DNS1035_LABEL_MAX: Final = 63
 # The StatefulSet controller labels each pod with controller-revision-hash = "<sts-name>-<hash>", where the
 # hash is at most 10 characters; that label value must fit in 63 characters (upstream issue #410).
 STS_REVISION_HASH_MAX_LEN: Final = 10
+
+#: How many objects and arrays deep a manifest may nest. A LeaderWorkerSet's deepest fields (a pod
+#: affinity's label selector values) are about 15 levels down; anything far deeper is not one of ours, and
+#: is refused before any code that recurses (parsing, defaulting, copying, diffing) could run out of stack.
+MAX_NESTING: Final = 100

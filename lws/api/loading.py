@@ -27,6 +27,7 @@ import yaml
 from lws.api import constants as c
 from lws.api.disaggregated import constants as ds_constants
 from lws.api.errors import FieldError
+from lws.k8s.json_types import format_path, too_deep_in_text
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "<stdin>"
@@ -274,6 +275,17 @@ def _documents(text: str, source: str, errors: list[LoadError]) -> Iterator[tupl
     """Yield (index, first line, value) for every non-empty document; syntax errors go to ``errors``."""
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        deep = too_deep_in_text(text, c.MAX_NESTING)
+        if deep is not None:
+            # Refused before parsing: a parser recurses, and no manifest of ours nests anywhere near this.
+            errors.append(
+                LoadError(
+                    source,
+                    f"{format_path(deep) or '(root)'}: nests more than {c.MAX_NESTING} objects and arrays "
+                    "deep; no LeaderWorkerSet field goes that deep: remove what is nested under it",
+                )
+            )
+            return
         try:
             value = json.loads(text)
         except (ValueError, RecursionError):

@@ -41,6 +41,7 @@ from lws.api.names import (
 )
 from lws.api.schema import INT32_MAX, INT32_MIN, Schema, leaderworkerset_schema
 from lws.api.structural import check, join, type_error
+from lws.k8s.json_types import format_path, too_deep
 
 SPEC: Final = "spec"
 REPLICAS: Final = "spec.replicas"
@@ -107,6 +108,18 @@ def validate_lws(
         old_spec = old.get("spec")
         errors.extend(_validate_update(spec, old_spec if isinstance(old_spec, Mapping) else {}))
     return errors
+
+
+def nesting_error(obj: Any, *, limit: int = c.MAX_NESTING) -> FieldError | None:
+    """An error naming where ``obj`` nests deeper than ``limit`` levels, or ``None`` (never recurses)."""
+    path = too_deep(obj, limit)
+    if path is None:
+        return None
+    return FieldError(
+        format_path(path) or "(root)",
+        f"nests more than {limit} objects and arrays deep; no LeaderWorkerSet field goes that deep: remove "
+        "what is nested under it",
+    )
 
 
 @lru_cache(maxsize=16)

@@ -567,7 +567,11 @@ class Cluster:
                 response.release()
             if response.status >= 400:
                 raise from_response(
-                    response.status, data, what=_describe(call), retry_after=response.header("Retry-After")
+                    response.status,
+                    data,
+                    what=_describe(call),
+                    retry_after=response.header("Retry-After"),
+                    verb=call.verb,
                 )
             if not data:
                 return {}

@@ -25,6 +25,7 @@ class ApiError(Exception):
         reason: str = "",
         details: dict[str, Any] | None = None,
         retry_after: float | None = None,
+        verb: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -32,6 +33,8 @@ class ApiError(Exception):
         self.details = details or {}
         #: Seconds the server asked us to wait before trying again (``Retry-After``), if it said.
         self.retry_after = retry_after
+        #: The request's verb (``get``, ``create``, ``apply``...), when the client made it.
+        self.verb = verb
 
     @property
     def retryable(self) -> bool:
@@ -64,7 +67,7 @@ class Gone(ApiError):
 
 
 def from_response(
-    status: int, body: str | bytes | None, *, what: str, retry_after: str | None = None
+    status: int, body: str | bytes | None, *, what: str, retry_after: str | None = None, verb: str = ""
 ) -> ApiError:
     """Turn an error reply into the matching exception; ``what`` names the request for the message.
 
@@ -94,7 +97,12 @@ def from_response(
     elif status == 410:
         cls = Gone
     return cls(
-        full, status=status, reason=reason, details=details, retry_after=_retry_after(retry_after, details)
+        full,
+        status=status,
+        reason=reason,
+        details=details,
+        retry_after=_retry_after(retry_after, details),
+        verb=verb,
     )
 
 

@@ -5,15 +5,18 @@ The handlers in :mod:`lws.controller.handlers` only translate between kopf and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lws.api import constants as c
 from lws.api.errors import FieldError
+from lws.api.validation import nesting_error
 from lws.core import admission
 from lws.core.pod_mutation import PodAdmissionError, mutate_pod
 from lws.hooks.manager import Hooks, PluginError
+from lws.k8s.json_types import format_path, too_deep_in_text
 
 
 class Denied(Exception):
@@ -42,8 +45,16 @@ def invalid_message(obj: Mapping[str, Any], errors: Sequence[FieldError]) -> str
     return f'{c.KIND}.{c.GROUP} "{name}" is invalid: {listed}'
 
 
+def _refuse_too_deep(obj: Mapping[str, Any]) -> None:
+    """Over-deep input is refused before anything recurses into it (a RecursionError would be a 500)."""
+    error = nesting_error(obj)
+    if error is not None:
+        raise Denied(invalid_message(obj, [error]), 422)
+
+
 def default_set(obj: Mapping[str, Any], hooks: Hooks, *, namespace: str | None) -> Mutation:
     """The mutating LeaderWorkerSet webhook: upstream's defaults, then the plugins'."""
+    _refuse_too_deep(obj)
     try:
         return Mutation(admission.default(obj, hooks, namespace=namespace))
     except PluginError as exc:
@@ -52,6 +63,7 @@ def default_set(obj: Mapping[str, Any], hooks: Hooks, *, namespace: str | None) 
 
 def validate_set(obj: Mapping[str, Any], old: Mapping[str, Any] | None, hooks: Hooks) -> None:
     """The validating LeaderWorkerSet webhook: every broken rule in one 422 denial."""
+    _refuse_too_deep(obj)
     try:
         errors = admission.validate(obj, old, hooks)
     except PluginError as exc:
@@ -68,3 +80,35 @@ def mutate_group_pod(pod: Mapping[str, Any], hooks: Hooks, *, namespace: str) ->
         raise Denied(str(exc), 400) from exc
     except PluginError as exc:
         raise Denied(str(exc), 500) from exc
+
+
+_REVIEW_UID = re.compile(r'"uid"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_REVIEW_VERSION = re.compile(r'"apiVersion"\s*:\s*"(admission\.k8s\.io/[^"]+)"')
+
+
+def refuse_too_deep_review(text: str) -> dict[str, Any] | None:
+    """The AdmissionReview answer refusing a request whose object nests deeper than any of ours, or
+    ``None``. Judged on the raw text, before it is parsed: parsing such a body may itself exhaust the stack.
+
+    The API server sends ``request.uid`` first (Go's field order), so the first ``uid`` is the request's.
+    """
+    path = too_deep_in_text(text, c.MAX_NESTING + 2)  # + the review's own levels: request.object
+    if path is None:
+        return None
+    uid = _REVIEW_UID.search(text)
+    version = _REVIEW_VERSION.search(text)
+    where = path[2:] if path[:1] == ["request"] and len(path) > 2 else path
+    message = (
+        f"the object is invalid: {format_path(where) or '(root)'}: Invalid value: nests more than "
+        f"{c.MAX_NESTING} objects and arrays deep; no LeaderWorkerSet field goes that deep: remove what is "
+        "nested under it"
+    )
+    return {
+        "apiVersion": version.group(1) if version else "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {
+            "uid": uid.group(1) if uid else "",
+            "allowed": False,
+            "status": {"code": 422, "reason": "Invalid", "message": message},
+        },
+    }

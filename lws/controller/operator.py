@@ -49,7 +49,7 @@ from lws.cluster.resources import (
 )
 from lws.cluster.tls import CertificateFilesError, ServingTLS
 from lws.cluster.webhooks import Endpoint, WebhookRegistrar
-from lws.controller import handlers, instrumentation
+from lws.controller import handlers, instrumentation, refusals
 from lws.controller.context import Telemetry, hook_observer, reconciling
 from lws.controller.deps import (
     BY_GROUP,
@@ -136,6 +136,7 @@ class Operator:
         self.webhook_tls: ServingTLS | None = None
         #: The LeaderWorkerSetOperator named cluster, honoured (once connected).
         self.management: ManagementWatch | None = None
+        self._refused: refusals.Refusals | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -620,22 +621,35 @@ class Operator:
                 raise
             except Exception as exc:
                 delay = self.queue.add_rate_limited(key)
-                level = logging.WARNING if self.queue.failures(key) < 5 else logging.ERROR
-                ctx.log.log(
-                    level,
-                    "reconcile failed (retrying in %.2fs): %s",
-                    delay,
-                    exc,
-                    exc_info=level >= logging.ERROR,
-                )
+                refused = refusals.refusal(exc)
+                if refused is not None:
+                    # The API server said no to what we asked: the set says why, no traceback (it is not
+                    # our fault), and the key is retried with backoff in case the refusal goes away.
+                    ctx.log.warning("refused (retrying in %.2fs): %s", delay, exc)
+                    await self._refusals(deps).failed(key, refused)
+                else:
+                    level = logging.WARNING if self.queue.failures(key) < 5 else logging.ERROR
+                    ctx.log.log(
+                        level,
+                        "reconcile failed (retrying in %.2fs): %s",
+                        delay,
+                        exc,
+                        exc_info=level >= logging.ERROR,
+                    )
                 self.telemetry.reconcile_done(ctx.span, key, "error", time.monotonic() - start)
                 return
+        await self._refusals(deps).passed(key)
         self.queue.forget(key)
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
         self.telemetry.reconcile_done(
             ctx.span, key, "requeue" if result.requeue_after else "success", time.monotonic() - start
         )
+
+    def _refusals(self, deps: Deps) -> refusals.Refusals:
+        if self._refused is None:
+            self._refused = refusals.Refusals(deps)
+        return self._refused
 
     async def _synced(self) -> None:
         assert self.deps is not None

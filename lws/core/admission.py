@@ -12,7 +12,7 @@ from typing import Any
 from lws.api.defaulting import default_lws
 from lws.api.errors import FieldError
 from lws.api.model import LeaderWorkerSet
-from lws.api.validation import validate_lws
+from lws.api.validation import nesting_error, validate_lws
 from lws.hooks.manager import Hooks
 
 
@@ -42,6 +42,12 @@ def validate(obj: Mapping[str, Any], old: Mapping[str, Any] | None, hooks: Hooks
 def admit(
     obj: Mapping[str, Any], old: Mapping[str, Any] | None, hooks: Hooks, *, namespace: str | None = None
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Default, then validate: what the two webhooks do in sequence on CREATE and UPDATE."""
+    """Default, then validate: what the two webhooks do in sequence on CREATE and UPDATE.
+
+    An object nested deeper than any LeaderWorkerSet is refused first, naming where (see
+    :func:`lws.api.validation.nesting_error`): the steps after it recurse into the object."""
+    too_deep = nesting_error(obj)
+    if too_deep is not None:
+        return dict(obj), [too_deep]
     defaulted = default(obj, hooks, namespace=namespace)
     return defaulted, validate(defaulted, old, hooks)

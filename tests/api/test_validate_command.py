@@ -191,3 +191,44 @@ def test_arbitrary_input_never_ends_in_a_traceback(text: str) -> None:
     lines = result.stderr.splitlines()
     assert all(line.startswith(("error: ", "note: ", "ok: ")) for line in lines), lines
     assert (result.exit_code == 1) == any(line.startswith("error: ") for line in lines)
+
+
+def _deep_json(depth: int) -> str:
+    """A LeaderWorkerSet whose pod template nests ``depth`` objects under ``x``, written out by hand
+    (json.dumps itself recurses)."""
+    head = (
+        '{"apiVersion":"leaderworkerset.x-k8s.io/v1","kind":"LeaderWorkerSet","metadata":{"name":"deep"},'
+        '"spec":{"leaderWorkerTemplate":{"workerTemplate":{"spec":{"containers":[{"name":"c","image":"i"}],'
+        '"x":'
+    )
+    return head + '{"a":' * depth + "{}" + "}" * depth + "}}}}}"
+
+
+@pytest.mark.parametrize("depth", [150, 900, 5_000, 50_000])
+def test_deep_nesting_is_an_error_naming_the_field_never_a_traceback(depth: int) -> None:
+    """Issue 10, bug 7: past a few hundred levels the answer was 'nested too deeply to check', or a
+    RecursionError in code that recursed; the error now says where, whatever the depth."""
+    result = run("-f", "-", stdin=_deep_json(depth))
+    assert result.exit_code == 1, result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ") and "spec.leaderWorkerTemplate.workerTemplate.spec.x.a.a" in line
+    assert "nests more than 100 objects and arrays deep" in line
+
+
+def test_deep_nesting_is_refused_by_the_admission_path_itself() -> None:
+    """What the webhooks and `lws render` run: refused before defaulting recurses into it."""
+    from lws.core.admission import admit
+
+    deep: dict[str, object] = {}
+    tip = deep
+    for _ in range(20_000):
+        tip["a"] = {}
+        tip = tip["a"]  # type: ignore[assignment]
+    obj = make_lws()
+    obj["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["x"] = deep
+    _, errors = admit(obj, None, make_hooks())
+    [error] = errors
+    assert (
+        error.path.startswith("spec.leaderWorkerTemplate.workerTemplate.spec.x.a") and "100" in error.detail
+    )

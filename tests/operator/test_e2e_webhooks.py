@@ -3,10 +3,14 @@ validation error in one denial, and a pod webhook that cannot block pods that ar
 
 from __future__ import annotations
 
+import json
+import ssl
+import urllib.request
+
 import pytest
 import yaml
 from e2e_kit import Kube, KubeError, make_lws
-from operator_harness import Private
+from operator_harness import E2E, Private
 
 from lws.api import constants as c
 from lws.cli.manifests import DEFAULT_FILE, packaged
@@ -178,3 +182,42 @@ def test_configurations_created_outside_a_pod_are_removed_by_the_last_replica(pr
     assert all(kube.get(res, None, name) is not None for res, name in _CONFIGS), "second still serves"
     second.stop()
     assert all(kube.get(res, None, name) is None for res, name in _CONFIGS)
+
+
+def _deep_review(depth: int, uid: str) -> bytes:
+    """An AdmissionReview of a LeaderWorkerSet whose pod template nests ``depth`` objects under ``x``
+    (written out by hand: json.dumps itself recurses)."""
+    head = (
+        '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"' + uid + '",'
+        '"kind":{"group":"leaderworkerset.x-k8s.io","version":"v1","kind":"LeaderWorkerSet"},'
+        '"resource":{"group":"leaderworkerset.x-k8s.io","version":"v1","resource":"leaderworkersets"},'
+        '"namespace":"default","operation":"CREATE","userInfo":{"username":"test"},'
+        '"object":{"apiVersion":"leaderworkerset.x-k8s.io/v1","kind":"LeaderWorkerSet",'
+        '"metadata":{"name":"deep","namespace":"default"},"spec":{"leaderWorkerTemplate":{"workerTemplate":'
+        '{"spec":{"containers":[{"name":"c","image":"i"}],"x":'
+    )
+    return (head + '{"a":' * depth + "{}" + "}" * depth + "}}}}}}}").encode()
+
+
+@pytest.mark.sim_only
+@pytest.mark.parametrize("depth", [150, 2_000, 20_000])
+@pytest.mark.parametrize("path", [c.WEBHOOK_PATH_MUTATE_LWS, c.WEBHOOK_PATH_VALIDATE_LWS])
+def test_the_webhooks_deny_deep_nesting_naming_the_field_never_a_500(e2e: E2E, depth: int, path: str) -> None:
+    """Issue 10, bug 7: the mutating webhook failed with RecursionError (a 500) at about 480 levels."""
+    operator = e2e.require_operator().running_operator
+    assert operator.registrar is not None and operator.webhook_url is not None
+    context = ssl.create_default_context(cadata=operator.registrar.own.pem.decode())
+    request = urllib.request.Request(
+        operator.webhook_url + path,
+        data=_deep_review(depth, f"uid-{depth}"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, context=context, timeout=30) as answer:
+        assert answer.status == 200
+        review = json.loads(answer.read())
+    response = review["response"]
+    assert response["uid"] == f"uid-{depth}" and response["allowed"] is False
+    assert response["status"]["code"] == 422
+    assert "spec.leaderWorkerTemplate.workerTemplate.spec.x.a" in response["status"]["message"]
+    assert "nests more than 100 objects and arrays deep" in response["status"]["message"]

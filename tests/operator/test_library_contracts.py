@@ -82,6 +82,14 @@ def test_kopfs_embedding_calls_take_the_arguments_we_pass() -> None:
     )
 
 
+def test_kopfs_per_request_entry_point_is_the_one_we_guard() -> None:
+    """lws.controller.kopf_webhooks overrides kopf.WebhookServer._serve (the one private hook: kopf parses
+    each body before any middleware runs); kopf must still call it per request, as a static method."""
+    assert isinstance(inspect.getattr_static(kopf.WebhookServer, "_serve"), staticmethod)
+    assert list(inspect.signature(kopf.WebhookServer._serve).parameters) == ["fn", "request"]
+    assert "self._serve(fn, request)" in inspect.getsource(kopf.WebhookServer.__call__)
+
+
 def test_kopfs_settings_have_every_field_we_set() -> None:
     settings = kopf.OperatorSettings()
     # A misspelt or removed field would be set silently on the dataclass: check each exists first.
