@@ -81,6 +81,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    _print_figures(terminalreporter)
     if _skipped:
         terminalreporter.write_line(
             f"{FORBID_SKIPS_ENV} is set and {len(_skipped)} test(s) were skipped: mark what cannot run in this "
@@ -89,3 +90,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for nodeid in sorted(set(_skipped)):
             terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+def _print_figures(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures tests recorded (``record_property("figures", ...)``): the fuzz and chaos runs'.
+
+    User properties travel from xdist workers with each report, so this works with ``-n``."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == "figures" and getattr(report, "when", "call") == "call"
+    ]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)
