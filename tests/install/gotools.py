@@ -16,6 +16,9 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import yaml
 
 GOMOD = Path(__file__).resolve().parents[1] / "realcluster" / "gomod"
 
@@ -64,3 +67,20 @@ def helm_env(home: Path) -> dict[str, str]:
         HELM_DATA_HOME=str(home / "data"),
     )
     return env
+
+
+def run_helm(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``helm ARGS``, its caches and configuration under ``home``; fails with Helm's own error text."""
+    done = subprocess.run(
+        [str(helm()), *args], capture_output=True, text=True, env=helm_env(home), timeout=300, check=False
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done
+
+
+def helm_template(home: Path, *values: str, namespace: str = "lws-system", release: str = "lws") -> list[Any]:
+    """The objects ``helm template`` renders from ``charts/lws`` with ``values`` (CRDs included)."""
+    chart = GOMOD.parents[2] / "charts" / "lws"
+    out = run_helm("template", release, str(chart), "-n", namespace, "--include-crds", *values, home=home)
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]

@@ -6,14 +6,13 @@ and ``helm upgrade`` then work against the embedded cluster.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from gotools import helm, helm_env
-from install_kit import CHART, kubectl, parse_all
+from gotools import helm_template, run_helm
+from install_kit import CHART, kubectl
 from install_run import apply_sample, available, denied, install_crds, running, scrape, service_monitor_tls
 
 from lws.cli.manifests import Obj, Options, customize, object_key, with_crd
@@ -31,18 +30,8 @@ HELM_LABELS = (
 IMAGE = "registry.example/team/lws-operator"
 
 
-def run_helm(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(helm()), *args], capture_output=True, text=True, env=helm_env(home), timeout=300, check=False
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"helm {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-    return done
-
-
 def template(home: Path, *values: str, namespace: str = "lws-system", release: str = "lws") -> list[Obj]:
-    out = run_helm("template", release, str(CHART), "-n", namespace, "--include-crds", *values, home=home)
-    return parse_all(out.stdout)
+    return helm_template(home, *values, namespace=namespace, release=release)
 
 
 def without_helm_labels(objects: list[Obj], *, release: str = "lws") -> dict[tuple[str, str, str, str], Obj]:
