@@ -14,6 +14,14 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests are deterministic in CI (a fixed seed, so a run can only fail for a reason it will fail
+# for again), and never time-limited: speed is measured by the benchmarks, not asserted, and a loaded
+# 2-core machine must not turn a slow example into a failure. HYPOTHESIS_PROFILE=explore draws new examples.
+settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 pytest_plugins = ["lws.sim.testing"]
 
