@@ -16,7 +16,7 @@ import asyncio
 import builtins
 import datetime
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypedDict, Unpack
 
 from lws.sim import crds, errors, objects, scale
@@ -483,40 +483,48 @@ class APIServer:
         meta = obj["metadata"]
         ns = self._ns(resource, namespace)
         self._check_body_namespace(resource, meta, ns)
-        if not meta.get("name"):
-            if not meta.get("generateName"):
-                raise errors.invalid(
-                    resource.kind,
-                    resource.group,
-                    "",
-                    [
-                        Cause(
-                            "metadata.name",
-                            "FieldValueRequired",
-                            "Required value: name or generateName is required",
-                        )
-                    ],
-                )
-            meta["name"] = self._unused_name(resource, ns, meta["generateName"])
-        name = meta["name"]
-        self._check_namespace_usable(resource, ns, name)
+        if not meta.get("name") and not meta.get("generateName"):
+            raise errors.invalid(
+                resource.kind,
+                resource.group,
+                "",
+                [
+                    Cause(
+                        "metadata.name",
+                        "FieldValueRequired",
+                        "Required value: name or generateName is required",
+                    )
+                ],
+            )
+        requested = str(meta.get("name") or "")
+        self._check_namespace_usable(resource, ns, requested)
         if meta.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         for key in objects.SERVER_OWNED_METADATA:
             meta.pop(key, None)
-        meta["uid"] = objects.new_uid()
-        meta["creationTimestamp"] = objects.now()
-        if resource.tracks_generation:
-            meta["generation"] = 1
         # Defaults count as the writer's (they are applied as the body is decoded); the status the server
-        # resets and then fills in itself does not.
-        self._reset_on_create(resource, obj)
-        self._set_initial_state(resource, obj)
+        # resets and then fills in itself (below, in ``prepare``) does not.
         obj = self._default(resource, obj)
         if not applied:
             obj = self._record_create(resource, obj, manager)
-        attrs = AdmissionAttributes("CREATE", resource, None, ns or None, name, dry_run, None)
-        obj = await self._admit(resource, attrs, obj, None, defaulted=True)
+        attrs = AdmissionAttributes("CREATE", resource, None, ns or None, requested, dry_run, None)
+
+        def prepare(admitted: dict[str, Any]) -> None:
+            # rest.BeforeCreate, which runs after mutating admission and before validation: mutating
+            # webhooks see neither a generated name nor a uid (a generateName pod has no name yet), and the
+            # strategy's PrepareForCreate sees the pod as the webhooks left it (gates they added included).
+            ameta = admitted["metadata"]
+            if not ameta.get("name"):
+                ameta["name"] = self._unused_name(resource, ns, str(ameta.get("generateName") or ""))
+            ameta["uid"] = objects.new_uid()
+            ameta["creationTimestamp"] = objects.now()
+            if resource.tracks_generation:
+                ameta["generation"] = 1
+            self._reset_on_create(resource, admitted)
+            self._set_initial_state(resource, admitted)
+
+        obj = await self._admit(resource, attrs, obj, None, defaulted=True, prepare=prepare)
+        name = obj["metadata"]["name"]
         if self.store.get(resource.storage, ns, name) is not None:
             raise errors.already_exists(resource.plural, resource.group, name)
         if dry_run:
@@ -1051,12 +1059,20 @@ class APIServer:
         old: dict[str, Any] | None,
         *,
         defaulted: bool = False,
+        prepare: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
+        """Mutating admission, then ``prepare`` (what the registry does before validating a create), then
+        validation and validating admission, as kube-apiserver orders them."""
         if not defaulted:
             obj = self._default(resource, obj)
         if self.admission is not None:
             obj = await self.admission.mutate(attrs, obj)
             obj = self._default(resource, obj)
+        if prepare is not None:
+            prepare(obj)
+            obj = self._default(resource, obj)  # the initial status the registry left, filled in
+            # Validating webhooks see the generated name (AdmissionToValidateObjectFunc).
+            attrs = replace(attrs, name=str(obj["metadata"].get("name") or attrs.name))
         self._validate(resource, obj, old, attrs.subresource)
         if self.admission is not None:
             await self.admission.validate(attrs, obj)

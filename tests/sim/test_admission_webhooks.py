@@ -400,3 +400,44 @@ async def test_responses_for_another_request_are_a_failed_call(
     )
     with pytest.raises(APIError, match=r"expected response\.uid"):
         await api.create(PODS, "default", pod())
+
+
+async def test_generated_names_and_pod_preparation_come_after_mutating_admission(
+    api: APIServer, server: WebhookServer, certificates: Certificates
+) -> None:
+    # kube-apiserver runs mutating admission before rest.BeforeCreate: a generateName pod has no name and
+    # no uid yet when mutating webhooks see it (a ReplicaSet's pods), the pod strategy's PrepareForCreate
+    # then sees the gates a webhook added, and validating webhooks see the generated name.
+    async def add_gate(review: dict[str, Any]) -> dict[str, Any]:
+        return answer(
+            review, patch=[{"op": "add", "path": "/spec/schedulingGates", "value": [{"name": "g"}]}]
+        )
+
+    async def allow(review: dict[str, Any]) -> dict[str, Any]:
+        return answer(review)
+
+    await configure(
+        api,
+        MUTATING,
+        "gate",
+        webhook("gate.example.com", server.on("gate", add_gate), certificates.ca_bundle),
+    )
+    await configure(
+        api, VALIDATING, "look", webhook("look.example.com", server.on("look", allow), certificates.ca_bundle)
+    )
+    body = pod()
+    body["metadata"] = {"generateName": "rs-"}
+    created = await api.create(PODS, "default", body)
+
+    name = created["metadata"]["name"]
+    assert name.startswith("rs-") and len(name) == len("rs-") + 5
+    [mutating] = server.reviews["gate"]
+    assert mutating["request"]["name"] == ""
+    assert "name" not in mutating["request"]["object"]["metadata"]
+    assert "uid" not in mutating["request"]["object"]["metadata"]
+    [validating] = server.reviews["look"]
+    assert validating["request"]["name"] == name
+    assert validating["request"]["object"]["metadata"]["name"] == name
+    assert created["spec"]["schedulingGates"] == [{"name": "g"}]
+    scheduled = [c for c in created["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert [(c["status"], c["reason"]) for c in scheduled] == [("False", "SchedulingGated")]
