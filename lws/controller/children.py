@@ -4,7 +4,7 @@ plugin objects (created or applied), each checked against a watched cache on eve
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from lws.cluster.errors import AlreadyExists, Conflict, NotFound
@@ -20,10 +20,22 @@ from lws.hooks.types import ExtraObject
 STALE_OBJECT_RETRY_SECONDS = 1.0
 
 
-async def ensure_service(deps: Deps, ctx: ReconcileContext, service: Mapping[str, Any]) -> bool:
+BeforeCreate = Callable[[], Awaitable[bool]]
+"""Asked before an object is created; ``False`` stops the creation (its owner is going away)."""
+
+
+async def ensure_service(
+    deps: Deps,
+    ctx: ReconcileContext,
+    service: Mapping[str, Any],
+    *,
+    before_create: BeforeCreate | None = None,
+) -> bool:
     """Create ``service`` unless the cache has it; returns whether it was created."""
     meta = service["metadata"]
     if deps.caches.services.get(meta["namespace"], meta["name"]) is not None:
+        return False
+    if before_create is not None and not await before_create():
         return False
     try:
         created = await deps.cluster.create(SERVICES, meta["namespace"], service, ctx=ctx)
@@ -35,7 +47,14 @@ async def ensure_service(deps: Deps, ctx: ReconcileContext, service: Mapping[str
     return True
 
 
-async def ensure_extra(deps: Deps, ctx: ReconcileContext, plugin: str, extra: ExtraObject) -> bool:
+async def ensure_extra(
+    deps: Deps,
+    ctx: ReconcileContext,
+    plugin: str,
+    extra: ExtraObject,
+    *,
+    before_create: BeforeCreate | None = None,
+) -> bool:
     """A plugin's object, checked on every reconcile against the watched cache of its kind: created when
     missing (``create``; never updated, as upstream's PodGroup), or applied when the live object differs
     from what the plugin asks for (``apply``). One deleted out of band is thus created again.
@@ -49,13 +68,13 @@ async def ensure_extra(deps: Deps, ctx: ReconcileContext, plugin: str, extra: Ex
     namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     api_version, kind = str(manifest.get("apiVersion")), str(manifest.get("kind"))
     if api_version == "v1" and kind == "Service" and extra.mode == "create":
-        await ensure_service(deps, ctx, manifest)
+        await ensure_service(deps, ctx, manifest, before_create=before_create)
         return True
     resource = await deps.cluster.resource_for(api_version, kind, ctx=ctx)
     cache = await deps.caches.of(resource)
     live = cache.get(namespace, name)
     if extra.mode == "apply":
-        if needs_apply(manifest, live):
+        if needs_apply(manifest, live) and (before_create is None or await before_create()):
             applied = await deps.cluster.apply(
                 resource, namespace, name, manifest, field_manager=deps.field_manager, ctx=ctx
             )
@@ -71,6 +90,8 @@ async def ensure_extra(deps: Deps, ctx: ReconcileContext, plugin: str, extra: Ex
         with contextlib.suppress(NotFound, Conflict):
             await deps.cluster.delete(resource, namespace, name, preconditions={"uid": uid}, ctx=ctx)
         cache.observe_delete(namespace, name)
+        return False
+    if before_create is not None and not await before_create():
         return False
     try:
         created = await deps.cluster.create(resource, namespace, manifest, ctx=ctx)

@@ -354,14 +354,17 @@ async def _build_group(
     recorded = stored_pod_annotations(revision.get("data") or {})
     pod_annotations = recorded if recorded is not None else deps.hooks.pod_annotations(group_view)
     group = GroupContext(lws=group_view, group_index=index, revision=key, leader_pod=leader)
+    alive = _LeaderCheck(deps, ctx, leader)
 
     for service in desired.group_services(group_view, index, uid_of(leader)):
-        await ensure_service(deps, ctx, service)
+        await ensure_service(deps, ctx, service, before_create=alive)
     pending = [
         plugin
         for plugin, extra in desired.extra_group_objects(group, deps.hooks)
-        if not await ensure_extra(deps, ctx, plugin, extra)
+        if not await ensure_extra(deps, ctx, plugin, extra, before_create=alive)
     ]
+    if alive.gone:
+        return DONE  # the leader is being deleted: build nothing for it (upstream's race guard)
     if pending:
         # An object of the group's previous incarnation was in the way; it is being deleted.
         return Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
@@ -388,6 +391,8 @@ async def _build_group(
         ctx.log.debug("workers of %s held back: %s", leader_name, gate.reason)
         return Result(requeue_after=GATE_RECHECK)
 
+    if not await alive():
+        return DONE
     try:
         body = desired.desired_worker_statefulset(
             group,
@@ -424,6 +429,40 @@ async def _build_group(
         related=pod_ref(leader),
     )
     return DONE
+
+
+class _LeaderCheck:
+    """Whether the leader is alive, read from the API server once per reconcile, before the first object
+    that depends on it is created.
+
+    The caches are fed by separate watches: one may already show a dependent gone (the garbage collector
+    deletes a leader's dependents first when it is deleted in the foreground) while another does not yet
+    show the leader being deleted. A dependent created then would be made for a leader that is going
+    away, and would hold its deletion. Creations are once per group incarnation, so one read each is cheap.
+    """
+
+    def __init__(self, deps: Deps, ctx: ReconcileContext, leader: Obj) -> None:
+        self.deps, self.ctx, self.leader = deps, ctx, leader
+        self.answer: bool | None = None
+
+    @property
+    def gone(self) -> bool:
+        return self.answer is False
+
+    async def __call__(self) -> bool:
+        if self.answer is None:
+            meta = self.leader["metadata"]
+            try:
+                current = await self.deps.cluster.get(PODS, meta["namespace"], meta["name"], ctx=self.ctx)
+            except NotFound:
+                self.deps.caches.pods.observe_delete(meta["namespace"], meta["name"])
+                self.answer = False
+            else:
+                self.deps.caches.pods.observe_write(current)
+                self.answer = uid_of(current) == uid_of(self.leader) and not deleting(current)
+            if not self.answer:
+                self.ctx.log.info("leader %s is gone or being deleted; creating nothing for it", meta["name"])
+        return self.answer
 
 
 def _revision(deps: Deps, lws: LeaderWorkerSet, key: str) -> Obj | None:

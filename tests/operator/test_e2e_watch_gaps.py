@@ -9,18 +9,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from e2e_kit import Kube, make_lws
 from operator_harness import Private
 
 from lws.api import constants as c
-from lws.cluster.resources import LEADERWORKERSETS, STATEFULSETS, Resource
+from lws.cluster.resources import LEADERWORKERSETS, PODS, STATEFULSETS, Resource
 from lws.controller.operator import Operator
 from lws.sim.testing import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
 
 LWS_RESOURCE = f"{c.PLURAL}.{c.GROUP}"
+HOLD = "example.com/hold"
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", False)
 
 
@@ -31,6 +34,15 @@ def _current_version(kube: Kube) -> str:
 
 async def _resync(operator: Operator) -> None:
     operator.resync()
+
+
+async def _statefulsets_settled(operator: Operator, version: str) -> None:
+    """Until the StatefulSet cache has seen ``version`` and the operator has done what that asked for."""
+    assert operator.deps is not None
+    statefulsets = operator.deps.caches.statefulsets
+    async with asyncio.timeout(15):
+        while not statefulsets.has_seen(version) or operator.queue.busy():
+            await asyncio.sleep(0.01)  # a condition poll: the cache and the queue have no change signal
 
 
 def test_a_set_deleted_during_a_watch_gap_is_forgotten_after_the_relist(private: Private) -> None:
@@ -91,3 +103,42 @@ def test_a_restarted_operator_that_leads_before_listing_the_sets_repairs_every_g
     )
     kube.wait_available(ns, "repair", timeout=30)
     faults.clear(slow.id)
+
+
+def test_nothing_is_built_for_a_leader_whose_deletion_the_pod_cache_has_not_seen_yet(
+    private: Private,
+) -> None:
+    """Separate watches: the StatefulSet cache may show a worker StatefulSet gone (foreground deletion
+    removes a leader's dependents first) while the pod cache still shows its leader alive. A worker
+    StatefulSet made then would belong to a leader that is going away and hold up its deletion."""
+    kube, ns, faults = private.kube, "default", private.cluster.faults
+    operator = private.start_operator()
+    kube.create(LEADERWORKERSETS, ns, make_lws("late", replicas=1, size=2))
+    kube.wait_available(ns, "late")
+    # A finalizer of someone else's keeps the leader (and so its name) while it is being deleted.
+    leader = kube.patch(PODS, ns, "late-0", {"metadata": {"finalizers": [HOLD]}})
+
+    # The operator's pod watch goes quiet (it cannot list or watch pods) while the leader is deleted.
+    quiet = faults.inject_error(503, verbs=["list", "watch"], resources=["pods"], times=None)
+    faults.drop_watches()
+    kube.delete(PODS, ns, "late-0", propagation="Foreground")
+    wait_until(
+        lambda: kube.get(STATEFULSETS, ns, "late-0") is None, what="the worker StatefulSet to go first"
+    )
+    mark = operator.request_log.mark()
+    operator.call(_statefulsets_settled(operator.running_operator, _current_version(kube)))
+    made = [c for c in operator.request_log.writes(since=mark) if c.resource == "statefulsets"]
+    assert made == [], "no worker StatefulSet for a leader being deleted"
+    assert kube.get(STATEFULSETS, ns, "late-0") is None
+
+    faults.clear(quiet.id)
+    kube.patch(PODS, ns, "late-0", {"metadata": {"finalizers": None}})
+    wait_until(
+        lambda: (
+            (p := kube.get(PODS, ns, "late-0")) is not None
+            and p["metadata"]["uid"] != leader["metadata"]["uid"]
+        ),
+        timeout=20,
+        what="the old leader to go and a new one to come",
+    )
+    kube.wait_available(ns, "late", timeout=30)
