@@ -634,7 +634,9 @@ class Operator:
                         "reconcile failed (retrying in %.2fs): %s",
                         delay,
                         exc,
-                        exc_info=level >= logging.ERROR,
+                        # An API error's message says what failed and why (verb, object, status); only an
+                        # unexpected exception needs its traceback.
+                        exc_info=level >= logging.ERROR and not isinstance(exc, ApiError),
                     )
                 self.telemetry.reconcile_done(ctx.span, key, "error", time.monotonic() - start)
                 return
