@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from e2e_kit import Kube, make_lws
@@ -63,7 +64,9 @@ class _Churn:
             )
 
 
-def test_a_leader_that_cannot_renew_stops_before_a_standby_takes_over(private: Private) -> None:
+def test_a_leader_that_cannot_renew_stops_before_a_standby_takes_over(
+    private: Private, record_property: Callable[[str, object], None]
+) -> None:
     kube, ns = private.kube, "default"
     lease = settings_for_tests()
     net_a, net_b = ReplicaNetwork(), ReplicaNetwork()
@@ -93,12 +96,14 @@ def test_a_leader_that_cannot_renew_stops_before_a_standby_takes_over(private: P
     renewed = max(s.started for s in net_a.sent if _lease(s.path) and s.is_write and s.succeeded)
     last_write = max(s.started for s in net_a.sent if _leader_work(s))
     overlap = last_write - acquired.started
-    print(
-        f"\nleadership handover (Lease {lease.lease_duration:g}s, renew deadline {lease.renew_deadline:g}s, "
+    summary = (
+        f"leadership handover (Lease {lease.lease_duration:g}s, renew deadline {lease.renew_deadline:g}s, "
         f"retry {lease.retry_period:g}s): the deposed leader's last write began "
         f"{last_write - renewed:.3f}s after its last renewal; the standby's acquisition began "
         f"{acquired.started - renewed:.3f}s after it; overlap {max(overlap, 0.0):.3f}s "
         f"(margin {-overlap:.3f}s)"
     )
+    record_property("figures", summary)
+    print(f"\n{summary}")
     assert last_write - renewed <= lease.renew_deadline + 0.25, "it stopped at its renew deadline"
     assert overlap < 0, f"both replicas wrote as leader for {overlap:.3f}s"
