@@ -71,7 +71,10 @@ class StatefulSetController:
         self.revisions.add_index("controller", _controller_index)
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_owned)
-        self.revisions.add_handler(self._on_owned)
+        # No handler on ControllerRevisions, as kube-controller-manager's StatefulSet controller registers
+        # none (it only lists them): reacting to a revision's deletion recreated it at once for a set
+        # being deleted in the foreground, and the garbage collector, waiting for that set's dependents
+        # to go, deleted it again, for ever.
 
     def _on_set(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         obj = new or old
