@@ -393,9 +393,29 @@ def _describe(kube: Kube, name: str) -> str:
     ]
     statefulsets = [
         f"{s['metadata']['name']}:{(s['spec'].get('updateStrategy') or {}).get('rollingUpdate')}:{s.get('status')}"
+        f"{_deletion(s)}"
         for s in kube.list(STATEFULSETS, NAMESPACE, _selector(name))
     ]
-    return f"generation {obj.get('metadata', {}).get('generation')}, status {obj.get('status')}; pods {pods}; statefulsets {statefulsets}"
+    stuck = [
+        f"{r.kind} {o['metadata']['name']}{_deletion(o)}"
+        for r in (PODS, CONTROLLER_REVISIONS, PODGROUPS, SERVICES)
+        for o in kube.list(r, NAMESPACE)
+        if o["metadata"].get("deletionTimestamp")
+    ]
+    return (
+        f"generation {obj.get('metadata', {}).get('generation')}, status {obj.get('status')}; pods {pods}; "
+        f"statefulsets {statefulsets}; being deleted: {stuck}"
+    )
+
+
+def _deletion(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    if not meta.get("deletionTimestamp"):
+        return ""
+    owners = [f"{r['kind']}/{r['name']}" for r in meta.get("ownerReferences") or []]
+    return (
+        f" (deleting since {meta['deletionTimestamp']}, finalizers {meta.get('finalizers')}, owners {owners})"
+    )
 
 
 def _leftovers(kube: Kube) -> list[str]:
