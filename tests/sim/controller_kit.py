@@ -27,6 +27,22 @@ VOLUMES: GVR = ("", "v1", "persistentvolumes")
 FAST = KubeletConfig(timing=NodeTiming(), max_termination_seconds=0.01, node_eviction_seconds=0.05)
 
 
+class ManualClock:
+    """A kubelet clock that moves only when the test says: each step of a pod's life is then reported
+    on its own, however busy the machine (on the wall clock a stalled loop merges short steps)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward; the kubelets notice at their next look (they re-check a pending pod
+        after the delay they expected, in real time)."""
+        self.now += seconds
+
+
 @dataclass
 class Sim:
     api: APIServer

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from controller_kit import NODES, PODS, Objects, is_ready, running_cluster, wait_for
+from controller_kit import (
+    FAST,
+    NODES,
+    PODS,
+    ManualClock,
+    Objects,
+    Watcher,
+    is_ready,
+    running_cluster,
+    wait_for,
+)
 
 from lws.sim.apiserver import MERGE_PATCH
 from lws.sim.controllers import container_runtime as cr
@@ -34,8 +45,10 @@ def snapshot(pod: dict[str, Any]) -> tuple[Any, ...]:
 
 
 async def test_lifecycle_through_init_containers_start_and_readiness_delays():
+    # The kubelet's clock moves only when the test moves it, so every step is reported on its own.
+    clock = ManualClock()
     timing = NodeTiming(start_delay=0.02, init_delay=0.02, ready_delay=0.02)
-    async with running_cluster(timing=timing) as sim:
+    async with running_cluster(kubelet=replace(FAST, timing=timing, clock=clock)) as sim:
         seen: list[tuple[Any, ...]] = []
 
         def record(objects: Objects) -> None:
@@ -44,17 +57,27 @@ async def test_lifecycle_through_init_containers_start_and_readiness_delays():
                 if not seen or seen[-1] != state:
                     seen.append(state)
 
-        pod = bare_pod("p", initContainers=[{"name": "setup", "image": "busybox:1"}])
-        await sim.api.create(PODS, "default", pod)
-        objects = await wait_for(
-            sim.api, PODS, "default", lambda o: "p" in o and is_ready(o["p"]), on_change=record
-        )
-        # created, bound, then the kubelet's own reports
-        kubelet_states = [s for s in seen if s[1]]
-        assert kubelet_states[0] == ("Pending", ("waiting",), ("waiting",), "False")
-        assert ("Pending", ("running",), ("waiting",), "False") in kubelet_states
-        assert ("Running", ("terminated",), ("running",), "False") in kubelet_states
-        assert kubelet_states[-1] == ("Running", ("terminated",), ("running",), "True")
+        steps = [
+            # created and bound: the kubelet's first report, before the start delay has passed
+            ("Pending", ("waiting",), ("waiting",), "False"),
+            # after the start delay: the init container runs
+            ("Pending", ("running",), ("waiting",), "False"),
+            # after the init delay: initialised, the main container runs, not ready yet
+            ("Running", ("terminated",), ("running",), "False"),
+            # after the readiness delay
+            ("Running", ("terminated",), ("running",), "True"),
+        ]
+        with Watcher(sim.api, PODS, "default", on_change=record) as watcher:
+            pod = bare_pod("p", initContainers=[{"name": "setup", "image": "busybox:1"}])
+            await sim.api.create(PODS, "default", pod)
+            for i, step in enumerate(steps):
+                if i:
+                    clock.advance(0.02)
+                objects = await watcher.until(
+                    lambda o, step=step: "p" in o and snapshot(o["p"]) == step, what=f"the pod to be {step}"
+                )
+        # created, bound, then exactly the kubelet's own reports, one per step
+        assert [s for s in seen if s[1]] == steps
 
         status = objects["p"]["status"]
         node = await sim.api.get(NODES, None, objects["p"]["spec"]["nodeName"])
