@@ -3,57 +3,38 @@ context recorded on the worker StatefulSet."""
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-
 import pytest
-import yaml
-from obs_harness import KUBECTL, ROOT, Cluster, start_traced
-from obs_kit import LWS, STATEFULSETS, attr, children, make_lws, wait_settled
+from obs_harness import NAMESPACES, Cluster, start_traced
+from obs_kit import LWS, PODS, STATEFULSETS, attr, children, make_lws, wait_settled
 from opentelemetry import trace
 
 from lws.observability import attributes as a
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION, context_of
-from lws.sim.runner import EmbeddedCluster
-from lws.sim.testing import skip_if_real_cluster, wait_until
+from lws.sim.apiserver import STRATEGIC_MERGE_PATCH
+from lws.sim.testing import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
 
-#: Pods take seconds to become Ready: time enough to replace the operator while a group is on its way.
-SLOW = {
-    "name": "slow-readiness",
-    "description": "Two nodes whose containers take 3 s to be Ready",
-    "levels": [{"key": "kubernetes.io/hostname", "count": 2, "prefix": "node-"}],
-    "node": {"capacity": {"cpu": "64", "memory": "256Gi", "pods": "110"}},
-    "kubelet": {"startDelaySeconds": 0.05, "readyDelaySeconds": 3},
-}
+#: The leader's readiness gate: the group stays on its way until the test opens it, so the operator can be
+#: replaced mid-way however long that takes.
+HELD = "example.com/held"
 
 
-@pytest.fixture(scope="module")
-def slow_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    skip_if_real_cluster("replacing the operator mid-way")
-    tmp = tmp_path_factory.mktemp("slow")
-    topology = tmp / "topology.yaml"
-    topology.write_text(yaml.safe_dump(SLOW))
-    embedded = EmbeddedCluster(topology=topology, bookmark_interval=0.2).start()
-    kubeconfig = embedded.write_kubeconfig(tmp / "kubeconfig")
-    subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), "apply", "--server-side", "-f", str(ROOT / "crds")],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    try:
-        yield Cluster(embedded, kubeconfig)
-    finally:
-        embedded.stop()
-
-
-def test_a_restarted_operator_continues_the_trace_of_a_group_on_its_way(slow_cluster: Cluster) -> None:
-    first = start_traced(slow_cluster)
+def test_a_restarted_operator_continues_the_trace_of_a_group_on_its_way(cluster: Cluster) -> None:
+    first = start_traced(cluster)
     ns = first.namespace
+    held_leader = {
+        "spec": {
+            "containers": [{"name": "app", "image": "app:1"}],
+            "readinessGates": [{"conditionType": HELD}],
+        }
+    }
     try:
-        first.cluster.sync.create(LWS, ns, make_lws("slow", replicas=1, size=2))
+        first.cluster.sync.create(
+            LWS,
+            ns,
+            make_lws("slow", replicas=1, size=2, leaderWorkerTemplate={"leaderTemplate": held_leader}),
+        )
 
         def recorded() -> str | None:
             for sts in first.cluster.sync.list(STATEFULSETS, ns).get("items") or []:
@@ -72,8 +53,14 @@ def test_a_restarted_operator_continues_the_trace_of_a_group_on_its_way(slow_clu
     lost_root = trace.get_current_span(context).get_span_context()
     assert not [s for s in first.exporter.get_finished_spans() if s.name == "create group"]
 
-    second = start_traced(slow_cluster, namespace=ns)
+    second = start_traced(cluster, namespace=ns)
     try:
+        wait_until(
+            lambda: second.telemetry.open_lifecycles() == {(ns, "slow", 0): "resume"},
+            what="the new operator to find the group on its way",
+        )
+        gate = {"status": {"conditions": [{"type": HELD, "status": "True"}]}}
+        second.cluster.sync.patch(PODS, ns, "slow-0", gate, STRATEGIC_MERGE_PATCH, subresource="status")
         wait_settled(second.cluster, second.operator, ns, "slow")
         wait_until(lambda: not second.telemetry.open_lifecycles(), what="the resumed lifecycle to end")
         spans = second.exporter.get_finished_spans()
@@ -87,3 +74,4 @@ def test_a_restarted_operator_continues_the_trace_of_a_group_on_its_way(slow_clu
         assert second.sample("lws_group_time_to_ready_seconds_count") == 0
     finally:
         second.operator.stop()
+        cluster.embedded.sync.delete(NAMESPACES, None, ns)
