@@ -296,6 +296,8 @@ class PodTimeline:
     #: After each event: every live (not deleting) pod's name and whether it was Running and Ready.
     moments: list[dict[str, bool]] = field(default_factory=list)
     pods: dict[str, Obj] = field(default_factory=dict)
+    #: Every pod object the watch delivered (after the initial listing), in order.
+    delivered: list[Obj] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _listed: threading.Event = field(default_factory=threading.Event)
@@ -307,10 +309,28 @@ class PodTimeline:
             raise AssertionError("the pod watch did not start")
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(15)
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None:
+                self.catch_up()
+        finally:
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join(15)
+
+    def catch_up(self, timeout: float = 30.0) -> None:
+        """Wait until the watch has delivered every change made so far: it holds the pods the API lists,
+        at the versions listed. A watch runs behind the writes it reports, so the timeline is read only
+        after this (leaving the ``with`` block calls it)."""
+
+        def same() -> bool:
+            listed = self.kube.list(PODS, self.namespace, f"{c.SET_NAME_LABEL}={self.set_name}")
+            held = dict(self.pods)
+            return {p["metadata"]["name"]: p["metadata"]["resourceVersion"] for p in listed} == {
+                name: p["metadata"]["resourceVersion"] for name, p in held.items()
+            }
+
+        wait_until(same, timeout=timeout, what=f"the pod watch of {self.set_name} to catch up")
 
     def _record(self) -> None:
         self.views.append(group_view(self.pods, self.size_of))
@@ -342,6 +362,7 @@ class PodTimeline:
                 version = obj["metadata"].get("resourceVersion", version)
                 if event["type"] == "BOOKMARK":
                     continue
+                self.delivered.append(obj)
                 if event["type"] == "DELETED":
                     self.pods.pop(obj["metadata"]["name"], None)
                 else:

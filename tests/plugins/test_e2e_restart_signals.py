@@ -18,7 +18,7 @@ from lws.cluster.resources import LEADERWORKERSETS, PODS
 from lws.hooks.manager import PluginSelection, make_hooks
 from lws.plugin import PolicyRegistry, RestartDecision, RestartEvent, hookimpl, pod_failures
 from lws.sim.testing import wait_until
-from tests.operator.e2e_kit import Kube, make_lws, pod_ready
+from tests.operator.e2e_kit import Kube, PodTimeline, make_lws, pod_ready
 from tests.plugins.plugin_cluster import GPU_RACKS, PluginCluster, running
 
 pytestmark = pytest.mark.e2e
@@ -97,19 +97,24 @@ def test_a_pod_that_is_only_not_ready_reaches_the_policy_which_recreates_its_gro
         leader = kube.get(PODS, ns, "gated-0")
         assert leader is not None
 
-        _report_health(kube, ns, "gated-0-1", False)  # running, no restart, not deleted: only not ready
-        worker = wait_until(
-            lambda: (p := kube.get(PODS, ns, "gated-0-1")) and not pod_ready(p) and p,
-            what="the worker to be not ready",
+        worker_uid = kube.get(PODS, ns, "gated-0-1")["metadata"]["uid"]
+
+        # The policy may recreate the group as soon as it sees the worker not ready: the watch, started
+        # before the report, sees every state the worker went through, that one included (leaving the
+        # block waits for the watch to catch up).
+        with PodTimeline(kube, ns, "gated", size_of=lambda _revision: 2) as timeline:
+            _report_health(kube, ns, "gated-0-1", False)  # running, no restart, not deleted: only not ready
+            wait_until(
+                lambda: (
+                    (p := kube.get(PODS, ns, "gated-0")) is None
+                    or p["metadata"]["uid"] != leader["metadata"]["uid"]
+                    or p["metadata"].get("deletionTimestamp")
+                ),
+                timeout=20,
+                what="the policy to recreate the group",
+            )
+        worker = next(
+            p for p in timeline.delivered if p["metadata"]["uid"] == worker_uid and not pod_ready(p)
         )
         assert [f.kind for f in pod_failures(worker)] == ["not-ready"]
-        wait_until(
-            lambda: (
-                (p := kube.get(PODS, ns, "gated-0")) is None
-                or p["metadata"]["uid"] != leader["metadata"]["uid"]
-                or p["metadata"].get("deletionTimestamp")
-            ),
-            timeout=20,
-            what="the policy to recreate the group",
-        )
         assert ("gated-0-1", ("not-ready",)) in policy.offered
