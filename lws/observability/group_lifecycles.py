@@ -254,7 +254,8 @@ class GroupLifecycles:
                 if closing is not None:
                     ending.append((closing, step.outcome))
             else:
-                self._milestone(self._live.get(group) or (ending[-1][0] if ending else None), step, record)
+                lifecycle = self._live.get(group) or (ending[-1][0] if ending else None)
+                self._milestone(lifecycle, step, record, successor=bool(snap.leader_uid))
         track = self._tracks.setdefault(group, track or GroupTrack())
         track.ready, track.leader_uid, track.leader_ready = snap.ready, snap.leader_uid, snap.leader_ready
         if record.gate_checked:
@@ -264,7 +265,9 @@ class GroupLifecycles:
         self._emit_group(record, ending)
 
     @staticmethod
-    def _milestone(lifecycle: Lifecycle | None, step: Milestone, record: Reconcile) -> None:
+    def _milestone(
+        lifecycle: Lifecycle | None, step: Milestone, record: Reconcile, *, successor: bool
+    ) -> None:
         if lifecycle is None or lifecycle.span is None:
             return
         # What the reconcile found happened before it ran (the event that queued it); what it did, when
@@ -273,9 +276,12 @@ class GroupLifecycles:
         at = record.start_ns
         if step.name == "leader pod created":
             details[a.K8S_POD_UID] = step.detail
-        elif step.name == "leader pod deleted":  # often by this very reconcile: seen by its end
+        elif step.name == "leader pod deleted":
             details[a.K8S_POD_UID] = step.detail
-            at = record.end_ns or at
+            # Often by this very reconcile: seen by its end. When the reconcile already found a successor
+            # (``successor``), the deletion was before it.
+            if not successor:
+                at = record.end_ns or at
         elif step.name == "workers held back":
             details[a.STARTUP_GATE] = step.detail
             at = record.end_ns or at

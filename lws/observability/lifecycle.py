@@ -188,6 +188,10 @@ def group_steps(track: GroupTrack | None, snap: GroupSnapshot, found: GroupFindi
         if current is None and track.leader_uid:
             current = start(Start("recover", "leader pod replaced"))
         if current is not None:
+            if track.leader_uid:
+                # The caches went from the old leader straight to its successor (the events between
+                # were handled by one reconcile): the old one was deleted all the same.
+                steps.append(Milestone("leader pod deleted", track.leader_uid))
             steps.append(Milestone("leader pod created", snap.leader_uid))
     elif track.ready and not snap.ready and current is None:
         current = start(Start("recover", "group not ready"))

@@ -61,7 +61,6 @@ def _live(traced: Traced, name: str) -> None:
         }
     }
     traced.cluster.sync.patch(LWS, ns, name, image, MERGE)
-    wait_until(traced.telemetry.open_lifecycles, what="the rollout to start")
     wait_settled(traced.cluster, traced.operator, ns, name)
     wait_until(lambda: not traced.telemetry.open_lifecycles(), what="the rollout to end")
 

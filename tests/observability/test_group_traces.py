@@ -10,6 +10,7 @@ import pytest
 from obs_harness import Traced
 from obs_kit import (
     LWS,
+    PODS,
     STATEFULSETS,
     attr,
     children,
@@ -29,15 +30,46 @@ from lws.observability import attributes as a
 from lws.observability.lifecycle import TRACEPARENT_ANNOTATION, context_of
 from lws.observability.otlp_json import write_otlp_json
 from lws.observability.timeline import render_timeline
+from lws.sim.apiserver import STRATEGIC_MERGE_PATCH
 from lws.sim.errors import APIError
 from lws.sim.testing import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
 
+#: A readiness gate only the test opens.
+HELD = "example.com/held"
+
 
 def test_a_group_creation_is_one_trace_from_spec_change_to_all_ready(traced: Traced) -> None:
     ns = traced.namespace
-    traced.cluster.sync.create(LWS, ns, make_lws("web", replicas=2, size=2, startupPolicy="LeaderReady"))
+    # The leaders' readiness gate keeps them not Ready until each group's reconcile has held its workers
+    # back (on a busy machine a quick leader could otherwise be Ready before its group's first reconcile).
+    held_leader = {
+        "spec": {
+            "containers": [{"name": "app", "image": "app:1"}],
+            "readinessGates": [{"conditionType": HELD}],
+        }
+    }
+    body = make_lws(
+        "web",
+        replicas=2,
+        size=2,
+        startupPolicy="LeaderReady",
+        leaderWorkerTemplate={"leaderTemplate": held_leader},
+    )
+    traced.cluster.sync.create(LWS, ns, body)
+
+    def held_back() -> set[int]:
+        return {
+            attr(s, a.GROUP_INDEX)
+            for s in traced.exporter.get_finished_spans()
+            if s.name == "reconcile group" and attr(s, a.DECISION) == "hold workers"
+        }
+
+    wait_until(lambda: held_back() == {0, 1}, what="both groups to hold their workers back")
+    gate = {"status": {"conditions": [{"type": HELD, "status": "True"}]}}
+    for leader in ("web-0", "web-1"):
+        traced.cluster.sync.patch(PODS, ns, leader, gate, STRATEGIC_MERGE_PATCH, subresource="status")
     wait_settled(traced.cluster, traced.operator, ns, "web")
     wait_until(lambda: not traced.telemetry.open_lifecycles(), what="the lifecycles to end")
     spans = traced.exporter.get_finished_spans()

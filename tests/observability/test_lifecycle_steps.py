@@ -110,6 +110,13 @@ RECREATE = GroupFindings(restart="recreate", restart_reason="worker w-1-1 restar
             id="recreation: the leader goes",
         ),
         pytest.param(
+            track("recreate", replaces_leader="L1"),
+            NEW_LEADER,
+            GroupFindings(),
+            [Milestone("leader pod deleted", "L1"), Milestone("leader pod created", "L2")],
+            id="recreation: the caches go from the old leader straight to the new one",
+        ),
+        pytest.param(
             track("recreate", leader="", replaces_leader="L1"),
             NEW_READY,
             GroupFindings(workers_created=True),
@@ -146,14 +153,22 @@ RECREATE = GroupFindings(restart="recreate", restart_reason="worker w-1-1 restar
             track(ready=True),
             NEW_LEADER,
             GroupFindings(),
-            [Start("recover", "leader pod replaced"), Milestone("leader pod created", "L2")],
+            [
+                Start("recover", "leader pod replaced"),
+                Milestone("leader pod deleted", "L1"),
+                Milestone("leader pod created", "L2"),
+            ],
             id="leader replaced between two looks",
         ),
         pytest.param(
             track("update", target_revision="r2"),
             NEW_READY,
             GroupFindings(),
-            [Milestone("leader pod created", "L2"), Milestone("leader pod ready")],
+            [
+                Milestone("leader pod deleted", "L1"),
+                Milestone("leader pod created", "L2"),
+                Milestone("leader pod ready"),
+            ],
             id="update: ready on the old revision is not done",
         ),
         pytest.param(
