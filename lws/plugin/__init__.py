@@ -33,10 +33,26 @@ implementation that does not list an argument is not passed it, so it keeps work
 helpers may be added (minor bump), and nothing is removed or changes meaning. A removal or change of
 meaning is a major bump, announced one minor version ahead by a ``DeprecationWarning``. Anything not
 reachable from ``lws.plugin`` (``lws.hooks.manager``, ``lws.core``, ``lws.controller``...) may change in
-any release. A plugin can check ``lws.plugin.API_VERSION >= (1, 0)`` at import time.
+any release. A plugin can check ``lws.plugin.API_VERSION >= (1, 0)`` at import time. The promise is
+checked: ``tests/plugins/data/plugin_api.json`` records each version's names, hooks and fields, and a test
+fails when one disappears or a new one arrives without a minor bump.
+
+History
+-------
+* 1.1: :func:`restart_trigger` (upstream's restart trigger, which the built-in restart policies act on) and
+  ``lws.plugin.constants.MAX_NESTING``. ``pod_failure`` is deprecated (it warns; removed in 2.0): use
+  ``pod_failures(pod)[0]`` or :func:`restart_trigger`. :meth:`RestartPolicy.decide` is offered every failure
+  signal a group pod shows, not-ready included; 1.0 was never released, so this was settled before any
+  plugin could rely on it. A policy that should act only where upstream's do filters with
+  :func:`restart_trigger`.
+* 1.0: the first declared API.
 """
 
 from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
 
 from lws.api.errors import ErrorType, FieldError
 from lws.api.model import LeaderWorkerSet
@@ -61,7 +77,23 @@ from lws.hooks.types import (
 from lws.plugin.settings import Setting, SettingError, Settings, annotation_path
 
 #: The plugin API's version, ``(major, minor)``; see the module docstring for what each part promises.
-API_VERSION: tuple[int, int] = (1, 0)
+API_VERSION: tuple[int, int] = (1, 1)
+
+
+def pod_failure(pod: Mapping[str, Any]) -> PodFailure | None:
+    """Deprecated since 1.1 (removed in 2.0): the first of :func:`pod_failures`, or ``None``.
+
+    Use ``pod_failures(pod)[0]`` for the first signal, or :func:`restart_trigger` for upstream's trigger.
+    """
+    warnings.warn(
+        "lws.plugin.pod_failure is deprecated since plugin API 1.1 and goes in 2.0: use "
+        "pod_failures(pod)[0], or restart_trigger(pod) for upstream's restart trigger",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    found = pod_failures(pod)
+    return found[0] if found else None
+
 
 __all__ = [
     "API_VERSION",
@@ -91,6 +123,7 @@ __all__ = [
     "container_request",
     "hookimpl",
     "parse_quantity",
+    "pod_failure",
     "pod_failures",
     "restart_trigger",
 ]

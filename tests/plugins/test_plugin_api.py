@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import lws.plugin
 from lws.api.crd import CRD_FILE_NAME
 from lws.cli.main import cli
+from tests.plugins import api_surface
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_SOURCES = sorted(
@@ -28,6 +29,60 @@ def test_the_api_is_versioned() -> None:
     major, minor = lws.plugin.API_VERSION
     assert (major, minor) >= (1, 0)
     assert "Compatibility promise" in (lws.plugin.__doc__ or "")
+    assert f"* {major}.{minor}:" in (lws.plugin.__doc__ or ""), "the docstring's History names this version"
+
+
+def _version(key: str) -> tuple[int, int]:
+    major, minor = key.split(".")
+    return int(major), int(minor)
+
+
+def test_the_recorded_surface_is_this_version_exactly() -> None:
+    versions = api_surface.recorded()
+    latest = max(versions, key=_version)
+    assert _version(latest) == lws.plugin.API_VERSION, (
+        f"API_VERSION is {lws.plugin.API_VERSION} but {api_surface.RECORD.name} records {latest} last"
+    )
+    now = api_surface.current()
+    added = api_surface.missing(now, versions[latest])
+    assert not added, (
+        f"the plugin API grew ({added}) without a new version: bump lws.plugin.API_VERSION's minor, add it to "
+        "the docstring's History and run `python tests/plugins/api_surface.py MAJOR.MINOR`"
+    )
+    assert not api_surface.missing(versions[latest], now)
+
+
+def test_nothing_recorded_for_this_major_version_has_gone() -> None:
+    major, _ = lws.plugin.API_VERSION
+    now = api_surface.current()
+    same_major = [key for key in api_surface.recorded() if _version(key)[0] == major]
+    assert len(same_major) >= 2, same_major  # 1.0 and 1.1 at least: the check has history to hold to
+    for key in same_major:
+        gone = api_surface.missing(api_surface.recorded()[key], now)
+        assert not gone, (
+            f"removed since {key} (a major bump, announced a minor ahead by a DeprecationWarning): {gone}"
+        )
+
+
+def test_the_surface_check_sees_a_removal() -> None:
+    now = api_surface.current()
+    fewer = {kind: {key: [i for i in items if i != "restart_trigger"] for key, items in entries.items()}
+             for kind, entries in now.items()}  # fmt: skip
+    assert api_surface.missing(now, fewer) == ["names: lws.plugin.restart_trigger"]
+    assert "hooks: lws_mutate_pod.ctx" in api_surface.missing(
+        now, {**now, "hooks": {**now["hooks"], "lws_mutate_pod": ["pod"]}}
+    )
+
+
+def test_the_deprecated_pod_failure_warns_and_still_answers() -> None:
+    pod = {
+        "metadata": {"name": "p", "deletionTimestamp": "2026-12-05T00:00:00Z"},
+        "status": {"phase": "Running"},
+    }
+    with pytest.warns(DeprecationWarning, match="restart_trigger"):
+        first = lws.plugin.pod_failure(pod)
+    assert first == lws.plugin.pod_failures(pod)[0]
+    assert first is not None and first.kind == "deleted"
 
 
 @pytest.mark.parametrize("module", ["lws.plugin", "lws.plugin.settings", "lws.plugin.resources", "lws.plugin.gang",
