@@ -2,7 +2,8 @@
 changes any of it fails here, naming the adapter to fix, rather than in production.
 
 lws uses only their public APIs: kopf's webhook-server protocol (``lws/controller/kopf_webhooks.py``), its
-embedding calls and settings (``lws/controller/operator.py``, ``handlers.py``), and aiohttp's
+embedding calls and settings (``lws/controller/operator.py``, ``handlers.py``), the text of the log line
+kopf writes for a refused admission request (``handlers._DenialsAreNotErrors`` quiets it), and aiohttp's
 ``AppRunner.addresses`` for the ports it bound (probes, metrics). The installed versions must also be inside
 the ranges ``pyproject.toml`` declares as tested.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import logging
 import ssl
 import tomllib
 from pathlib import Path
@@ -19,7 +21,10 @@ from typing import Any
 import aiohttp
 import kopf
 import pytest
+import yaml
 from aiohttp import web
+from e2e_kit import make_lws
+from operator_harness import E2E
 from packaging.requirements import Requirement
 
 from lws.cluster.certs import make_serving_certificate
@@ -154,3 +159,40 @@ def test_ci_installs_versions_inside_the_declared_ranges() -> None:
         assert requirement.specifier.contains(pinned, prereleases=True), (
             f"constraints.txt pins {requirement.name}=={pinned}, outside pyproject.toml's {requirement.specifier}"
         )
+
+
+@pytest.mark.sim_only  # the operator must run in this process for its log records to be seen
+def test_kopfs_log_line_for_a_refused_request_is_the_one_we_quiet(e2e: E2E, ns: str) -> None:
+    """A denial is the webhook doing its job: kopf logs it as an ERROR, matched by its text and dropped.
+    If kopf words the line differently, the filter no longer matches and operators see false errors."""
+    e2e.require_operator()
+    objects = logging.getLogger("kopf.objects")
+    emitted: list[logging.LogRecord] = []
+    shown: list[logging.LogRecord] = []
+
+    class Emitted(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            emitted.append(record)
+            return True
+
+    class Shown(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            shown.append(record)
+
+    recorder, handler = Emitted(), Shown()
+    objects.filters.insert(0, recorder)  # before ours, so it sees what ours drops
+    objects.addHandler(handler)
+    try:
+        manifest = make_lws("refused", size=0)
+        result = e2e.kube.kubectl("apply", "-n", ns, "-f", "-", stdin=yaml.safe_dump(manifest), check=False)
+    finally:
+        objects.removeFilter(recorder)
+        objects.removeHandler(handler)
+    assert result.returncode != 0 and "denied the request" in result.stderr
+    refused = [r for r in emitted if "failed permanently" in r.getMessage()]
+    assert refused, (
+        'kopf no longer logs a refused admission as "<handler> failed permanently: ...": '
+        f"update lws.controller.handlers._DenialsAreNotErrors (kopf.objects logged {[r.getMessage() for r in emitted]})"
+    )
+    assert all(r.levelno == logging.ERROR and r.getMessage().startswith("Webhook '") for r in refused)
+    assert not [r for r in shown if "failed permanently" in r.getMessage()], "the filter let a denial through"
