@@ -540,6 +540,20 @@ class RealCluster:
                 {"status": status},
                 content_type="application/merge-patch+json",
             )
+        # The default StorageClass, provisioned by kwok (kwok-stages.yaml), as a cloud cluster has one.
+        self.request(
+            "POST",
+            "/apis/storage.k8s.io/v1/storageclasses",
+            {
+                "metadata": {
+                    "name": "standard",
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": "kwok.x-k8s.io/volume",
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "Immediate",
+            },
+        )
         stages = work / "kwok.yaml"
         stages.write_text(yaml.safe_dump_all(kwok_stages(specs), sort_keys=False))
         kwok = self._launch(

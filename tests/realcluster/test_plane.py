@@ -253,6 +253,49 @@ def test_the_controllers_run_statefulsets_and_deployments(plane: RealCluster, ns
         )
 
 
+def test_claims_are_provisioned_and_bound_for_statefulset_pods(plane: RealCluster, ns: str) -> None:
+    """A stand-in provisioner behind the default StorageClass: what volumeClaimTemplates need to run."""
+    template = {
+        "metadata": {"labels": {"app": "v"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ]
+        },
+    }
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    spec = {
+        "replicas": 1,
+        "serviceName": "v",
+        "selector": {"matchLabels": {"app": "v"}},
+        "template": template,
+        "volumeClaimTemplates": [claim],
+    }
+    plane.request(
+        "POST", f"/apis/apps/v1/namespaces/{ns}/statefulsets", {"metadata": {"name": "v"}, "spec": spec}
+    )
+    wait_until(
+        lambda: (
+            plane.request("GET", f"/apis/apps/v1/namespaces/{ns}/statefulsets/v")["status"].get(
+                "readyReplicas"
+            )
+            == 1
+        ),
+        timeout=60,
+        what="the StatefulSet's pod, with its claim bound, to be ready",
+    )
+    bound = plane.request("GET", f"/api/v1/namespaces/{ns}/persistentvolumeclaims/data-v-0")
+    assert bound["status"]["phase"] == "Bound"
+    assert bound["spec"]["storageClassName"] == "standard"
+
+
 def test_a_failed_start_names_the_component_and_stops_the_rest(tmp_path: Path) -> None:
     broken = RealCluster("tiny", bins={"etcd": Path("/bin/false")}, workdir=tmp_path)
     with pytest.raises(PlaneError, match="etcd exited"):
