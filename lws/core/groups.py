@@ -1,7 +1,11 @@
 """How the rollout and status passes see each group: both halves, the leader pod and the worker StatefulSet.
 
 Upstream's rules: a group is ready when its leader pod is Running and Ready and (size > 1) its worker
-StatefulSet is ready; updated when both carry the set's current revision.
+StatefulSet is ready; updated when both carry the set's current revision. The worker StatefulSet counts only
+while its controller is the leader pod as it is now: when a leader pod is replaced, the old one's worker
+StatefulSet stays until the garbage collector removes it, ready and of the old revision, and upstream's
+rules (which look it up by name) would count the group ready while its workers are about to go. On a real
+control plane that window let a rollout take down more groups than maxUnavailable allows.
 """
 
 from __future__ import annotations
@@ -10,13 +14,20 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lws.api.model import LeaderWorkerSet
-from lws.core.observe import group_index_of, revision_of, statefulset_ready
+from lws.core.observe import controlled_by, group_index_of, revision_of, statefulset_ready, uid_of
 from lws.core.rollout import GroupState
 from lws.core.status import GroupObservation
 from lws.k8s.pods import pod_running_and_ready
 
 Obj = Mapping[str, Any]
 Lookup = Callable[[str], Obj | None]
+
+
+def _workers_of(leader: Obj | None, sts: Obj | None) -> Obj | None:
+    """``sts`` if the leader pod controls it: a worker StatefulSet an earlier leader left is not its own."""
+    if leader is None or sts is None:
+        return None
+    return sts if controlled_by(sts, uid_of(leader)) else None
 
 
 def group_states(
@@ -31,7 +42,7 @@ def group_states(
     for index in range(sts_replicas):
         name = lws.leader_pod_name(index)
         leader = pod(name)
-        sts = None if no_workers else workers(name)
+        sts = None if no_workers else _workers_of(leader, workers(name))
         if leader is None or (not no_workers and sts is None):
             states.append(GroupState(ready=False, updated=False))
             continue
@@ -52,7 +63,7 @@ def status_observations(
         if index is None:
             continue
         name = str((leader.get("metadata") or {}).get("name"))
-        sts = None if no_workers else workers(name)
+        sts = None if no_workers else _workers_of(leader, workers(name))
         if not no_workers and sts is None:
             continue
         seen.append(

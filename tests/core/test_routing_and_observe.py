@@ -40,18 +40,31 @@ def test_changes_map_to_the_design_tables_keys(route: Any, obj: dict, keys: list
     assert all(isinstance(k, Key) for k in route(obj))
 
 
-def _sts(replicas: int, available: int, current: str = "x", update: str = "x", revision: str = "r1") -> dict:
+def _sts(
+    replicas: int,
+    available: int,
+    current: str = "x",
+    update: str = "x",
+    revision: str = "r1",
+    leader: int | None = None,
+) -> dict:
+    """A worker StatefulSet; ``leader`` is the group whose leader pod (``_leader``) controls it."""
+    owners = [{"kind": "Pod", "name": f"s-{leader}", "uid": f"uid-{leader}", "controller": True}]
     return {
-        "metadata": {"labels": {c.REVISION_KEY: revision}},
+        "metadata": {
+            "labels": {c.REVISION_KEY: revision},
+            "ownerReferences": owners if leader is not None else [],
+        },
         "spec": {"replicas": replicas},
         "status": {"availableReplicas": available, "currentRevision": current, "updateRevision": update},
     }
 
 
-def _leader(index: int, *, ready: bool, revision: str = "r1") -> dict:
+def _leader(index: int, *, ready: bool, revision: str = "r1", uid: str = "") -> dict:
     return {
         "metadata": {
             "name": f"s-{index}",
+            "uid": uid or f"uid-{index}",
             "labels": {c.REVISION_KEY: revision, c.GROUP_INDEX_LABEL: str(index), c.WORKER_INDEX_LABEL: "0"},
         },
         "status": {
@@ -77,7 +90,11 @@ def test_a_group_counts_both_halves_and_missing_halves_are_neither_ready_nor_upd
         "s-1": _leader(1, ready=True),
         "s-2": _leader(2, ready=True, revision="r0"),
     }
-    workers = {"s-0": _sts(2, 2), "s-1": _sts(2, 1), "s-2": _sts(2, 2, revision="r0")}
+    workers = {
+        "s-0": _sts(2, 2, leader=0),
+        "s-1": _sts(2, 1, leader=1),
+        "s-2": _sts(2, 2, revision="r0", leader=2),
+    }
     states = group_states(lws, sts_replicas=4, revision="r1", pod=pods.get, workers=workers.get)
     assert states == [
         GroupState(ready=True, updated=True),
@@ -91,6 +108,18 @@ def test_a_group_counts_both_halves_and_missing_halves_are_neither_ready_nor_upd
         (1, False, True),
         (2, True, False),
     ]
+
+
+def test_a_worker_statefulset_left_by_a_replaced_leader_is_not_the_groups() -> None:
+    """The old leader's worker StatefulSet lingers (ready, old revision) until the garbage collector removes
+    it; counting it let a real control plane's rollout exceed maxUnavailable."""
+    lws = LeaderWorkerSet({"metadata": {"name": "s"}, "spec": {"leaderWorkerTemplate": {"size": 2}}})
+    pods = {"s-0": _leader(0, ready=True, uid="uid-new")}
+    workers = {"s-0": _sts(1, 1, revision="r0", leader=0)}  # controlled by uid-0, the replaced leader
+    assert group_states(lws, sts_replicas=1, revision="r1", pod=pods.get, workers=workers.get) == [
+        GroupState(ready=False, updated=False)
+    ]
+    assert status_observations(lws, list(pods.values()), revision="r1", workers=workers.get) == []
 
 
 def test_size_one_groups_are_their_leader() -> None:
