@@ -38,6 +38,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "real_plane: starts real control planes of its own (tests/realcluster); runs in real mode only",
     )
+    config.addinivalue_line(
+        "markers",
+        "api_semantics: talks to the cluster under test through kubeconfig_path (kube_api...); set "
+        "automatically. The divergence report runs these on both targets (-m api_semantics)",
+    )
 
 
 def runs_in_real_mode(item: pytest.Item) -> bool:
@@ -50,11 +55,15 @@ def runs_in_real_mode(item: pytest.Item) -> bool:
     return bool(CLUSTER_UNDER_TEST & fixtures)
 
 
-@pytest.hookimpl(trylast=True)
+# First, so that -m selects by the markers set here and sees only what the mode runs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect what the current mode does not run (see the module docstring)."""
+    """Mark the API-semantics tests, then deselect what the current mode does not run (module docstring)."""
     from lws.sim.testing import real_kubeconfig  # imported late: pytest_plugins loads (and rewrites) it
 
+    for item in items:
+        if "kubeconfig_path" in set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.api_semantics)
     real = real_kubeconfig() is not None
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []

@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import yaml
 from install_kit import CONFIG, kubectl
+from install_run import PROMETHEUS_BINDING, scrape
+from prometheus_client import CollectorRegistry
 from rbac_kit import Attributes, Authorizer
 from test_rbac import JUSTIFIED, NAMESPACE, POD_NAME, SAMPLES, SERVICE_ACCOUNT, WEBHOOK_GVRS, connect_as_pod
 
@@ -35,6 +37,7 @@ from lws.cli.yaml_output import to_yaml_documents
 from lws.cluster.certs import describe_ca, make_serving_certificate, split_bundle
 from lws.cluster.kube import connect
 from lws.controller.in_process import InProcessOperator
+from lws.controller.metrics_endpoint import MetricsEndpoint, MetricsOptions
 from lws.hooks.manager import make_hooks
 from lws.plugin_testing import settings_for_tests
 from lws.sim.testing import wait_until
@@ -68,6 +71,7 @@ class Run:
     probes: dict[str, int]
     webhooks: dict[str, dict[str, Any]]
     webhook_url: str
+    scrapes: dict[str, int]
 
 
 def _get(plane: RealCluster, path: str) -> Any:
@@ -176,16 +180,27 @@ def _workload(plane: RealCluster) -> None:
     wait_until(recreated, 90, "group 0 to be recreated after its worker's container restarted")
 
 
-def _token(plane: RealCluster) -> str:
+def _token(plane: RealCluster, namespace: str = NAMESPACE, name: str = SERVICE_ACCOUNT) -> str:
+    """A token of the ServiceAccount from the TokenRequest API, as the kubelet would mount it."""
     request = {
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "TokenRequest",
         "spec": {"expirationSeconds": 3600},
     }
-    answer = plane.request(
-        "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{SERVICE_ACCOUNT}/token", request
-    )
+    answer = plane.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
     return str(answer["status"]["token"])
+
+
+def _scraper_tokens(plane: RealCluster) -> dict[str, str]:
+    """Prometheus's ServiceAccount, bound to the shipped metrics-reader role, and one that is not."""
+    (subject,) = PROMETHEUS_BINDING["subjects"]
+    accounts = {"prometheus": (subject["namespace"], subject["name"]), "intruder": ("default", "intruder")}
+    for namespace, name in accounts.values():
+        if namespace != "default":
+            plane.request("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
+        plane.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": name}})
+    plane.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", PROMETHEUS_BINDING)
+    return {who: _token(plane, namespace, name) for who, (namespace, name) in accounts.items()}
 
 
 def _probe(url: str) -> int:
@@ -211,20 +226,33 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             )
             with InProcessOperator(in_pod, make_hooks(), connect=connect_as_pod):
                 bundle_in_pod = _identities(plane)
+        tokens = _scraper_tokens(plane)
+        metrics = MetricsEndpoint(CollectorRegistry(), MetricsOptions(host="127.0.0.1", port=0))
         outside = InProcessOperator(
             settings_for_tests(kubeconfig=kubeconfig, operator_namespace=NAMESPACE),
             make_hooks(),
             connect=connect,
+            metrics=metrics,
         ).start()
         try:
             health = f"http://127.0.0.1:{outside.running_operator.health_port}"
             probes = {path: _probe(health + path) for path in ("/healthz", "/readyz")}
+            wait_until(lambda: metrics.server is not None and metrics.server.port, 10, "/metrics")
+            assert metrics.server is not None
+            # The operator asks kube-apiserver who each scraper is (TokenReview) and whether it may read
+            # /metrics (SubjectAccessReview); the certificate is self-signed (not verified).
+            scrapes = {
+                who: scrape(metrics.server.port, token, server_name="localhost")[0]
+                for who, token in tokens.items()
+            }
             _workload(plane)
             webhooks = {name: _get(plane, f"{path}/{name}") for name, path in WEBHOOK_PATHS.items()}
             webhook_url = str(outside.running_operator.webhook_url)
         finally:
             outside.stop(clean=False)  # in a pod the configurations belong to the installation (test_rbac.py)
-        yield Run(list(plane.audit_events()), authorizer, bundle_in_pod, probes, webhooks, webhook_url)
+        yield Run(
+            list(plane.audit_events()), authorizer, bundle_in_pod, probes, webhooks, webhook_url, scrapes
+        )
 
 
 def _attributes(event: dict[str, Any]) -> Attributes | None:
@@ -292,6 +320,10 @@ def test_the_probe_paths_answer(run: Run) -> None:
     assert run.probes == {"/healthz": 200, "/readyz": 200}
 
 
+def test_metrics_answer_the_scraper_bound_to_the_metrics_reader_role_only(run: Run) -> None:
+    assert run.scrapes == {"prometheus": 200, "intruder": 403}
+
+
 def test_the_real_api_server_called_the_webhooks_over_https_with_the_operators_ca(run: Run) -> None:
     for name, config in run.webhooks.items():
         for webhook in config["webhooks"]:
@@ -336,9 +368,12 @@ def test_the_run_covered_the_operators_work(run: Run) -> None:
         ("create", "services"),
         ("patch", "leaderworkersets/status"),
         ("create", "events"),
-        ("get", "nodes"),
+        ("list", "nodes"),
+        ("watch", "nodes"),
         ("update", "leases"),
         ("update", "mutatingwebhookconfigurations"),
         ("get", "pods"),
+        ("create", "tokenreviews"),
+        ("create", "subjectaccessreviews"),
     ]:
         assert wanted in seen, f"the run never made {wanted}"

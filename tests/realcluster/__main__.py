@@ -25,8 +25,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+from tests.realcluster.gomod.build import build_all
 from tests.realcluster.operator import install_crds, start_operator
-from tests.realcluster.plane import Component, RealCluster, binaries
+from tests.realcluster.plane import Component, RealCluster
 
 
 @contextlib.contextmanager
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def build(args: argparse.Namespace) -> int:
-    for name, path in binaries().items():
+    for name, path in build_all().items():
         print(f"{name}\t{path}")
     return 0
 

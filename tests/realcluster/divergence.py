@@ -4,8 +4,9 @@ and every test whose outcome differs between the two.
     python -m tests.realcluster run -t tests/operator/topology.yaml -- python -m tests.realcluster.divergence
 
 The real target is ``LWS_TEST_KUBECONFIG`` (``run`` sets it). The suite is the real mode's selection of
-``tests/sim`` (the tests that talk to the cluster under test, none marked ``sim_only``); the same test ids
-then run on a fresh embedded cluster. Exit status 0 when every difference is in ``divergences.yaml``
+the tests marked ``api_semantics`` (those that talk to the cluster under test through ``kube_api`` and the
+other ``kubeconfig_path`` fixtures, none marked ``sim_only``; most live in ``tests/sim``); the same test
+ids then run on a fresh embedded cluster. Exit status 0 when every difference is in ``divergences.yaml``
 with the outcomes it records, no entry there is stale, and no test fails on both targets; 1 otherwise.
 """
 
@@ -27,7 +28,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOW_LIST = Path(__file__).resolve().parent / "divergences.yaml"
-SUITE = ("tests/sim",)
+SUITE = ("tests",)
+MARKER = "api_semantics"
 REAL_ENV = "LWS_TEST_KUBECONFIG"
 
 
@@ -60,9 +62,9 @@ def pytest_command(*args: str) -> list[str]:
 
 
 def collect(env: Mapping[str, str], paths: Sequence[str]) -> list[str]:
-    """The test ids the real mode selects under ``paths``."""
+    """The API-semantics test ids the real mode selects under ``paths``."""
     done = subprocess.run(
-        pytest_command("--collect-only", "-q", *paths),
+        pytest_command("--collect-only", "-q", "-m", MARKER, *paths),
         cwd=ROOT,
         env=dict(env),
         capture_output=True,
@@ -131,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("paths", nargs="*", default=list(SUITE), help="test paths (default: tests/sim)")
+    parser.add_argument("paths", nargs="*", default=list(SUITE), help="test paths (default: tests)")
     parser.add_argument("-n", "--workers", type=int, default=2, help="pytest-xdist workers per run")
     parser.add_argument("--allow-list", type=Path, default=ALLOW_LIST)
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ from tests.realcluster.divergence import Allowed, compare, load_allow_list
 
 ROOT = Path(__file__).resolve().parents[2]
 # The folders whose tests either mode may select or deselect (collecting all of tests/ would only be slower).
-FOLDERS = ("tests/sim", "tests/operator", "tests/install", "tests/realcluster", "tests/core")
+FOLDERS = ("tests/sim", "tests/api", "tests/operator", "tests/install", "tests/realcluster", "tests/core")
 
 
 def collected(real: bool) -> tuple[set[str], str]:
@@ -71,6 +71,33 @@ def test_real_mode_deselects_what_needs_the_embedded_cluster(real_ids: set[str])
     assert restart == [
         "tests/operator/test_e2e_restart.py::test_a_failed_worker_recreates_its_group_once[pod-deletion]"
     ]
+
+
+def test_api_semantics_tests_are_marked_for_the_divergence_report() -> None:
+    env = {**os.environ, "LWS_TEST_KUBECONFIG": "/nonexistent/kubeconfig"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--collect-only",
+            "-q",
+            "-m",
+            "api_semantics",
+            *FOLDERS,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    ids = {line for line in done.stdout.splitlines() if "::" in line}
+    assert len(ids) >= 40 and all(i.startswith(("tests/sim/", "tests/api/")) for i in ids), sorted(ids)[:5]
+    assert "tests/sim/test_api_crud.py::test_label_selector_filters_lists" in ids
 
 
 def test_embedded_mode_deselects_only_the_real_plane_tests() -> None:

@@ -78,7 +78,8 @@ def crd(kube_api):
         status = ext.read_custom_resource_definition(f"{plural}.{GROUP}").status
         return any(c.type == "Established" and c.status == "True" for c in (status.conditions or []))
 
-    wait_until(established, what="the CRD to be established")
+    # A real API server establishes a CRD asynchronously: a second or two, longer on a busy machine.
+    wait_until(established, timeout=60, what="the CRD to be established")
     yield {"plural": plural, "kind": kind}
     try:
         ext.delete_custom_resource_definition(f"{plural}.{GROUP}")
@@ -214,7 +215,7 @@ def test_deleting_the_crd_deletes_its_objects_and_stops_serving(embedded_api):
             return exc.status == 404
         return False
 
-    wait_until(gone, what="the CRD's resource to stop being served")
+    wait_until(gone, timeout=60, what="the CRD's resource to stop being served")
     with pytest.raises(client.ApiException) as caught:
         ext.read_custom_resource_definition("doomeds.example.com")
     assert caught.value.status == 404
