@@ -9,30 +9,22 @@ namespace of its own that is gone before the next one starts, so every sample fi
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from lws.api import constants as c
 from lws.sim.testing import wait_until
+from tests import upstream_samples
 from tests.operator.e2e_kit import Kube, assert_matches_render
 from tests.realcluster.operator import install_crds, start_operator
 from tests.realcluster.plane import RealCluster
 
 pytestmark = [pytest.mark.real_plane, pytest.mark.e2e, pytest.mark.xdist_group("real-plane-samples")]
 
-SAMPLES = Path(os.environ.get("LWS_UPSTREAM_SAMPLES", "/work/shared/samples/upstream"))
-
-
-def _leaderworkersets(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == c.KIND]
-
-
-SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*.yaml") if _leaderworkersets(p))
+SAMPLE_FILES = upstream_samples.leaderworkerset_files()
+_leaderworkersets = upstream_samples.leaderworkersets_of
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +54,8 @@ def ns(kube: Kube) -> Iterator[str]:
 
 
 def test_the_samples_are_here() -> None:
-    assert len(SAMPLE_FILES) >= 14, f"expected upstream's sample files in {SAMPLES}"
+    """Guards the parametrisation below (tests/upstream_samples.py errors on a missing folder already)."""
+    assert len(SAMPLE_FILES) == upstream_samples.LEADERWORKERSET_FILES == 16
 
 
 def service_accounts(manifest: dict) -> set[str]:
