@@ -167,10 +167,30 @@ def embedded_api(embedded_cluster: EmbeddedCluster, tmp_path: Path) -> Iterator[
 
 @pytest.fixture
 def test_namespace(kube_api: client.ApiClient) -> Iterator[str]:
-    """A namespace of its own for this test, deleted (with its contents) afterwards."""
+    """A namespace of its own for this test, deleted (with its contents) afterwards.
+
+    It is handed over once kube-controller-manager's defaults are in it (the ``default`` ServiceAccount
+    and the ``kube-root-ca.crt`` ConfigMap, both created a moment after the namespace), as the Kubernetes
+    e2e framework waits for them: otherwise their creation races the test's first list or watch, and
+    which one wins depends on the target and the machine's load.
+    """
     name = f"test-{uuid.uuid4().hex[:10]}"
     core = client.CoreV1Api(kube_api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+
+    def defaults_present() -> bool:
+        try:
+            core.read_namespaced_service_account("default", name)
+            core.read_namespaced_config_map("kube-root-ca.crt", name)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    wait_until(
+        defaults_present, timeout=30, what=f"namespace {name}'s default ServiceAccount and kube-root-ca.crt"
+    )
     try:
         yield name
     finally:
