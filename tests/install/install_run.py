@@ -40,6 +40,7 @@ from lws.plugin_testing import settings_for_tests
 from lws.sim.kubeconfig import write_kubeconfig
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
+from tests.sim.kubectl_cli import wait_crd_established
 
 HERE = Path(__file__).parent
 NAMESPACE = "lws-system"
@@ -116,7 +117,7 @@ def install_crds(objects: list[Obj], admin: Path, *, own: bool = True) -> None:
     crds = [o for o in objects if own and o["kind"] == "CustomResourceDefinition"]
     for crd in crds + [yaml.safe_load(text) for key, text in STUBS.items() if key in kinds]:
         kubectl("apply", "--server-side", "-f", "-", stdin=to_yaml_documents([crd]), kubeconfig=admin)
-        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", kubeconfig=admin)
+        wait_crd_established(admin, crd["metadata"]["name"])
 
 
 def install(objects: list[Obj], admin: Path) -> None:

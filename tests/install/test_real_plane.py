@@ -35,6 +35,7 @@ from lws.observability.metrics import LwsMetrics
 from lws.plugin_testing import settings_for_tests
 from lws.sim.testing import wait_until
 from tests.realcluster.plane import RealCluster
+from tests.sim.kubectl_cli import wait_crd_established
 
 pytestmark = [pytest.mark.real_plane, pytest.mark.xdist_group("install-real-plane")]
 
@@ -72,7 +73,7 @@ def apply_crds(objects: list[Obj], admin: Path) -> None:
             stdin=to_yaml_documents([crd]),
             kubeconfig=admin,
         )
-        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", kubeconfig=admin)
+        wait_crd_established(admin, crd["metadata"]["name"])
 
 
 INSTALLS = ["lws-manifests", "lws-manifests-cert-manager", "helm", "helm-cert-manager", "olm"]

