@@ -1,0 +1,48 @@
+"""CI runs the README's test command, and that command runs every suite: lint and types, the whole suite on
+the embedded cluster, then the portable suites on the real control plane. Any failing step fails CI."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox"
+
+
+def tox() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    return parser
+
+
+def commands(section: str) -> list[str]:
+    return [line.strip() for line in tox()[section]["commands"].strip().splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readmes_test_command_and_stops_on_failure() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in script
+    assert script.rstrip().splitlines()[-1] == TEST_COMMAND
+    assert TEST_COMMAND in (ROOT / "README.md").read_text()
+
+
+def test_tox_runs_lint_the_embedded_suite_and_the_real_plane() -> None:
+    envlist = [e.strip() for e in tox()["tox"]["envlist"].split(",")]
+    assert envlist == ["lint", "py", "real"]
+    assert commands("testenv") == ["pytest -n 2 --dist loadgroup {posargs}"]
+    real = commands("testenv:real")
+    assert real[0] == "python -m tests.realcluster build"
+    assert "python -m tests.realcluster.divergence" in real[1]
+    assert re.search(r"run --operator .* -- pytest .*-m \"not api_semantics\"", real[2]), real[2]
+    assert tox()["testenv:real"]["setenv"].split().count("LWS_TEST_FORBID_SKIPS") == 1
+
+
+def test_no_step_may_fail_without_failing_its_environment() -> None:
+    """tox ignores a command's exit status when the command starts with '-', or with ignore_errors or
+    ignore_outcome; none of them may appear."""
+    for section in ("testenv", "testenv:lint", "testenv:real"):
+        assert not [line for line in commands(section) if line.startswith("-")], section
+        for key in ("ignore_errors", "ignore_outcome"):
+            assert key not in tox()[section], f"{section} sets {key}"
