@@ -69,12 +69,17 @@ def plane_with_operator(
 
 
 def up(args: argparse.Namespace) -> int:
-    with sigterm_as_interrupt(), plane_with_operator(args.topology, operator=args.operator) as plane:
+    # Ctrl-C or SIGTERM is how `up` ends, whenever it comes (even while the lines below are printed): the
+    # plane's with block stops everything first, then the interrupt is swallowed and the status is 0.
+    with (
+        sigterm_as_interrupt(),
+        contextlib.suppress(KeyboardInterrupt),
+        plane_with_operator(args.topology, operator=args.operator) as plane,
+    ):
         path = plane.write_kubeconfig(args.kubeconfig) if args.kubeconfig else plane.kubeconfig
         print(path, flush=True)
         print(f"pids: {' '.join(str(p) for p in plane.pids())}", file=sys.stderr, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+        threading.Event().wait()
     return 0
 
 
