@@ -31,6 +31,11 @@ GROUP_UNIQUE_HASH_LABEL: Final = PREFIX + "group-key"
 REVISION_KEY: Final = PREFIX + "template-revision-hash"
 SUBGROUP_INDEX_LABEL: Final = PREFIX + "subgroup-index"
 SUBGROUP_UNIQUE_HASH_LABEL: Final = PREFIX + "subgroup-key"
+# On the leader and worker StatefulSets' own metadata (and the leader Deployment's), never on pod templates:
+# a template label rolls every group of every set when an operator that adds it takes over (upstream #1016).
+ROLE_LABEL: Final = PREFIX + "role"
+ROLE_LEADER: Final = "leader"
+ROLE_WORKER: Final = "worker"
 
 SIZE_ANNOTATION: Final = PREFIX + "size"
 REPLICAS_ANNOTATION: Final = PREFIX + "replicas"
@@ -42,6 +47,15 @@ SUBGROUP_POLICY_TYPE_ANNOTATION: Final = PREFIX + "subgroup-policy-type"
 SUBDOMAIN_POLICY_ANNOTATION: Final = PREFIX + "subdomainPolicy"
 RECREATE_GROUP_AFTER_START_ANNOTATION: Final = PREFIX + "experimental-recreate-group-after-start"
 LEADER_REQUESTS_TPUS_ANNOTATION: Final = PREFIX + "leader-requests-tpus"
+# groupIdentity Hash: on the leader and worker pod templates, so pod admission knows the identity scheme
+# without reading the set; and on worker templates, the leader's DNS name (LWS_LEADER_ADDRESS).
+GROUP_IDENTITY_ANNOTATION: Final = PREFIX + "group-identity"
+LEADER_ADDRESS_ANNOTATION: Final = PREFIX + "leader-address"
+# groupIdentity Hash: a readiness gate of leader pods, True once the group's worker StatefulSet is ready, so
+# the leader Deployment counts whole groups; and the scheduling gate every Hash leader is admitted with,
+# lifted once a replacement may compete for the capacity of the group it replaces (groupReplacementPolicy).
+GROUP_READY_CONDITION: Final = PREFIX + "group-ready"
+GROUP_REPLACEMENT_GATE: Final = PREFIX + "group-replacement"
 
 # Gang scheduling (Volcano / scheduler-plugins): the pod -> PodGroup link.
 POD_GROUP_NAME_ANNOTATION: Final = "scheduling.k8s.io/group-name"
@@ -90,6 +104,16 @@ ROLLOUT_STRATEGY_TYPES: Final = (ROLLING_UPDATE,)
 SUBGROUP_LEADER_WORKER: Final = "LeaderWorker"
 SUBGROUP_LEADER_EXCLUDED: Final = "LeaderExcluded"
 SUBGROUP_POLICY_TYPES: Final = (SUBGROUP_LEADER_WORKER, SUBGROUP_LEADER_EXCLUDED)
+
+GROUP_IDENTITY_ORDINAL: Final = "Ordinal"
+GROUP_IDENTITY_HASH: Final = "Hash"
+GROUP_IDENTITIES: Final = (GROUP_IDENTITY_ORDINAL, GROUP_IDENTITY_HASH)
+#: groupIdentity Hash: the leader's host name is ``<lws>-`` and this many characters of its group key.
+HASH_HOST_KEY_LENGTH: Final = 8
+
+GROUP_REPLACEMENT_POST_TERMINATION: Final = "PostTermination"
+GROUP_REPLACEMENT_IMMEDIATE: Final = "Immediate"
+GROUP_REPLACEMENT_POLICIES: Final = (GROUP_REPLACEMENT_POST_TERMINATION, GROUP_REPLACEMENT_IMMEDIATE)
 
 SUBDOMAIN_SHARED: Final = "Shared"
 SUBDOMAIN_UNIQUE_PER_REPLICA: Final = "UniquePerReplica"
@@ -142,6 +166,8 @@ DNS1035_LABEL_MAX: Final = 63
 # The StatefulSet controller labels each pod with controller-revision-hash = "<sts-name>-<hash>", where the
 # hash is at most 10 characters; that label value must fit in 63 characters (upstream issue #410).
 STS_REVISION_HASH_MAX_LEN: Final = 10
+# A Deployment's ReplicaSets are named "<deployment>-<pod-template-hash>", up to 10 characters of hash.
+POD_TEMPLATE_HASH_MAX_LEN: Final = 10
 
 #: How many objects and arrays deep a manifest may nest. A LeaderWorkerSet's deepest fields (a pod
 #: affinity's label selector values) are about 15 levels down; anything far deeper is not one of ours, and

@@ -39,7 +39,8 @@ def default_lws(obj: Mapping[str, Any], *, namespace: str | None = None) -> dict
     * Webhook defaults: ``restartPolicy`` "" → RecreateGroupOnPodRestart and ``Default`` → ``None``;
       ``rolloutStrategy.type`` "" → RollingUpdate, and for RollingUpdate a missing
       ``rollingUpdateConfiguration`` → ``{maxUnavailable: 1, maxSurge: 0, partition: 0}``; a missing
-      ``networkConfig`` or ``subdomainPolicy`` → Shared.
+      ``networkConfig`` or ``subdomainPolicy`` → Shared; ``groupIdentity`` "" → Ordinal (the CRD defaults it
+      when absent); ``groupReplacementPolicy`` absent or "" → PostTermination.
     * ``metadata.namespace``: the object's own, else ``namespace`` (a command's ``-n``), else ``default``.
 
     Parts of the wrong type are left as they are, for validation to report. Idempotent.
@@ -84,6 +85,13 @@ def _default_spec(spec: dict[str, Any]) -> None:
             strategy["type"] = c.ROLLING_UPDATE
         if strategy["type"] == c.ROLLING_UPDATE and strategy.get("rollingUpdateConfiguration") is None:
             strategy["rollingUpdateConfiguration"] = {"maxUnavailable": 1, "maxSurge": 0, "partition": 0}
+
+    # The CRD defaults groupIdentity when it is absent; the webhook also turns "" into Ordinal, and defaults
+    # groupReplacementPolicy (which has no CRD default).
+    if spec.get("groupIdentity") in (None, ""):
+        spec["groupIdentity"] = c.GROUP_IDENTITY_ORDINAL
+    if spec.get("groupReplacementPolicy") in (None, ""):
+        spec["groupReplacementPolicy"] = c.GROUP_REPLACEMENT_POST_TERMINATION
 
     network = spec.get("networkConfig")
     if network is None:

@@ -126,6 +126,21 @@ class LeaderWorkerSet:
         return str(network.get("subdomainPolicy") or c.SUBDOMAIN_SHARED)
 
     @property
+    def group_identity(self) -> str:
+        """``Ordinal`` (the default) or ``Hash``."""
+        return str(self.spec.get("groupIdentity") or c.GROUP_IDENTITY_ORDINAL)
+
+    @property
+    def hashed(self) -> bool:
+        """``groupIdentity: Hash``: leaders in a Deployment, groups identified by random keys."""
+        return self.group_identity == c.GROUP_IDENTITY_HASH
+
+    @property
+    def group_replacement_policy(self) -> str:
+        """``PostTermination`` (the default) or ``Immediate``."""
+        return str(self.spec.get("groupReplacementPolicy") or c.GROUP_REPLACEMENT_POST_TERMINATION)
+
+    @property
     def volume_claim_templates(self) -> list[Obj]:
         return list(self.template.get("volumeClaimTemplates") or [])
 

@@ -27,6 +27,7 @@ from lws.k8s.names import (
 __all__ = [
     "GENERATED_SUFFIX_LEN",
     "NameBudget",
+    "hash_name_budget",
     "is_dns1035_label",
     "is_dns1123_label",
     "is_dns1123_subdomain",
@@ -58,7 +59,11 @@ def _digits(n: int) -> int:
 
 
 def name_budget(
-    *, highest_group_index: int, size: int, subdomain_policy: str = c.SUBDOMAIN_SHARED
+    *,
+    highest_group_index: int,
+    size: int,
+    subdomain_policy: str = c.SUBDOMAIN_SHARED,
+    hashed: bool = False,
 ) -> NameBudget:
     """The name budget for a set whose groups go up to ``highest_group_index`` and have ``size`` pods each.
 
@@ -70,8 +75,11 @@ def name_budget(
     * the leader StatefulSet ``<name>`` labels its pods ``controller-revision-hash: <name>-<hash>``;
     * leader pods ``<name>-<i>`` are DNS labels, and so are per-replica Services of that name.
 
-    There is no worker StatefulSet when ``size`` is 1, so only the leader limits apply then.
+    There is no worker StatefulSet when ``size`` is 1, so only the leader limits apply then. With ``hashed``
+    (``groupIdentity: Hash``) see :func:`hash_name_budget`; ``highest_group_index`` does not matter then.
     """
+    if hashed:
+        return hash_name_budget(size=size, subdomain_policy=subdomain_policy)
     limit = c.DNS1035_LABEL_MAX
     hash_len = c.STS_REVISION_HASH_MAX_LEN
     index = max(highest_group_index, 0)
@@ -106,4 +114,46 @@ def name_budget(
     else:
         what = f'the leader pod "<name>-{index}" must be a DNS label'
     candidates.append(NameBudget(limit - 1 - d, f"{what} of at most {limit} characters"))
+    return min(candidates, key=lambda b: b.max_length)
+
+
+def hash_name_budget(*, size: int, subdomain_policy: str = c.SUBDOMAIN_SHARED) -> NameBudget:
+    """The name budget of a ``groupIdentity: Hash`` set, whose leader pods a Deployment names.
+
+    The leader Deployment ``<name>`` makes ReplicaSets ``<name>-<hash>`` (up to 10 characters of hash), whose
+    pods are ``<name>-<hash>-<5 random characters>``; each group's worker StatefulSet is named after its
+    leader pod. Every limit is 63 characters:
+
+    * the worker StatefulSet labels its pods ``controller-revision-hash: <leader pod>-<hash>`` (up to 10);
+    * worker pods ``<leader pod>-<j>`` are DNS labels (their hostnames);
+    * the leader's host name ``<name>-<8 characters of its group key>`` is a DNS label, and so is the
+      per-replica Service of that name (``UniquePerReplica``).
+    """
+    limit = c.DNS1035_LABEL_MAX
+    leader_pod = 1 + c.POD_TEMPLATE_HASH_MAX_LEN + 1 + GENERATED_SUFFIX_LEN
+    shape = f"<name>-<pod-template-hash>-<{GENERATED_SUFFIX_LEN} characters>"
+    candidates: list[NameBudget] = []
+    if size > 1:
+        candidates.append(
+            NameBudget(
+                limit - leader_pod - 1 - c.STS_REVISION_HASH_MAX_LEN,
+                f'the worker StatefulSet, named after its leader pod "{shape}", labels its pods '
+                f'controller-revision-hash "<leader pod>-<hash>", which Kubernetes limits to {limit} '
+                "characters",
+            )
+        )
+        last_worker = size - 1
+        candidates.append(
+            NameBudget(
+                limit - leader_pod - 1 - _digits(last_worker),
+                f'the worker pod "<leader pod>-{last_worker}" (leader pod "{shape}") must be a DNS label '
+                f"of at most {limit} characters",
+            )
+        )
+    host = f"<name>-<{c.HASH_HOST_KEY_LENGTH} characters of the group key>"
+    if subdomain_policy == c.SUBDOMAIN_UNIQUE_PER_REPLICA:
+        what = f'the leader\'s host name "{host}" and its Service of that name must be DNS labels'
+    else:
+        what = f'the leader\'s host name "{host}" must be a DNS label'
+    candidates.append(NameBudget(limit - 1 - c.HASH_HOST_KEY_LENGTH, f"{what} of at most {limit} characters"))
     return min(candidates, key=lambda b: b.max_length)

@@ -279,7 +279,8 @@ def spec_schema(*, startup_policies: Sequence[str], restart_policies: Sequence[s
     )
     return obj(
         "The desired state of a LeaderWorkerSet. Groups are numbered 0..replicas-1; group i has the leader "
-        "pod <name>-i and the worker pods <name>-i-1 .. <name>-i-(size-1).",
+        "pod <name>-i and the worker pods <name>-i-1 .. <name>-i-(size-1) (groupIdentity Ordinal; with Hash, "
+        "leader pods are named by their Deployment and workers after their leader).",
         {
             "replicas": int32(
                 "The number of groups. The scale subresource sets it. Defaults to 1.",
@@ -306,6 +307,23 @@ def spec_schema(*, startup_policies: Sequence[str], restart_policies: Sequence[s
                 "exists. LeaderReady: once the leader pod is Ready. Installed plugins may add values.",
                 enum=startup_policies,
                 default=c.STARTUP_LEADER_CREATED,
+            ),
+            "groupIdentity": string(
+                "How groups are identified. Ordinal (default): a leader StatefulSet names the groups "
+                "0..replicas-1, and scaling down removes the highest. Hash: a leader Deployment manages the "
+                "leaders; each group gets a random 40-character key (its group-index label) and its leader "
+                "the host name <name>-<first 8 characters of the key>, so scaling down removes unscheduled "
+                "and unready groups first. Immutable. Hash cannot be combined with volumeClaimTemplates or a "
+                "non-zero partition.",
+                enum=c.GROUP_IDENTITIES,
+                default=c.GROUP_IDENTITY_ORDINAL,
+            ),
+            "groupReplacementPolicy": string(
+                "When a group that replaces a deleted one may start scheduling (groupIdentity Hash). "
+                "PostTermination (default): only once a group still being torn down is fully gone, so the "
+                "replacement uses the capacity it released. Immediate: at once (only with groupIdentity "
+                "Hash). Not part of the revision: changing it rolls nothing.",
+                enum=c.GROUP_REPLACEMENT_POLICIES,
             ),
             "networkConfig": obj(
                 "How the groups' pods are addressed. Defaults to subdomainPolicy Shared.",

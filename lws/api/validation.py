@@ -7,7 +7,8 @@
 2. object metadata rules (``ValidateObjectMeta``), the name being a DNS-1035 label since it also names a
    Service;
 3. upstream's webhook rules, with upstream's detail texts, in upstream's order;
-4. the name budget (upstream issue #410): derived names and labels must fit 63 characters;
+4. the name budget (upstream issue #410): derived names and labels must fit 63 characters (with
+   ``groupIdentity: Hash``, the names a Deployment and its ReplicaSets generate count too);
 5. on UPDATE, upstream's rules about what may not change.
 
 Field paths are JSON paths. One deliberate difference: upstream reports subgroup errors under
@@ -52,6 +53,8 @@ MAX_SURGE: Final = f"{ROLLING}.maxSurge"
 PARTITION: Final = f"{ROLLING}.partition"
 SUBGROUP_SIZE: Final = "spec.leaderWorkerTemplate.subGroupPolicy.subGroupSize"
 SUBDOMAIN_POLICY: Final = "spec.networkConfig.subdomainPolicy"
+GROUP_IDENTITY: Final = "spec.groupIdentity"
+GROUP_REPLACEMENT_POLICY: Final = "spec.groupReplacementPolicy"
 ANNOTATIONS: Final = "metadata.annotations"
 #: The API server's limit on the total size of an object's annotations (keys and values).
 ANNOTATIONS_MAX_BYTES: Final = 256 * 1024
@@ -303,6 +306,13 @@ class _Spec:
     subgroup_size: int | None
     subgroup_type: Any
     subdomain_policy: Any
+    group_identity: Any
+    replacement_policy: Any
+    volume_claims: bool
+
+    @property
+    def hashed(self) -> bool:
+        return bool(self.group_identity == c.GROUP_IDENTITY_HASH)
 
     @classmethod
     def read(cls, spec: Mapping[str, Any]) -> _Spec:
@@ -327,6 +337,9 @@ class _Spec:
             subgroup_size=_int(subgroup.get("subGroupSize")) if subgroup is not None else None,
             subgroup_type=_get(subgroup or {}, "subGroupPolicyType", c.SUBGROUP_LEADER_WORKER),
             subdomain_policy=_get(network, "subdomainPolicy", c.SUBDOMAIN_SHARED),
+            group_identity=_get(spec, "groupIdentity", c.GROUP_IDENTITY_ORDINAL) or c.GROUP_IDENTITY_ORDINAL,
+            replacement_policy=_get(spec, "groupReplacementPolicy", c.GROUP_REPLACEMENT_POST_TERMINATION),
+            volume_claims=bool(template.get("volumeClaimTemplates")),
         )
 
 
@@ -349,6 +362,7 @@ def _validate_spec(spec: _Spec, annotations: Mapping[str, Any]) -> list[FieldErr
             )
         )
     errors.extend(_validate_rolling_update(spec))
+    errors.extend(_validate_group_identity(spec))
     if spec.subgroup is not None:
         errors.extend(_validate_subgroup(spec))
     elif not spec.subgroup_written and c.SUBGROUP_EXCLUSIVE_KEY_ANNOTATION in annotations:
@@ -386,6 +400,60 @@ def _validate_rolling_update(spec: _Spec) -> list[FieldError]:
             FieldError(MAX_UNAVAILABLE, "must not be 0 when `maxSurge` is 0", value=spec.max_unavailable)
         )
     return errors
+
+
+def _validate_group_identity(spec: _Spec) -> list[FieldError]:
+    """Upstream's groupIdentity and groupReplacementPolicy rules (texts and paths as upstream's webhook)."""
+    errors: list[FieldError] = []
+    if spec.hashed:
+        # Claims exist to be reattached to a successor of the same identity, which Hash never reuses; a
+        # partition is defined over ordinals, which a Deployment has none of.
+        if spec.volume_claims:
+            errors.append(
+                FieldError(
+                    GROUP_IDENTITY,
+                    "volumeClaimTemplates are not supported with groupIdentity Hash",
+                    value=spec.group_identity,
+                )
+            )
+        if spec.partition:
+            errors.append(
+                FieldError(
+                    GROUP_IDENTITY,
+                    "rollingUpdateConfiguration.partition is not supported with groupIdentity Hash",
+                    value=spec.group_identity,
+                )
+            )
+        if spec.replicas == 0 and _raw_zero(spec.max_unavailable) and _raw_zero(spec.max_surge):
+            # The general rule exempts 0 replicas; the leader Deployment's own validation does not.
+            errors.append(
+                FieldError(
+                    MAX_UNAVAILABLE,
+                    "must not be 0 when `maxSurge` is 0: with groupIdentity Hash the leader Deployment "
+                    "refuses it even for 0 replicas",
+                    value=spec.max_unavailable,
+                )
+            )
+    elif spec.replacement_policy == c.GROUP_REPLACEMENT_IMMEDIATE:
+        errors.append(
+            FieldError(
+                GROUP_REPLACEMENT_POLICY,
+                "Immediate is only supported with groupIdentity Hash: a leader StatefulSet always waits "
+                "for the previous leader pod to be gone",
+                value=spec.replacement_policy,
+            )
+        )
+    return errors
+
+
+def _raw_zero(value: int | str | None) -> bool:
+    # apps/v1 validation compares the written numbers, percentages unscaled ("0%" is zero, "10%" is not).
+    if isinstance(value, str):
+        try:
+            return int(value.removesuffix("%")) == 0
+        except ValueError:
+            return False  # not a number: reported by the percentage rule
+    return value == 0
 
 
 def validate_int_or_percent(value: int | str, path: str) -> list[FieldError]:
@@ -466,16 +534,22 @@ def _validate_name_budget(metadata: Any, spec: _Spec) -> list[FieldError]:
         surge = min(max(scaled(spec.max_surge, replicas, round_up=True) or 0, 0), replicas)
     highest = max(replicas + surge - 1, 0)
     policy = spec.subdomain_policy if isinstance(spec.subdomain_policy, str) else c.SUBDOMAIN_SHARED
-    budget = name_budget(highest_group_index=highest, size=size, subdomain_policy=policy)
+    budget = name_budget(highest_group_index=highest, size=size, subdomain_policy=policy, hashed=spec.hashed)
     if length <= budget.max_length or length > c.DNS1035_LABEL_MAX:
         return []  # over 63 characters, the DNS-1035 rule has already said so
-    groups = f"replicas={replicas}"
-    if surge:
-        groups += f" and maxSurge={surge}"
-    detail = (
-        f"must be no more than {budget.max_length} characters for {groups} (highest group index {highest}) "
-        f"and size={size}: {budget.reason}"
-    )
+    if spec.hashed:
+        detail = (
+            f"must be no more than {budget.max_length} characters for groupIdentity Hash and size={size}: "
+            f"{budget.reason}"
+        )
+    else:
+        groups = f"replicas={replicas}"
+        if surge:
+            groups += f" and maxSurge={surge}"
+        detail = (
+            f"must be no more than {budget.max_length} characters for {groups} (highest group index "
+            f"{highest}) and size={size}: {budget.reason}"
+        )
     if generated:
         path, detail = (
             "metadata.generateName",
@@ -511,6 +585,13 @@ def _validate_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[Fie
         )
     if has_old and not has_new:
         errors.append(FieldError(SUBGROUP_SIZE, "cannot remove subGroupSize after enabled", value=old_size))
+    new_identity = new.get("groupIdentity") or c.GROUP_IDENTITY_ORDINAL
+    old_identity = old.get("groupIdentity") or c.GROUP_IDENTITY_ORDINAL
+    if new_identity != old_identity:
+        # "" and Ordinal are the same scheme (a set stored before the field existed has neither).
+        errors.append(
+            FieldError(GROUP_IDENTITY, "groupIdentity is immutable", value=new.get("groupIdentity"))
+        )
     network = new.get("networkConfig")
     if isinstance(network, Mapping) and network.get("subdomainPolicy") is None:
         old_network = _mapping(old.get("networkConfig")) or {}

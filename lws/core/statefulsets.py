@@ -58,7 +58,10 @@ def leader_statefulset(
         "metadata": {
             "name": lws.name,
             "namespace": lws.namespace,
-            "labels": propagated(lws.labels, {c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision}),
+            "labels": propagated(
+                lws.labels,
+                {c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision, c.ROLE_LABEL: c.ROLE_LEADER},
+            ),
             "annotations": propagated(lws.annotations, {c.REPLICAS_ANNOTATION: str(lws.replicas)}),
             "ownerReferences": [lws_owner(lws)],
         },
@@ -117,7 +120,9 @@ def worker_statefulset(
         "metadata": {
             "name": leader_name,
             "namespace": lws.namespace,
-            "labels": propagated(meta_source.labels, {**selector, c.REVISION_KEY: revision}),
+            "labels": propagated(
+                meta_source.labels, {**selector, c.REVISION_KEY: revision, c.ROLE_LABEL: c.ROLE_WORKER}
+            ),
             "annotations": propagated(meta_source.annotations, {}),
             "ownerReferences": [owner_reference("v1", "Pod", leader_name, leader_uid)],
         },

@@ -117,6 +117,8 @@ def test_only_upstream_defaults_are_declared(crd: dict[str, Any]) -> None:
     assert declared == {
         "spec.replicas",
         "spec.startupPolicy",
+        # upstream's CRD defaults it (a set applied without the webhook, a DisaggregatedSet role)
+        "spec.groupIdentity",
         "spec.leaderWorkerTemplate.size",
         "spec.leaderWorkerTemplate.restartPolicy",
         "spec.leaderWorkerTemplate.subGroupPolicy.subGroupPolicyType",

@@ -164,6 +164,7 @@ def test_only_upstream_defaults_are_declared(ds_crd: dict[str, Any]) -> None:
         "spec.roles[].scaling.mode": "Static",
         f"{role}.replicas": 1,
         f"{role}.startupPolicy": "LeaderCreated",
+        f"{role}.groupIdentity": "Ordinal",
         f"{role}.leaderWorkerTemplate.size": 1,
         f"{role}.leaderWorkerTemplate.restartPolicy": "RecreateGroupOnPodRestart",
         f"{role}.leaderWorkerTemplate.subGroupPolicy.subGroupPolicyType": "LeaderWorker",

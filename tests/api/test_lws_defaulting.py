@@ -33,6 +33,8 @@ def test_minimal_object_gets_every_default() -> None:
                 "startupPolicy": "LeaderCreated",
                 "rolloutStrategy": FULL_ROLLING,
                 "networkConfig": {"subdomainPolicy": "Shared"},
+                "groupIdentity": "Ordinal",
+                "groupReplacementPolicy": "PostTermination",
                 "leaderWorkerTemplate": {"size": 1, "restartPolicy": "RecreateGroupOnPodRestart"},
             },
         },

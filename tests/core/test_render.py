@@ -40,7 +40,12 @@ def test_leader_statefulset(render: Any) -> None:
     items = render(manifest(replicas=2, size=3))
     lws, sts = items[0], by_name(items, "StatefulSet", "demo")
     key = sts["metadata"]["labels"][REVISION]
-    assert sts["metadata"]["labels"] == {NAME: "demo", REVISION: key}
+    # The role label on the StatefulSet itself, never on its template (upstream #1016).
+    assert sts["metadata"]["labels"] == {
+        NAME: "demo",
+        REVISION: key,
+        "leaderworkerset.sigs.k8s.io/role": "leader",
+    }
     annotations = dict(sts["metadata"]["annotations"])
     assert annotations.pop("lws.x-k8s.io/applied-hash")  # the operator's no-op-apply marker
     assert annotations == {"leaderworkerset.sigs.k8s.io/replicas": "2"}
