@@ -133,6 +133,9 @@ REASON_GROUPS_PROGRESSING: Final = "GroupsProgressing"
 
 EVENT_CREATING_REVISION: Final = "CreatingRevision"
 EVENT_GROUPS_PROGRESSING: Final = REASON_GROUPS_PROGRESSING
+# groupIdentity Hash, groupReplacementPolicy (upstream #1050): a gated leader's wait and admission.
+EVENT_GROUP_REPLACEMENT_DEFERRED: Final = "GroupReplacementDeferred"
+EVENT_GROUP_REPLACEMENT_ADMITTED: Final = "GroupReplacementAdmitted"
 EVENT_GROUPS_UPDATING: Final = REASON_GROUPS_UPDATING
 EVENT_ALL_GROUPS_READY: Final = REASON_ALL_GROUPS_READY
 EVENT_RECREATE_GROUP: Final = "RecreateGroup"

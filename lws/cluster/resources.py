@@ -48,6 +48,8 @@ SERVICES = Resource("", "v1", "services", "Service")
 NODES = Resource("", "v1", "nodes", "Node", namespaced=False)
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
 STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
+#: The leader Deployment of a ``groupIdentity: Hash`` set.
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision")
 EVENTS = Resource("events.k8s.io", "v1", "events", "Event")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease")

@@ -27,7 +27,7 @@ from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, en
 from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
 from lws.controller.deps import BY_GROUP, BY_SET, Deps
 from lws.controller.reporting import event, pod_ref
-from lws.core import desired
+from lws.core import desired, hash_identity
 from lws.core.decisions import (
     GroupRecreated,
     RestartDecided,
@@ -42,6 +42,7 @@ from lws.core.observe import (
     group_index_of,
     labels,
     revision_of,
+    statefulset_ready,
     uid_of,
 )
 from lws.core.pod_failure import pod_failures
@@ -75,7 +76,10 @@ async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, lea
     if obj is None or deleting(obj):
         return DONE  # garbage collection removes the group
     lws = LeaderWorkerSet(obj)
-    index = group_index_of(leader)
+    # groupIdentity Hash: the group key (40 hex characters) stands where the ordinal does.
+    index: int | str | None = (
+        labels(leader).get(c.GROUP_INDEX_LABEL) if lws.hashed else group_index_of(leader)
+    )
     if index is None:
         raise ValueError(
             f"leader pod {namespace}/{leader_name} has no valid {c.GROUP_INDEX_LABEL} label: is the pod "
@@ -94,7 +98,7 @@ async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, lea
 
 
 async def _build_unless_mistaken(
-    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int | str
 ) -> Result:
     """Build the group, unless its leader carries the annotation of a cluster too old for it (upstream)."""
     namespace, leader_name = lws.namespace, str(leader["metadata"]["name"])
@@ -118,7 +122,7 @@ async def _build_unless_mistaken(
 
 
 async def _handle_restarts(
-    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int | str
 ) -> tuple[Result | None, float | None]:
     """``(None, recheck)`` when nothing was done and the group may be built (``recheck``: seconds after
     which a policy asked to look again, or ``None``); else ``(how the reconcile ends, None)``."""
@@ -222,7 +226,7 @@ async def _recreate(
     lws: LeaderWorkerSet,
     leader: Obj,
     failed_pod: str,
-    index: int,
+    index: int | str,
     reason: str,
     *,
     restarts: int,
@@ -255,7 +259,7 @@ async def _delete_leader(
     ctx: ReconcileContext,
     lws: LeaderWorkerSet,
     leader: Obj,
-    index: int,
+    index: int | str,
     cause: str,
     *,
     check: bool = False,
@@ -299,10 +303,14 @@ async def _delete_leader(
 
 
 async def _record(
-    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int, **changes: Any
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int | str, **changes: Any
 ) -> None:
     """Update the group's ``status.groupRestarts`` entry; optimistic, re-read on conflict. A set that is
     gone (404) is forgotten: there is nothing left to record."""
+    if isinstance(index, str):
+        # groupIdentity Hash: status.groupRestarts is kept per ordinal. A recreated Hash group is a new
+        # group (its leader's replacement gets a new key), so there is no memory to keep across it.
+        return
     try:
         await _record_once(deps, ctx, lws, index, **changes)
     except NotFound:
@@ -342,7 +350,7 @@ async def _record_once(
 
 
 async def _build_group(
-    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj, index: int | str
 ) -> Result:
     namespace, leader_name = lws.namespace, str(leader["metadata"]["name"])
     key = revision_of(leader)
@@ -356,7 +364,7 @@ async def _build_group(
     group = GroupContext(lws=group_view, group_index=index, revision=key, leader_pod=leader)
     alive = _LeaderCheck(deps, ctx, leader)
 
-    for service in desired.group_services(group_view, index, uid_of(leader)):
+    for service in desired.group_services(group_view, index, uid_of(leader), leader):
         await ensure_service(deps, ctx, service, before_create=alive)
     pending = [
         plugin
@@ -368,12 +376,18 @@ async def _build_group(
     if pending:
         # An object of the group's previous incarnation was in the way; it is being deleted.
         return Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
+    if hash_identity.gated(leader) and not await _lift_replacement_gate(deps, ctx, lws, leader):
+        return Result(requeue_after=GATE_RECHECK)
     if group_view.size == 1:
+        if lws.hashed:
+            await _sync_group_ready(deps, ctx, leader, ready=True)
         return DONE
 
     workers = deps.caches.statefulsets.get(namespace, leader_name)
     if workers is not None:
         if controlled_by(workers, uid_of(leader)):
+            if lws.hashed:
+                await _sync_group_ready(deps, ctx, leader, ready=statefulset_ready(workers))
             return DONE  # created once, never updated (upstream)
         ctx.log.info(
             "worker statefulset %s belongs to an earlier leader; waiting for its deletion", leader_name
@@ -418,6 +432,8 @@ async def _build_group(
         )
         raise
     deps.caches.statefulsets.observe_write(created)
+    if lws.hashed:
+        await _sync_group_ready(deps, ctx, leader, ready=False)
     ctx.decide(WorkersCreated(reason="every gate open", name=leader_name))
     event(
         deps,
@@ -429,6 +445,76 @@ async def _build_group(
         related=pod_ref(leader),
     )
     return DONE
+
+
+async def _lift_replacement_gate(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, leader: Obj
+) -> bool:
+    """``groupIdentity: Hash``: lift the leader's ``group-replacement`` scheduling gate if the set's
+    ``groupReplacementPolicy`` lets it start scheduling now; whether the gate is gone."""
+    meta = leader["metadata"]
+    set_pods = deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
+    decision = hash_identity.replacement_gate(leader, set_pods, lws.group_replacement_policy)
+    if not decision.admit:
+        ctx.log.debug("leader %s stays gated: %s", meta["name"], decision.reason)
+        event(
+            deps,
+            lws.raw,
+            "Normal",
+            c.EVENT_GROUP_REPLACEMENT_DEFERRED,
+            "Update",
+            f"Leader pod {meta['name']} waits for {decision.tearing_down} terminating group(s) to be removed "
+            "before scheduling",
+            related=pod_ref(leader),
+        )
+        return False
+    patch = {
+        "metadata": {"resourceVersion": meta.get("resourceVersion")},
+        "spec": {"schedulingGates": hash_identity.without_gate(leader)},
+    }
+    try:
+        updated = await deps.cluster.patch(PODS, lws.namespace, meta["name"], patch, ctx=ctx)
+    except (NotFound, Conflict):
+        return False  # gone, or changed since the cache saw it: its watch event brings us back
+    deps.caches.pods.observe_write(updated)
+    event(
+        deps,
+        lws.raw,
+        "Normal",
+        c.EVENT_GROUP_REPLACEMENT_ADMITTED,
+        "Update",
+        f"Leader pod {meta['name']} admitted for scheduling",
+        related=pod_ref(leader),
+    )
+    return True
+
+
+async def _sync_group_ready(deps: Deps, ctx: ReconcileContext, leader: Obj, *, ready: bool) -> None:
+    """``groupIdentity: Hash``: the leader's ``group-ready`` condition (its readiness gate) says whether the
+    group's worker StatefulSet is ready; written only when it says otherwise."""
+    condition = hash_identity.group_ready_condition(leader, ready, rfc3339(deps.clock.now()))
+    if condition is None:
+        return
+    meta = leader["metadata"]
+    # A strategic merge patch: conditions are merged by type, the kubelet's own are left alone.
+    patch = {"status": {"conditions": [condition]}}
+    try:
+        updated = await deps.cluster.patch(
+            PODS,
+            lws_namespace(leader),
+            meta["name"],
+            patch,
+            patch_type="strategic",
+            subresource="status",
+            ctx=ctx,
+        )
+    except NotFound:
+        return
+    deps.caches.pods.observe_write(updated)
+
+
+def lws_namespace(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "")
 
 
 class _LeaderCheck:

@@ -69,7 +69,7 @@ from lws.controller.management import ManagementWatch
 from lws.controller.queue import ShutDown, WorkQueue
 from lws.controller.set_reconciler import reconcile_set
 from lws.controller.settings import OperatorSettings
-from lws.core import routing
+from lws.core import hash_identity, routing
 from lws.core.routing import Key
 from lws.hooks.manager import Hooks
 
@@ -345,7 +345,10 @@ class Operator:
         namespaces = list(self.settings.namespaces) if self.settings.namespaces is not None else None
 
         def informer(
-            resource: Any, route: Callable[[dict[str, Any]], list[Key]], groups: bool = False
+            resource: Any,
+            route: Callable[[dict[str, Any]], list[Key]],
+            groups: bool = False,
+            also: Callable[[str, dict[str, Any], dict[str, Any] | None], None] | None = None,
         ) -> Informer:
             indexers: dict[str, Any] = {BY_SET: set_index}
             if groups:
@@ -356,7 +359,7 @@ class Operator:
                 label_selector=selector,
                 namespaces=namespaces,
                 indexers=indexers,
-                handlers=[lambda _kind, obj, _old: self._enqueue(route(obj))],
+                handlers=[lambda _kind, obj, _old: self._enqueue(route(obj)), *([also] if also else [])],
             )
 
         caches = Caches(
@@ -368,7 +371,7 @@ class Operator:
                 namespaces=namespaces,
                 handlers=[self._on_set_event],
             ),
-            pods=informer(PODS, routing.pod_keys, groups=True),
+            pods=informer(PODS, routing.pod_keys, groups=True, also=self._on_pod_deleted),
             statefulsets=informer(STATEFULSETS, routing.statefulset_keys),
             services=informer(SERVICES, routing.service_keys),
             revisions=informer(CONTROLLER_REVISIONS, routing.owned_keys),
@@ -516,6 +519,18 @@ class Operator:
         for pod in self.deps.caches.pods.by_index(BY_NODE, str(node["metadata"]["name"])):
             meta = pod["metadata"]
             self.queue.add(Key("group", str(meta.get("namespace")), str(meta["name"])))
+
+    def _on_pod_deleted(self, kind: str, pod: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """groupIdentity Hash: a pod of the set is gone, so a group being torn down may be gone too, and
+        its gated replacement leaders may start scheduling (groupReplacementPolicy PostTermination)."""
+        if kind != "DELETED" or not hash_identity.is_hash_pod(pod):
+            return
+        assert self.deps is not None
+        meta = pod.get("metadata") or {}
+        namespace, set_name = str(meta.get("namespace")), (meta.get("labels") or {}).get(c.SET_NAME_LABEL)
+        for other in self.deps.caches.pods.by_index(BY_SET, f"{namespace}/{set_name}"):
+            if hash_identity.gated(other):
+                self.queue.add(Key("group", namespace, str(other["metadata"]["name"])))
 
     def _start_late(self, informer: Informer) -> None:
         """Run an informer made after start-up (a plugin kind's) until the operator stops."""

@@ -21,7 +21,7 @@ from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.cluster.apply import apply
 from lws.cluster.errors import AlreadyExists, ApiError, Conflict, NotFound
-from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, STATEFULSETS
+from lws.cluster.resources import CONTROLLER_REVISIONS, DEPLOYMENTS, LEADERWORKERSETS, STATEFULSETS
 from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result
 from lws.controller.deps import BY_SET, Deps
@@ -29,7 +29,7 @@ from lws.controller.reporting import event
 from lws.core import desired
 from lws.core.applied import needs_apply
 from lws.core.decisions import LeaderStatefulSetApplied, RevisionCreated, RevisionDeleted, StatusUpdated
-from lws.core.groups import group_states, status_observations
+from lws.core.groups import group_states, hash_status_observations, status_observations
 from lws.core.meta import lws_owner
 from lws.core.observe import controlled_by, controller_of, deleting, revision_of
 from lws.core.revision import same_revision
@@ -45,6 +45,8 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
     if obj is None or deleting(obj):
         return DONE
     lws = LeaderWorkerSet(obj)
+    if lws.hashed:
+        return await _reconcile_hashed(deps, ctx, lws)
     leader_sts = deps.caches.statefulsets.get(namespace, name)
     if leader_sts is not None and (deleting(leader_sts) or not controlled_by(leader_sts, lws.uid)):
         # An earlier set of the same name is still being garbage-collected.
@@ -176,6 +178,96 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
     return DONE if all(in_place) else Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
 
 
+# --- groupIdentity: Hash ----------------------------------------------------------------------------------
+
+
+async def _reconcile_hashed(deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet) -> Result:
+    """``groupIdentity: Hash``: the leader Deployment instead of the leader StatefulSet. Its rolling update
+    (the set's maxSurge and maxUnavailable) and its ReplicaSets' scale-down order are Kubernetes'; the
+    leaders' ``group-ready`` readiness gate makes both count whole groups (see :mod:`lws.core.hash_identity`).
+    """
+    namespace, name = lws.namespace, lws.name
+    deployments = await deps.caches.of(DEPLOYMENTS)
+    deployment = deployments.get(namespace, name)
+    if deployment is not None and (deleting(deployment) or not controlled_by(deployment, lws.uid)):
+        ctx.log.info("leader deployment %s is being deleted or belongs to another set; waiting", name)
+        return Result(requeue_after=5.0)
+    current = deps.revision_of(lws)
+    revisions = _owned_revisions(deps, lws)
+    active, revision_changed = await _settle_revision(deps, ctx, lws, deployment, current, revisions)
+    key = revision_of(active)
+    view = desired.SetRevision(key=key, data=current.data, pod_annotations=current.pod_annotations)
+    body = desired.desired_leader_deployment(lws, view)
+    if needs_apply(body, deployment):
+        verb, reason = (
+            ("Create", c.EVENT_FAILED_CREATE) if deployment is None else ("Update", c.EVENT_FAILED_UPDATE)
+        )
+        try:
+            applied = await apply(deps.cluster, DEPLOYMENTS, body, field_manager=deps.field_manager, ctx=ctx)
+        except ApiError as exc:
+            event(
+                deps,
+                lws.raw,
+                "Warning",
+                reason,
+                verb,
+                f"Failed to {verb.lower()} leader deployment {name}: {exc}",
+            )
+            raise
+        deployments.observe_write(applied)
+        if deployment is None:
+            event(
+                deps,
+                lws.raw,
+                "Normal",
+                c.EVENT_GROUPS_PROGRESSING,
+                "Create",
+                f"Created leader deployment {name}",
+                related=active,
+            )
+        elif revision_changed:
+            event(
+                deps,
+                lws.raw,
+                "Normal",
+                c.EVENT_GROUPS_UPDATING,
+                "Update",
+                f"Updating leader deployment {name} to revision {key}",
+                related=active,
+            )
+        deployment = applied
+
+    try:
+        for service in desired.set_services(lws):
+            await ensure_service(deps, ctx, service)
+    except ApiError as exc:
+        event(
+            deps,
+            lws.raw,
+            "Warning",
+            c.EVENT_FAILED_CREATE,
+            "Create",
+            f"Failed to create headless service for error: {exc}",
+        )
+        raise
+    in_place = [
+        await ensure_extra(deps, ctx, plugin, extra)
+        for plugin, extra in desired.extra_set_objects(lws, deps.hooks)
+    ]
+    try:
+        update_done = await _update_status(deps, ctx, lws, deployment, key, drop_restarts=revision_changed)
+    except NotFound:
+        deps.caches.forget_set(namespace, name)
+        return DONE
+    except Conflict:
+        fresh = await deps.cluster.get(LEADERWORKERSETS, namespace, name, ctx=ctx)
+        deps.caches.observe_set_write(fresh)
+        return Result(requeue_after=0.0)
+    if update_done:
+        await _truncate_revisions(deps, ctx, revisions, key)
+    return DONE if all(in_place) else Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
+
+
 # --- revisions ---------------------------------------------------------------------------------------------
 
 
@@ -299,7 +391,8 @@ async def _update_status(
         for p in deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
         if (p.get("metadata", {}).get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
     ]
-    groups = status_observations(
+    observe = hash_status_observations if lws.hashed else status_observations
+    groups = observe(
         lws, leaders, revision=key, workers=lambda n: deps.caches.statefulsets.get(lws.namespace, n)
     )
     replicas = _int(((leader_sts or {}).get("status") or {}).get("replicas"), 0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
+from lws.core import hash_identity
 from lws.core import revision as rev
 from lws.core.applied import with_hash
 from lws.core.meta import lws_owner, owner_reference
@@ -68,6 +69,13 @@ def desired_leader_statefulset(
     )
 
 
+def desired_leader_deployment(lws: LeaderWorkerSet, revision: SetRevision) -> dict[str, Any]:
+    """``groupIdentity: Hash``: the leader Deployment, stamped with the hash of its own body."""
+    return with_hash(
+        hash_identity.leader_deployment(lws, revision=revision.key, pod_annotations=revision.pod_annotations)
+    )
+
+
 def group_revision_view(lws: LeaderWorkerSet, data: Mapping[str, Any]) -> LeaderWorkerSet:
     """The LeaderWorkerSet as of a group's stored revision (its template, size, network, annotations)."""
     return LeaderWorkerSet(rev.apply_revision(lws.raw, data))
@@ -81,7 +89,19 @@ def desired_worker_statefulset(
     pod_annotations: Mapping[str, str],
     live: LeaderWorkerSet,
 ) -> dict[str, Any]:
-    """The worker StatefulSet of a group, with the plugins' share (placement next to the leader...)."""
+    """The worker StatefulSet of a group, with the plugins' share (placement next to the leader...).
+
+    With ``groupIdentity: Hash`` it is built from the (admitted) leader pod, ``ctx.leader_pod``."""
+    if isinstance(ctx.group_index, str):
+        sts = hash_identity.hash_worker_statefulset(
+            ctx.lws,
+            ctx.leader_pod or {},
+            revision=ctx.revision,
+            pod_annotations=pod_annotations,
+            live_metadata=live,
+        )
+        hooks.worker_template(sts["spec"]["template"], ctx)
+        return sts
     leader_uid = (ctx.leader_pod or {}).get("metadata", {}).get("uid")
     sts = worker_statefulset(
         ctx.lws,
@@ -96,8 +116,17 @@ def desired_worker_statefulset(
     return sts
 
 
-def group_services(lws: LeaderWorkerSet, group_index: int, leader_uid: str | None) -> list[dict[str, Any]]:
+def group_services(
+    lws: LeaderWorkerSet,
+    group_index: int | str,
+    leader_uid: str | None,
+    leader: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The group's own headless Service with ``UniquePerReplica`` (with ``groupIdentity: Hash``, built from
+    the admitted ``leader`` pod and named after its host name)."""
     if lws.subdomain_policy == c.SUBDOMAIN_UNIQUE_PER_REPLICA:
+        if isinstance(group_index, str):
+            return [hash_identity.hash_group_service(lws, leader or {})]
         return [group_service(lws, group_index, leader_uid)]
     return []
 

@@ -74,3 +74,26 @@ def status_observations(
             )
         )
     return seen
+
+
+def hash_status_observations(
+    lws: LeaderWorkerSet, leaders: Iterable[Obj], *, revision: str, workers: Lookup
+) -> list[GroupObservation]:
+    """``groupIdentity: Hash``: the groups have no ordinals; the status pass numbers the live leaders best
+    first (updated, then ready, then oldest), so the first ``replicas`` of them are the groups the set
+    counts and any others are surge."""
+    no_workers = lws.size == 1
+    seen: list[tuple[tuple[Any, ...], bool, bool]] = []
+    for leader in leaders:
+        meta = leader.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            continue
+        sts = None if no_workers else workers(str(meta.get("name")))
+        if not no_workers and sts is None:
+            continue
+        ready = pod_running_and_ready(leader) and (no_workers or statefulset_ready(sts))
+        updated = revision_of(leader) == revision and (no_workers or revision_of(sts) == revision)
+        order = (not updated, not ready, str(meta.get("creationTimestamp") or ""), str(meta.get("name")))
+        seen.append((order, ready, updated))
+    seen.sort(key=lambda item: item[0])
+    return [GroupObservation(index=i, ready=r, updated=u) for i, (_, r, u) in enumerate(seen)]

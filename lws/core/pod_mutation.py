@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lws.api import constants as c
+from lws.core import hash_identity
 from lws.core.keys import (
     group_key,
     leader_subgroup_index,
@@ -43,7 +44,11 @@ def mutate_pod(pod: Mapping[str, Any], *, namespace: str, hooks: Hooks) -> dict[
     out = copy.deepcopy(dict(pod))
     if not is_group_pod(out):
         return out
-    ctx = _stamp_identity(out, namespace)
+    annotations = (out.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(c.GROUP_IDENTITY_ANNOTATION) == c.GROUP_IDENTITY_HASH:
+        ctx = _stamp_hash_identity(out, namespace)
+    else:
+        ctx = _stamp_identity(out, namespace)
     hooks.mutate_pod(out, ctx)
     _insert_lws_env(out, ctx)
     return out
@@ -101,6 +106,67 @@ def _stamp_identity(pod: dict[str, Any], namespace: str) -> PodContext:
         subdomain=subdomain,
         leader_address=f"{set_name}-{group_index}.{subdomain}.{namespace}",
         group_key=labels.get(c.GROUP_UNIQUE_HASH_LABEL, ""),
+        annotations=dict(annotations),
+        labels=dict(labels),
+        subgroup_size=sg_size,
+        subgroup_type=sg_type,
+        subgroup_index=sg_index,
+        subgroup_key=sg_key,
+    )
+
+
+def _stamp_hash_identity(pod: dict[str, Any], namespace: str) -> PodContext:
+    """``groupIdentity: Hash``: a leader (a Deployment's pod, perhaps not named yet) gets a new group key,
+    its host name, subdomain and gates; a worker ``<leader pod>-<j>`` reads its group from its template."""
+    meta = pod.setdefault("metadata", {})
+    labels: dict[str, str] = meta.setdefault("labels", {})
+    annotations: dict[str, str] = meta.get("annotations") or {}
+    spec: dict[str, Any] = pod.setdefault("spec", {})
+    name = str(meta.get("name") or meta.get("generateName") or "")
+    set_name = labels[c.SET_NAME_LABEL]
+    size_text = annotations.get(c.SIZE_ANNOTATION)
+    if size_text is None:
+        raise PodAdmissionError(f"size annotation is unexpectedly missing for pod {name}")
+    size = _int(size_text, f"annotation {c.SIZE_ANNOTATION} of pod {name}")
+    sg_size_text = annotations.get(c.SUBGROUP_SIZE_ANNOTATION)
+    sg_size = _int(sg_size_text, f"annotation {c.SUBGROUP_SIZE_ANNOTATION}") if sg_size_text else None
+    sg_type = annotations.get(c.SUBGROUP_POLICY_TYPE_ANNOTATION)
+    is_leader = labels.get(c.WORKER_INDEX_LABEL) == "0"
+    if is_leader:
+        key = hash_identity.admit_leader(pod, namespace)
+        leader_name, worker_index = name, 0
+        address = f"{spec['hostname']}.{spec['subdomain']}.{namespace}"
+        sg_index = leader_subgroup_index(sg_type) if sg_size else None
+    else:
+        ordinal = split_ordinal(name)
+        key = labels.get(c.GROUP_INDEX_LABEL, "")
+        if ordinal is None or not key:
+            raise PodAdmissionError(
+                f"worker pod {name!r} of a groupIdentity Hash set must be named <leader pod>-<j> and carry "
+                f"the {c.GROUP_INDEX_LABEL} label of its worker StatefulSet's template"
+            )
+        leader_name, worker_index = ordinal
+        labels[c.WORKER_INDEX_LABEL] = str(worker_index)
+        address = annotations.get(c.LEADER_ADDRESS_ANNOTATION) or ""
+        sg_index = worker_subgroup_index(size, sg_size, worker_index) if sg_size else None
+    sg_key: str | None = None
+    if sg_index is not None:
+        # Keyed off the group key: leader pod names are not known at admission.
+        labels.setdefault(c.SUBGROUP_INDEX_LABEL, str(sg_index))
+        sg_index = _int(labels[c.SUBGROUP_INDEX_LABEL], f"label {c.SUBGROUP_INDEX_LABEL}")
+        sg_key = labels.setdefault(c.SUBGROUP_UNIQUE_HASH_LABEL, subgroup_key(key, sg_index))
+    return PodContext(
+        namespace=namespace,
+        pod_name=name,
+        set_name=set_name,
+        role="leader" if is_leader else "worker",
+        group_index=key,
+        worker_index=worker_index,
+        group_size=size,
+        leader_name=leader_name,
+        subdomain=str(spec.get("subdomain") or ""),
+        leader_address=address,
+        group_key=key,
         annotations=dict(annotations),
         labels=dict(labels),
         subgroup_size=sg_size,

@@ -53,7 +53,7 @@ def stale_worker(worker: Obj, leader: Obj, statefulset: Callable[[str], Obj | No
     return None
 
 
-def restart_state(status: Obj, index: int) -> GroupRestartState:
+def restart_state(status: Obj, index: int | str) -> GroupRestartState:
     """The group's entry of ``status.groupRestarts`` as the restart plugins see it."""
     for entry in status.get("groupRestarts") or []:
         if entry.get("index") == index:
@@ -67,7 +67,7 @@ def restart_state(status: Obj, index: int) -> GroupRestartState:
     return GroupRestartState()
 
 
-def pending_recreation(status: Obj, index: int) -> str:
+def pending_recreation(status: Obj, index: int | str) -> str:
     """The uid of the leader pod whose recreation was last counted for group ``index`` ("" if none).
 
     The host writes it with the count, before deleting that leader; while that very pod still exists and

@@ -67,3 +67,26 @@ def _attach_claims(pod_spec: dict[str, Any], claims: list[Mapping[str, Any]], po
     ]
     volumes += [v for v in pod_spec.get("volumes") or [] if v.get("name") not in names]
     pod_spec["volumes"] = volumes
+
+
+def deployment_pod(deployment: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+    """A leader pod of a ``groupIdentity: Hash`` set, as its Deployment's ReplicaSet creates it.
+
+    The ReplicaSet is ``<deployment>-<pod-template-hash>`` and names its pods with five random characters;
+    render uses :func:`template_hash` for the hash and ``suffix`` for the random part.
+    """
+    meta = deployment["metadata"]
+    template = copy.deepcopy(dict(deployment["spec"]["template"]))
+    pod_hash = template_hash(deployment)
+    replica_set = f"{meta['name']}-{pod_hash}"
+    tmeta = template.get("metadata") or {}
+    labels = {**(tmeta.get("labels") or {}), "pod-template-hash": pod_hash}
+    metadata: dict[str, Any] = {
+        "name": f"{replica_set}-{suffix}",
+        "namespace": meta.get("namespace"),
+        "labels": labels,
+    }
+    if tmeta.get("annotations"):
+        metadata["annotations"] = dict(tmeta["annotations"])
+    metadata["ownerReferences"] = [owner_reference("apps/v1", "ReplicaSet", replica_set, None)]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": dict(template.get("spec") or {})}

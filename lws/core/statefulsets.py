@@ -33,10 +33,10 @@ def leader_statefulset(
     :param partition: StatefulSet partition: leader ordinals below it keep their revision.
     :param pod_annotations: LWS annotations that plugins propagate to the pod templates.
     """
-    template = _pod_template(
+    template = pod_template(
         lws.leader_template,
         labels={c.WORKER_INDEX_LABEL: "0", c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision},
-        annotations=_leader_template_annotations(lws, pod_annotations),
+        annotations=leader_template_annotations(lws, pod_annotations),
     )
     unavailable = scaled_value(lws.max_unavailable, lws.replicas, round_up=False)
     surge = min(scaled_value(lws.max_surge, lws.replicas, round_up=True), lws.replicas)
@@ -101,8 +101,8 @@ def worker_statefulset(
         c.LEADER_POD_NAME_ANNOTATION: leader_name,
     }
     annotations.update(pod_annotations)
-    annotations.update(_subgroup_annotations(lws, leader=False))
-    template = _pod_template(
+    annotations.update(subgroup_annotations(lws, leader=False))
+    template = pod_template(
         lws.worker_template, labels={**selector, c.REVISION_KEY: revision}, annotations=annotations
     )
     spec: dict[str, Any] = {
@@ -130,16 +130,18 @@ def worker_statefulset(
     }
 
 
-def _leader_template_annotations(lws: LeaderWorkerSet, pod_annotations: Mapping[str, str]) -> dict[str, str]:
+def leader_template_annotations(lws: LeaderWorkerSet, pod_annotations: Mapping[str, str]) -> dict[str, str]:
+    """The annotations of a leader pod template (size, propagated ones, subgroup policy, subdomain policy)."""
     annotations = {c.SIZE_ANNOTATION: str(lws.size)}
     annotations.update(pod_annotations)
-    annotations.update(_subgroup_annotations(lws, leader=True))
+    annotations.update(subgroup_annotations(lws, leader=True))
     if lws.subdomain_policy == c.SUBDOMAIN_UNIQUE_PER_REPLICA:
         annotations[c.SUBDOMAIN_POLICY_ANNOTATION] = c.SUBDOMAIN_UNIQUE_PER_REPLICA
     return annotations
 
 
-def _subgroup_annotations(lws: LeaderWorkerSet, *, leader: bool) -> dict[str, str]:
+def subgroup_annotations(lws: LeaderWorkerSet, *, leader: bool) -> dict[str, str]:
+    """The subgroup size and type annotations pod admission reads (none without a subGroupPolicy)."""
     if lws.subgroup_policy is None or lws.subgroup_size is None:
         return {}
     out = {c.SUBGROUP_SIZE_ANNOTATION: str(lws.subgroup_size)}
@@ -150,9 +152,10 @@ def _subgroup_annotations(lws: LeaderWorkerSet, *, leader: bool) -> dict[str, st
     return out
 
 
-def _pod_template(
+def pod_template(
     source: Mapping[str, Any], *, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> dict[str, Any]:
+    """A copy of the set's pod template with our labels and annotations added (ours win)."""
     template = copy.deepcopy(dict(source))
     metadata = dict(template.get("metadata") or {})
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}

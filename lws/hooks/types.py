@@ -32,7 +32,8 @@ class PodContext:
     pod_name: str
     set_name: str
     role: Role
-    group_index: int
+    #: The group's ordinal; with ``groupIdentity: Hash``, its 40-character group key.
+    group_index: int | str
     worker_index: int
     group_size: int
     leader_name: str
@@ -66,13 +67,17 @@ class GroupContext:
     """
 
     lws: LeaderWorkerSet
-    group_index: int
+    #: The group's ordinal; with ``groupIdentity: Hash``, its 40-character group key.
+    group_index: int | str
     revision: str
     leader_pod: Mapping[str, Any] | None = None
     leader_node_labels: Mapping[str, str] | None = None
 
     @property
     def leader_name(self) -> str:
+        """The leader pod's name: ``<lws>-<i>``, or (``groupIdentity: Hash``) the live pod's name."""
+        if isinstance(self.group_index, str):
+            return str(((self.leader_pod or {}).get("metadata") or {}).get("name") or "")
         return self.lws.leader_pod_name(self.group_index)
 
     @property
@@ -81,7 +86,14 @@ class GroupContext:
 
     @property
     def leader_ready(self) -> bool:
-        """The leader pod's ``Ready`` condition is True (Kubernetes' rule, :func:`lws.k8s.pods.pod_ready`)."""
+        """The leader pod's ``Ready`` condition is True (Kubernetes' rule, :func:`lws.k8s.pods.pod_ready`).
+
+        With ``groupIdentity: Hash``, its ``ContainersReady`` condition instead, as upstream: the leader's
+        ``Ready`` waits for its ``group-ready`` readiness gate, which waits for the workers.
+        """
+        if isinstance(self.group_index, str):
+            conditions = ((self.leader_pod or {}).get("status") or {}).get("conditions") or []
+            return any(x.get("type") == "ContainersReady" and x.get("status") == "True" for x in conditions)
         return pod_ready(self.leader_pod)
 
 
@@ -113,7 +125,7 @@ class RestartEvent:
     lws: LeaderWorkerSet
     pod: Mapping[str, Any]
     role: Role
-    group_index: int
+    group_index: int | str
     leader_pod: Mapping[str, Any] | None
     #: Every pod of the group the host knows of, leader included.
     group_pods: Sequence[Mapping[str, Any]]

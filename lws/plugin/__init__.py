@@ -39,6 +39,11 @@ fails when one disappears or a new one arrives without a minor bump.
 
 History
 -------
+* 1.2: ``groupIdentity`` and ``groupReplacementPolicy`` (upstream #987, #1050): their constants, the
+  ``role`` label, the ``group-identity`` and ``leader-address`` annotations, the ``group-ready`` readiness
+  gate and the ``group-replacement`` scheduling gate in ``lws.plugin.constants``. With ``groupIdentity:
+  Hash``, ``PodContext.group_index`` and ``GroupContext.group_index`` are the group's 40-character key (a
+  ``str``) instead of an ordinal, and ``GroupContext.leader_name`` is the live leader pod's name.
 * 1.1: :func:`restart_trigger` (upstream's restart trigger, which the built-in restart policies act on) and
   ``lws.plugin.constants.MAX_NESTING``. ``pod_failure`` is deprecated (it warns; removed in 2.0): use
   ``pod_failures(pod)[0]`` or :func:`restart_trigger`. :meth:`RestartPolicy.decide` is offered every failure
@@ -77,7 +82,7 @@ from lws.hooks.types import (
 from lws.plugin.settings import Setting, SettingError, Settings, annotation_path
 
 #: The plugin API's version, ``(major, minor)``; see the module docstring for what each part promises.
-API_VERSION: tuple[int, int] = (1, 1)
+API_VERSION: tuple[int, int] = (1, 2)
 
 
 def pod_failure(pod: Mapping[str, Any]) -> PodFailure | None:

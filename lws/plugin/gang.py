@@ -16,7 +16,7 @@ from lws.plugin import resources as requests
 __all__ = ["min_member", "min_resources", "pod_group_metadata", "pod_group_name", "pod_group_of_pod"]
 
 
-def pod_group_name(set_name: str, group_index: int, revision: str) -> str:
+def pod_group_name(set_name: str, group_index: int | str, revision: str) -> str:
     """``<lws>-<groupIndex>-<revisionKey>``, upstream's name: a rollout gets fresh PodGroups."""
     return f"{set_name}-{group_index}-{revision}"
 

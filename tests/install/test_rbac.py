@@ -77,6 +77,8 @@ SAMPLES = {
     "multi": "leaderworkerset_multi_template.yaml",
     # Exclusive placement keeps other groups of the namespace out of a zone (upstream #539): on its own.
     "exclusive": "leaderworkerset_exclusive_placement.yaml",
+    # groupIdentity Hash: the leader Deployment, the lifted scheduling gate, the group-ready condition.
+    "hashed": "leaderworkerset_group_identity_hash.yaml",
 }
 
 # Shipped permissions that a run may not need, each for a path that depends on timing; the comments in
