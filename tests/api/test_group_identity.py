@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from lws_api_testing import errors_of, make_lws, triples
 
 from lws.api import constants as c
 from lws.api.crd import build_crd
 from lws.api.defaulting import default_lws
 from lws.api.names import hash_name_budget, name_budget
+from lws.cli.main import cli
 
 GI = "spec.groupIdentity"
 GRP = "spec.groupReplacementPolicy"
@@ -206,3 +209,25 @@ def test_a_name_over_the_hash_budget_is_rejected_naming_it() -> None:
     # The same name is fine for an Ordinal set of that shape, and for a Hash set without workers.
     assert errors_of(make_lws(metadata={"name": name}, spec={"leaderWorkerTemplate": {"size": 2}})) == []
     assert errors_of(make_lws(metadata={"name": name}, spec=HASH)) == []
+
+
+# --- lws validate and lws render ---------------------------------------------------------------------------
+
+
+def test_lws_validate_reports_the_rules_as_error_lines() -> None:
+    text = yaml.safe_dump(
+        make_lws(spec={"groupReplacementPolicy": "Immediate", **rolling(partition=1), **HASH})
+    )
+    result = CliRunner().invoke(cli, ["validate", "-f", "-"], input=text)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        'error: <stdin>: LeaderWorkerSet default/demo: spec.groupIdentity: Invalid value: "Hash": '
+        "rollingUpdateConfiguration.partition is not supported with groupIdentity Hash"
+    ]
+
+
+def test_lws_render_shows_the_defaults() -> None:
+    result = CliRunner().invoke(cli, ["render", "-f", "-"], input=yaml.safe_dump(make_lws()))
+    assert result.exit_code == 0, result.stderr
+    spec = yaml.safe_load(result.stdout)["items"][0]["spec"]
+    assert (spec["groupIdentity"], spec["groupReplacementPolicy"]) == ("Ordinal", "PostTermination")
