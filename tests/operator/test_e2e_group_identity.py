@@ -188,3 +188,31 @@ def test_leader_ready_startup_waits_for_the_leaders_containers_not_its_group(kub
         make_lws("ready", replicas=1, size=2, groupIdentity="Hash", startupPolicy="LeaderReady"),
     )
     kube.wait_available(ns, "ready")
+
+
+@pytest.mark.sim_only
+def test_a_worker_restart_replaces_the_group_with_a_new_key(e2e: E2E, kube: Kube, ns: str) -> None:
+    # RecreateGroupOnPodRestart deletes the leader; the Deployment makes a new leader, a new group with a
+    # new key, gated until the old group's pods are gone (PostTermination), then built as any other.
+    assert e2e.cluster is not None
+    kube.create(LEADERWORKERSETS, ns, make_lws("restart", replicas=1, size=2, groupIdentity="Hash"))
+    kube.wait_available(ns, "restart")
+    [old] = _leaders(kube, ns, "restart")
+    old_key = labels(old)[c.GROUP_INDEX_LABEL]
+    e2e.cluster.faults.restart_container(ns, f"{old['metadata']['name']}-1")
+    new = wait_until(
+        lambda: next(
+            (
+                p
+                for p in _leaders(kube, ns, "restart")
+                if labels(p)[c.GROUP_INDEX_LABEL] != old_key and _group_ready(p) == "True"
+            ),
+            None,
+        ),
+        what="a new group, ready",
+    )
+    wait_until(
+        lambda: not kube.list(PODS, ns, f"{c.GROUP_INDEX_LABEL}={old_key}"), what="the old group's pods to go"
+    )
+    assert kube.get(STATEFULSETS, ns, new["metadata"]["name"]) is not None
+    kube.wait_available(ns, "restart")
