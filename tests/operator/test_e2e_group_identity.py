@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e_kit import Kube, env_of, labels, make_lws, pod_ready
+from e2e_kit import OTHER_IMAGE, Kube, env_of, labels, make_lws, pod_ready, rolled_out
 from operator_harness import E2E
 
 from lws.api import constants as c
@@ -216,3 +216,31 @@ def test_a_worker_restart_replaces_the_group_with_a_new_key(e2e: E2E, kube: Kube
     )
     assert kube.get(STATEFULSETS, ns, new["metadata"]["name"]) is not None
     kube.wait_available(ns, "restart")
+
+
+def test_a_template_change_rolls_every_group_through_the_deployment(kube: Kube, ns: str) -> None:
+    # The Deployment replaces leaders (maxUnavailable 1, maxSurge 0), each new one a new group, gated until
+    # the group it replaces is gone (PostTermination); the status counts groups on the new revision.
+    kube.create(LEADERWORKERSETS, ns, make_lws("roll", replicas=3, size=2, groupIdentity="Hash"))
+    kube.wait_available(ns, "roll")
+    before = {labels(p)[c.GROUP_INDEX_LABEL] for p in _leaders(kube, ns, "roll")}
+    old_revision = labels(_leaders(kube, ns, "roll")[0])[c.REVISION_KEY]
+    patch = {
+        "spec": {
+            "leaderWorkerTemplate": {
+                "workerTemplate": {"spec": {"containers": [{"name": "app", "image": OTHER_IMAGE}]}}
+            }
+        }
+    }
+    kube.patch(LEADERWORKERSETS, ns, "roll", patch)
+    kube.wait_lws(ns, "roll", rolled_out(updated=3, ready=3), timeout=60)
+    kube.wait_available(ns, "roll", timeout=60)
+    leaders = _leaders(kube, ns, "roll")
+    assert len(leaders) == 3
+    assert not before & {labels(p)[c.GROUP_INDEX_LABEL] for p in leaders}, "every group is a new one"
+    for leader in leaders:
+        assert labels(leader)[c.REVISION_KEY] != old_revision
+        worker = _worker(kube, ns, leader)
+        assert worker is not None and worker["spec"]["containers"][0]["image"] == OTHER_IMAGE
+    deployment = kube.get(DEPLOYMENTS, ns, "roll")
+    assert deployment is not None and deployment["metadata"]["labels"][c.REVISION_KEY] != old_revision
