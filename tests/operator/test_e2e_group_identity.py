@@ -15,7 +15,7 @@ from e2e_kit import OTHER_IMAGE, Kube, env_of, labels, make_lws, pod_ready, roll
 from operator_harness import E2E
 
 from lws.api import constants as c
-from lws.cluster.resources import DEPLOYMENTS, EVENTS, LEADERWORKERSETS, PODS, STATEFULSETS
+from lws.cluster.resources import DEPLOYMENTS, EVENTS, LEADERWORKERSETS, PODS, SERVICES, STATEFULSETS
 from lws.sim.testing import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -244,3 +244,30 @@ def test_a_template_change_rolls_every_group_through_the_deployment(kube: Kube, 
         assert worker is not None and worker["spec"]["containers"][0]["image"] == OTHER_IMAGE
     deployment = kube.get(DEPLOYMENTS, ns, "roll")
     assert deployment is not None and deployment["metadata"]["labels"][c.REVISION_KEY] != old_revision
+
+
+def test_unique_per_replica_gives_each_hash_group_a_service_named_after_its_leaders_host(
+    kube: Kube, ns: str
+) -> None:
+    body = make_lws(
+        "uniqh",
+        replicas=2,
+        size=2,
+        groupIdentity="Hash",
+        networkConfig={"subdomainPolicy": "UniquePerReplica"},
+    )
+    kube.create(LEADERWORKERSETS, ns, body)
+    kube.wait_available(ns, "uniqh")
+    assert kube.get(SERVICES, ns, "uniqh") is None, "no shared Service with UniquePerReplica"
+    for leader in _leaders(kube, ns, "uniqh"):
+        key = labels(leader)[c.GROUP_INDEX_LABEL]
+        host = f"uniqh-{key[:8]}"
+        assert (leader["spec"]["hostname"], leader["spec"]["subdomain"]) == (host, host)
+        service = kube.get(SERVICES, ns, host)
+        assert service is not None
+        assert service["spec"]["selector"] == {c.SET_NAME_LABEL: "uniqh", c.GROUP_INDEX_LABEL: key}
+        assert service["metadata"]["ownerReferences"][0]["uid"] == leader["metadata"]["uid"]
+        worker = _worker(kube, ns, leader)
+        assert worker is not None and worker["spec"]["subdomain"] == host
+        address = {e["name"]: e.get("value") for e in env_of(worker)}[c.LWS_LEADER_ADDRESS]
+        assert address == f"{host}.{host}.{ns}"
