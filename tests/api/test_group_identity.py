@@ -231,3 +231,26 @@ def test_lws_render_shows_the_defaults() -> None:
     assert result.exit_code == 0, result.stderr
     spec = yaml.safe_load(result.stdout)["items"][0]["spec"]
     assert (spec["groupIdentity"], spec["groupReplacementPolicy"]) == ("Ordinal", "PostTermination")
+
+
+# --- names, as upstream spells them ------------------------------------------------------------------------
+
+NAMES = [
+    (c.ROLE_LABEL, "leaderworkerset.sigs.k8s.io/role"),
+    (c.ROLE_LEADER, "leader"),
+    (c.ROLE_WORKER, "worker"),
+    (c.GROUP_IDENTITY_ANNOTATION, "leaderworkerset.sigs.k8s.io/group-identity"),
+    (c.LEADER_ADDRESS_ANNOTATION, "leaderworkerset.sigs.k8s.io/leader-address"),
+    (c.GROUP_READY_CONDITION, "leaderworkerset.sigs.k8s.io/group-ready"),
+    (c.GROUP_REPLACEMENT_GATE, "leaderworkerset.sigs.k8s.io/group-replacement"),
+    (c.GROUP_IDENTITIES, ("Ordinal", "Hash")),
+    (c.GROUP_REPLACEMENT_POLICIES, ("PostTermination", "Immediate")),
+    (c.EVENT_GROUP_REPLACEMENT_DEFERRED, "GroupReplacementDeferred"),
+    (c.EVENT_GROUP_REPLACEMENT_ADMITTED, "GroupReplacementAdmitted"),
+    (c.HASH_HOST_KEY_LENGTH, 8),
+]
+
+
+@pytest.mark.parametrize(("ours", "upstream"), NAMES, ids=[str(u) for _, u in NAMES])
+def test_names_are_upstreams(ours: object, upstream: object) -> None:
+    assert ours == upstream
