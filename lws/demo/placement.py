@@ -43,7 +43,8 @@ class PodPlacement:
 class GroupPlacement:
     """One group: its pods, leader first."""
 
-    index: int
+    #: The group's ordinal, or (``groupIdentity: Hash``) its group key.
+    index: int | str
     size: int
     pods: tuple[PodPlacement, ...]
     levels: tuple[str, ...]
@@ -169,7 +170,7 @@ def build_report(
     """The report for ``sets`` from the cluster's pods and nodes (``schedulers``: the names it serves)."""
     node_list = list(nodes)
     node_labels = {str(n["metadata"]["name"]): _labels(n) for n in node_list}
-    by_group: dict[tuple[str, str, int], list[PodPlacement]] = {}
+    by_group: dict[tuple[str, str, int | str], list[PodPlacement]] = {}
     for pod in pods:
         labels = _labels(pod)
         if c.SET_NAME_LABEL not in labels or c.GROUP_INDEX_LABEL not in labels:
@@ -179,7 +180,7 @@ def build_report(
         key = (
             str(pod["metadata"].get("namespace", "")),
             labels[c.SET_NAME_LABEL],
-            _int(labels[c.GROUP_INDEX_LABEL], -1),
+            _group_of(labels[c.GROUP_INDEX_LABEL]),
         )
         by_group.setdefault(key, []).append(pod_placement(pod, node_labels, levels, schedulers))
     placements = []
@@ -187,7 +188,9 @@ def build_report(
         meta, spec = lws["metadata"], lws.get("spec") or {}
         namespace, name = str(meta.get("namespace", "")), str(meta["name"])
         size = _int((spec.get("leaderWorkerTemplate") or {}).get("size"), 1)
-        indexes = sorted(i for ns, n, i in by_group if (ns, n) == (namespace, name))
+        indexes = sorted(
+            (i for ns, n, i in by_group if (ns, n) == (namespace, name)), key=lambda i: (str(type(i)), i)
+        )
         groups = tuple(
             GroupPlacement(
                 index=i,
@@ -282,7 +285,7 @@ def _plural(count: int, noun: str) -> str:
 
 def group_line(group: GroupPlacement, names: Mapping[str, str]) -> str:
     """``group 0: 4/4 placed, in 1 zone, 1 rack, 4 nodes`` (plus what is unschedulable or missing)."""
-    parts = [f"group {group.index}: {group.placed}/{group.size} placed"]
+    parts = [f"group {_shown(group.index)}: {group.placed}/{group.size} placed"]
     if group.placed:
         parts.append("in " + ", ".join(_plural(n, names[k].lower()) for k, n in group.spans.items()))
     if group.unschedulable:
@@ -320,7 +323,7 @@ def report_text(report: PlacementReport) -> list[str]:
                 status = pod.phase if pod.node else f"{pod.phase}: {pod.reason}"
                 rows.append(
                     (
-                        str(group.index) if number == 0 else "",
+                        _shown(group.index) if number == 0 else "",
                         pod.name,
                         pod.node or "-",
                         *(pod.domains.get(k, "-") for k in shown),
@@ -333,3 +336,19 @@ def report_text(report: PlacementReport) -> list[str]:
             lines.append("  " + group_line(group, names))
             lines += [f"    {p.name}: {p.reason}: {p.message}" for p in group.pods if not p.node]
     return lines
+
+
+def _group_order(index: int | str) -> tuple[int, str]:
+    """Ordinals in order; keys (one set has only one kind) by their text."""
+    return (index, "") if isinstance(index, int) else (0, index)
+
+
+def _group_of(label: str) -> int | str:
+    """A group's ordinal, or (``groupIdentity: Hash``) its 40-character key."""
+    return int(label) if label.isdigit() else label
+
+
+def _shown(index: int | str) -> str:
+    """How a group is named in the text report: its ordinal, or the first 8 characters of its key (as its
+    leader's host name shows them)."""
+    return str(index) if isinstance(index, int) else index[:8]

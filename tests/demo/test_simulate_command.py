@@ -170,3 +170,19 @@ def test_pods_for_a_second_scheduler_are_placed_only_where_the_cluster_serves_it
     else:
         assert all(pod["node"] is None for pod in pods)
         assert {pod["unschedulable"]["reason"] for pod in pods} == {"NoScheduler"}
+
+
+def test_hash_groups_are_reported_by_their_keys(tmp_path: Path) -> None:
+    # groupIdentity Hash: no ordinals; each group is its key (the text report shows the 8 characters its
+    # leader's host name carries), with its leader and its workers.
+    obj = lws("hashed", replicas=2, size=2, annotations={})
+    obj["spec"]["groupIdentity"] = "Hash"
+    result = simulate(tmp_path, obj, args=("-o", "json"))
+    assert result.exit_code == 0, result.output
+    [placed] = json.loads(result.stdout)["leaderWorkerSets"]
+    assert (placed["placed"], placed["unschedulable"], placed["missing"]) == (4, 0, 0)
+    keys = [group["index"] for group in placed["groups"]]
+    assert len(keys) == 2 and all(isinstance(k, str) and len(k) == 40 for k in keys), keys
+    text = simulate(tmp_path, obj)
+    assert text.exit_code == 0, text.output
+    assert sum(1 for line in text.stdout.splitlines() if line.strip().startswith("group ")) == 2
