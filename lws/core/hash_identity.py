@@ -4,7 +4,7 @@ A Hash set's leaders are the pods of a Deployment named after the set, so a Repl
 decides which groups go on a scale-down: unscheduled, then unready groups first. Every leader pod gets at
 admission:
 
-* a random group key, ``sha1(<namespace> + 16 random characters)``, in both the ``group-index`` and the
+* a random group key, ``sha1(<namespace>/<16 random characters>)``, in both the ``group-index`` and the
   ``group-key`` labels (the worker StatefulSet and the per-group Service select on it);
 * the host name ``<lws>-<first 8 characters of the key>`` and the set's Service as subdomain (its own
   Service of that name with ``UniquePerReplica``), the address workers reach it at;
@@ -22,22 +22,21 @@ Pure functions; the operator and ``lws render`` call them.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
+from lws.core.keys import group_key
 from lws.core.meta import lws_owner, owner_reference, propagated
 from lws.core.observe import deleting, labels
 from lws.core.statefulsets import leader_template_annotations, pod_template, subgroup_annotations
 
 Obj = Mapping[str, Any]
 
-_KEY_ALPHABET = string.ascii_lowercase + string.digits
+_KEY_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 #: Length of the random part a group key hashes (upstream: 16 characters).
 RANDOM_PART_LENGTH = 16
 #: Reasons of the ``group-ready`` condition (upstream's).
@@ -46,12 +45,13 @@ REASON_WORKERS_NOT_READY = "WorkerStatefulSetNotReady"
 
 
 def new_group_key(namespace: str, random_part: str | None = None) -> str:
-    """A group key: the SHA-1 of the namespace and a random 16-character string, 40 hex characters."""
-    part = random_part if random_part is not None else _random_part()
-    return hashlib.sha1(f"{namespace}{part}".encode()).hexdigest()
+    """A group key, as upstream's webhook draws it: the ``group-key`` hash (SHA-1 of ``<namespace>/<x>``,
+    40 hex characters) with a random 16-character string as ``x`` where an ordinal leader has its name."""
+    return group_key(namespace, random_part if random_part is not None else _random_part())
 
 
 def _random_part() -> str:
+    # Kubernetes' rand.String: 16 characters of its vowel-free alphabet.
     return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(RANDOM_PART_LENGTH))
 
 
@@ -203,7 +203,9 @@ def admit_leader(pod: dict[str, Any], namespace: str, *, random_part: str | None
     key = pod_labels.get(c.GROUP_INDEX_LABEL) or new_group_key(namespace, random_part)
     pod_labels[c.GROUP_INDEX_LABEL] = key
     pod_labels[c.GROUP_UNIQUE_HASH_LABEL] = key
-    host = host_name(set_name, key)
+    # The host name cannot change after creation: admission is the only chance to set it (kept if the
+    # template set one, as upstream).
+    host = spec.get("hostname") or host_name(set_name, key)
     spec["hostname"] = host
     unique = annotations.get(c.SUBDOMAIN_POLICY_ANNOTATION) == c.SUBDOMAIN_UNIQUE_PER_REPLICA
     spec["subdomain"] = host if unique else set_name

@@ -19,8 +19,10 @@ from tests.core.conftest import manifest
 NAME, GATE = c.SET_NAME_LABEL, c.GROUP_REPLACEMENT_GATE
 
 
-def test_a_group_key_is_the_sha1_of_namespace_and_a_random_part() -> None:
-    assert h.new_group_key("ns", "abcdefghijklmnop") == hashlib.sha1(b"nsabcdefghijklmnop").hexdigest()
+def test_a_group_key_is_upstreams_hash_of_namespace_and_a_random_part() -> None:
+    # Upstream: genGroupUniqueKey(namespace, rand.String(16)), i.e. sha1("<namespace>/<random>").
+    assert h.new_group_key("ns", "bcdfghjklmnpqrst") == hashlib.sha1(b"ns/bcdfghjklmnpqrst").hexdigest()
+    assert set(h._random_part()) <= set("bcdfghjklmnpqrstvwxz2456789")
     assert h.new_group_key("ns") != h.new_group_key("ns"), "random"
     assert len(h._random_part()) == h.RANDOM_PART_LENGTH
     assert h.host_name("demo", "0123456789abcdef") == "demo-01234567"
