@@ -59,6 +59,21 @@ def leaderworkersets_of(sample: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(sample.read_text()) if d and d.get("kind") == "LeaderWorkerSet"]
 
 
+def service_accounts_of(sample: Path) -> list[str]:
+    """The ServiceAccounts (other than ``default``) the pods of a sample's LeaderWorkerSets name, sorted.
+
+    Kubernetes admits a pod only if its ServiceAccount exists, so whoever applies such a sample must
+    create them first (upstream's tensorrt-llm sample names ``tensorrt-sa`` and does not ship it)."""
+    names: set[str] = set()
+    for manifest in leaderworkersets_of(sample):
+        template = manifest["spec"]["leaderWorkerTemplate"]
+        for pod in (template.get("leaderTemplate") or {}, template["workerTemplate"]):
+            name = (pod.get("spec") or {}).get("serviceAccountName")
+            if name and name != "default":
+                names.add(name)
+    return sorted(names)
+
+
 def leaderworkerset_files() -> list[Path]:
     """The sample files that hold a LeaderWorkerSet (exactly :data:`LEADERWORKERSET_FILES`)."""
     found = [p for p in files() if leaderworkersets_of(p)]

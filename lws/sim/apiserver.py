@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import datetime
+import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypedDict, Unpack
@@ -90,6 +91,10 @@ DEFAULT_MANAGER = "lws-sim"
 _MAX_WRITE_ATTEMPTS = 8
 
 
+#: Marks a mirror pod, which the ServiceAccount admission plugin lets through.
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+
+
 @dataclass(frozen=True)
 class AdmissionAttributes:
     """What admission needs to know about one write (mirrors ``AdmissionReview.request``)."""
@@ -153,6 +158,10 @@ class APIServer:
         for name in INITIAL_NAMESPACES:
             if self.store.get(gr, "", name) is None:
                 self.store.put(gr, _new_namespace(name))
+            # Their default ServiceAccounts, which pods need (the ServiceAccount admission plugin), are there
+            # from the start too, even on an API server running without the namespace-defaults controller.
+            if self.store.get(("", "serviceaccounts"), name, "default") is None:
+                self.store.put(("", "serviceaccounts"), _default_service_account(name))
 
     # -- resolution ------------------------------------------------------------------------------
 
@@ -523,6 +532,8 @@ class APIServer:
             self._reset_on_create(resource, admitted)
             self._set_initial_state(resource, admitted)
 
+        if (resource.group, resource.kind) == ("", "Pod"):
+            await self._check_service_account(obj, ns, requested or str(meta.get("generateName") or ""))
         obj = await self._admit(resource, attrs, obj, None, defaulted=True, prepare=prepare)
         name = obj["metadata"]["name"]
         if self.store.get(resource.storage, ns, name) is not None:
@@ -1032,6 +1043,26 @@ class APIServer:
                 f"unable to create new content in namespace {namespace} because it is being terminated",
             )
 
+    async def _check_service_account(self, pod: dict[str, Any], namespace: str, name: str) -> None:
+        """The ``ServiceAccount`` admission plugin: a pod may only name a ServiceAccount that exists (403
+        otherwise). It runs before the mutating webhooks. Like the plugin, wait a moment for ``default``,
+        which kube-controller-manager (here the namespace-defaults controller) makes just after the
+        namespace: ten looks, 100 to 200 ms apart. Mirror pods (a kubelet's static pods) are exempt."""
+        if MIRROR_POD_ANNOTATION in (pod["metadata"].get("annotations") or {}):
+            return
+        account = str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+        for attempt in range(10 if account == "default" else 1):
+            if attempt:
+                await asyncio.sleep(0.1 + 0.1 * random.random())
+            if self.store.get(("", "serviceaccounts"), namespace, account) is not None:
+                return
+        raise errors.forbidden(
+            "pods",
+            "",
+            name,
+            f'error looking up service account {namespace}/{account}: serviceaccount "{account}" not found',
+        )
+
     def _check_verb(self, resource: ResourceType, verb: str) -> None:
         if verb not in resource.verbs:
             raise errors.method_not_allowed(f"{resource.describe()} does not support {verb}")
@@ -1362,6 +1393,19 @@ _CREATED_STATUS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status
 def _success_status(resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     return errors.success(name=meta["name"], group=resource.group, kind=resource.plural, uid=meta.get("uid"))
+
+
+def _default_service_account(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": "default",
+            "namespace": namespace,
+            "uid": objects.new_uid(),
+            "creationTimestamp": objects.now(),
+        },
+    }
 
 
 def _new_namespace(name: str) -> dict[str, Any]:

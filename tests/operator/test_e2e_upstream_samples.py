@@ -60,6 +60,8 @@ def test_every_sample_with_a_leaderworkerset_is_exercised() -> None:
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.stem)
 def test_sample_applied_with_kubectl_converges_to_available_and_to_render(cluster: Kube, path: Path) -> None:
     for ns in namespace_scope(cluster):
+        for account in upstream_samples.service_accounts_of(path):
+            cluster.kubectl("create", "serviceaccount", "-n", ns, account)
         cluster.kubectl("apply", "-n", ns, "-f", str(path))
         for manifest in upstream_samples.leaderworkersets_of(path):
             stored = cluster.wait_available(ns, manifest["metadata"]["name"], timeout=60)

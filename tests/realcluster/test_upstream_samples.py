@@ -58,20 +58,12 @@ def test_the_samples_are_here() -> None:
     assert len(SAMPLE_FILES) == upstream_samples.LEADERWORKERSET_FILES == 16
 
 
-def service_accounts(manifest: dict) -> set[str]:
-    """The ServiceAccounts the set's pods name (other than ``default``)."""
-    template = manifest["spec"]["leaderWorkerTemplate"]
-    specs = [template.get("leaderTemplate") or {}, template["workerTemplate"]]
-    return {n for t in specs if (n := (t.get("spec") or {}).get("serviceAccountName")) and n != "default"}
-
-
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.stem)
 def test_sample_converges_to_available_and_to_render_on_the_real_plane(
     kube: Kube, ns: str, path: Path
 ) -> None:
-    # Kubernetes admits a pod only if the ServiceAccount it names exists (the embedded cluster does not
-    # check): create them, as a user of the sample must.
-    for name in sorted(set().union(*(service_accounts(m) for m in _leaderworkersets(path)))):
+    # Kubernetes admits a pod only if the ServiceAccount it names exists: create them, as a user must.
+    for name in upstream_samples.service_accounts_of(path):
         kube.kubectl("create", "serviceaccount", "-n", ns, name)
     kube.kubectl("apply", "-n", ns, "-f", str(path))
     for manifest in _leaderworkersets(path):

@@ -158,6 +158,8 @@ async def test_selectors_pick_objects_and_namespaces(
 
     url = server.on("seen", allow)
     await api.create(NAMESPACES, None, {"metadata": {"name": "watched", "labels": {"webhooks": "on"}}})
+    # What kube-controller-manager adds to a new namespace (no controller runs here); pods need it.
+    await api.create(("", "v1", "serviceaccounts"), "watched", {"metadata": {"name": "default"}})
     await configure(
         api,
         VALIDATING,
