@@ -55,12 +55,14 @@ WEBHOOK_PATHS = {
 }
 assert set(WEBHOOK_PATHS) == set(WEBHOOK_GVRS)
 # Permissions the real API server checks inside a request rather than as one: OwnerReferencesPermission-
-# Enforcement asks for update on <owner>/finalizers when a write sets blockOwnerDeletion. A missing grant
-# shows as a denied write, which test_the_operator_is_never_denied catches; the audit log has no line of
-# its own for the check.
+# Enforcement asks for update on <owner>/finalizers when a write sets blockOwnerDeletion, and a server-side
+# apply that creates its object needs create besides patch (the operator applies the groupIdentity Hash
+# leader Deployments). A missing grant shows as a denied write, which test_the_operator_is_never_denied
+# catches; the audit log has no line of its own for the check.
 CHECKED_IN_ADMISSION = {
     ("update", "leaderworkerset.x-k8s.io", "leaderworkersets/finalizers"),
     ("update", "", "pods/finalizers"),
+    ("create", "apps", "deployments"),
 }
 
 
