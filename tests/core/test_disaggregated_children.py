@@ -30,6 +30,7 @@ from lws.core.disaggregated.rollout import (
     CreateChild,
     DeleteChild,
     ScaleChild,
+    SyncReplacementPolicy,
     legacy_slice_zero_to_recreate,
     plan_slice,
     rolling_update_configs,
@@ -449,6 +450,23 @@ def test_scaling_without_a_template_change_scales_in_place() -> None:
     world.ds = two_roles(1, 1, "a")
     world.run()
     assert [x["spec"]["replicas"] for x in world.children.values()] == [1, 1]
+
+
+def test_group_replacement_policy_is_synced_in_place_without_a_rollout() -> None:
+    """Upstream main (PR #1050): not part of the revision, so a role's change is pushed onto its children."""
+    world = deployed(two_roles(1, 1, "a"))
+    names = set(world.children)
+    world.ds["spec"]["roles"][1]["spec"]["groupReplacementPolicy"] = "Immediate"
+    plan = plan_slice(world.ds, 0, revision_of(world.ds), world.in_slice(0), {})
+    decode = child_name("demo", 0, revision_of(world.ds), "decode")
+    assert plan.actions == [SyncReplacementPolicy(decode, "Immediate")]
+    world.children[decode]["spec"]["groupReplacementPolicy"] = "Immediate"
+    assert plan_slice(world.ds, 0, revision_of(world.ds), world.in_slice(0), {}).actions == []
+    # Unset on either side means the default, PostTermination: nothing to write.
+    world.ds["spec"]["roles"][1]["spec"]["groupReplacementPolicy"] = "PostTermination"
+    del world.children[decode]["spec"]["groupReplacementPolicy"]
+    assert plan_slice(world.ds, 0, revision_of(world.ds), world.in_slice(0), {}).actions == []
+    assert set(world.children) == names
 
 
 def test_drain_to_zero_then_back() -> None:

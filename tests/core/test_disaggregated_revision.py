@@ -256,3 +256,26 @@ def test_the_quantity_table_is_the_one_go_produced() -> None:
 def test_text_go_cannot_parse_is_not_a_quantity(text: str) -> None:
     with pytest.raises(QuantityError):
         canonical_quantity(text)
+
+
+def test_group_identity_ordinal_hashes_as_unset_and_hash_rolls() -> None:
+    """Upstream main (PR #987): ``groupIdentity`` sits between a role's name and template in the hashed
+    struct, ``omitempty``, with ``Ordinal`` (the default) normalised to ""; so a set stored before the field
+    existed keeps its revision once the API server defaults it. ``groupReplacementPolicy`` is synced in
+    place (PR #1050) and never rolls."""
+    roles = stored_roles(make_ds())
+    unset = compute_revision(roles)
+
+    def with_spec(**fields: str) -> list[dict[str, Any]]:
+        changed = copy.deepcopy(roles)
+        for r in changed:
+            r["spec"].update(fields)
+        return changed
+
+    assert compute_revision(with_spec(groupIdentity="Ordinal")) == unset
+    assert compute_revision(with_spec(groupIdentity="")) == unset
+    assert compute_revision(with_spec(groupReplacementPolicy="Immediate")) == unset
+    hashed = with_spec(groupIdentity="Hash")
+    assert compute_revision(hashed) != unset
+    payload = revision_payload(hashed)
+    assert payload.startswith('[{"name":"prefill","groupIdentity":"Hash","template":{'), payload

@@ -1,10 +1,13 @@
 """The revision of a DisaggregatedSet: upstream's hash, byte for byte, so a takeover rolls nothing.
 
 Upstream (``pkg/utils/disaggregatedset.ComputeRevision``) hashes ``json.Marshal`` of
-``[{"name": <role>, "template": <role.spec.leaderWorkerTemplate>}, ...]`` over the roles in spec order with
-SHA-256 and keeps the first 8 hex characters. The bytes are Go's encoding of the typed
-``LeaderWorkerTemplate`` (:mod:`lws.k8s.go_json`): struct field order, ``omitempty``, canonical quantities.
-Only the templates count: replicas, slices, placement, scaling and rollout settings change no revision.
+``[{"name": <role>, "groupIdentity": <role.spec.groupIdentity>, "template":
+<role.spec.leaderWorkerTemplate>}, ...]`` over the roles in spec order with SHA-256 and keeps the first 8 hex
+characters; ``groupIdentity`` (upstream main, PR #987) is left out when unset or ``Ordinal``, so revisions
+from before it are unchanged. The bytes are Go's encoding of the typed ``LeaderWorkerTemplate``
+(:mod:`lws.k8s.go_json`): struct field order, ``omitempty``, canonical quantities. Only the templates (and a
+``Hash`` group identity) count: replicas, slices, placement, scaling, rollout settings and
+``groupReplacementPolicy`` change no revision.
 
 The input is the DisaggregatedSet as stored (CRD defaults applied: ``size: 1``, ``restartPolicy:
 RecreateGroupOnPodRestart``...), as upstream's controller reads it.
@@ -20,7 +23,10 @@ from typing import Any, Final
 from lws.api.disaggregated import constants as d
 from lws.k8s.go_json import GoJSONError, GoTypes, kubernetes_types
 
-__all__ = ["GoJSONError", "compute_revision", "revision_payload"]
+__all__ = ["GROUP_IDENTITY_ORDINAL", "GoJSONError", "compute_revision", "revision_payload"]
+
+#: ``spec.groupIdentity``'s default (upstream main): hashed as if the field were unset.
+GROUP_IDENTITY_ORDINAL: Final = "Ordinal"
 
 #: Upstream's Go types above the Kubernetes ones (sigs.k8s.io/lws/api/leaderworkerset/v1 at v0.10), in Go
 #: field order with their JSON tags, and the anonymous struct ComputeRevision marshals.
@@ -42,8 +48,11 @@ _LWS_TYPES: Final[dict[str, list[tuple[str, str, str]]]] = {
         ("subGroupPolicyType", "*string", "omitempty"),
         ("subGroupSize", "*int32", "omitempty"),
     ],
+    # Upstream main (PR #987) added groupIdentity between name and template, normalised so that "" and the
+    # default Ordinal hash alike: a set stored before the field existed keeps its revision.
     "disaggregatedset/v1.roleTemplate": [
         ("name", "string", ""),
+        ("groupIdentity", "string", "omitempty"),
         ("template", "leaderworkerset/v1.LeaderWorkerTemplate", ""),
     ],
 }
@@ -63,7 +72,11 @@ def revision_payload(roles: Sequence[Mapping[str, Any]]) -> str:
     items = []
     for role in roles:
         spec = role.get("spec") or {}
-        items.append({"name": role.get("name"), "template": spec.get("leaderWorkerTemplate")})
+        item = {"name": role.get("name"), "template": spec.get("leaderWorkerTemplate")}
+        identity = spec.get("groupIdentity")
+        if identity and identity != GROUP_IDENTITY_ORDINAL:
+            item["groupIdentity"] = identity
+        items.append(item)
     try:
         return _types().marshal(items, "[]disaggregatedset/v1.roleTemplate")
     except GoJSONError as exc:

@@ -10,7 +10,8 @@ in order, plus the events to record and when to look again:
    new-revision role is ready (``spec.replicas == status.readyReplicas``, look again in 1 s), then apply the
    planner's next step: scale the new side up, then the old side down, newest old revision first, draining
    a whole revision at once when any of its roles reaches 0;
-3. otherwise create or scale the target revision's LeaderWorkerSets to the desired replicas.
+3. otherwise create or scale the target revision's LeaderWorkerSets to the desired replicas, and sync their
+   ``groupReplacementPolicy`` in place (upstream main: not part of the revision).
 
 External roles take their replicas from their RoleScaler; while old revisions exist an External role's
 target never shrinks below what its new revision already has (upstream's no-shrink guard).
@@ -87,7 +88,22 @@ class ScaleChild:
     replicas: int
 
 
-Action = DeleteChild | AnnotateInitialReplicas | CreateChild | ScaleChild
+@dataclass(frozen=True)
+class SyncReplacementPolicy:
+    """Merge-patch the LeaderWorkerSet ``name``'s ``spec.groupReplacementPolicy`` to ``policy``.
+
+    Upstream main (PR #1050): the policy is not part of the revision and changing it rolls no pod, so the
+    DisaggregatedSet pushes a role's change onto its existing child in place.
+    """
+
+    name: str
+    policy: str
+
+
+Action = DeleteChild | AnnotateInitialReplicas | CreateChild | ScaleChild | SyncReplacementPolicy
+
+#: ``spec.groupReplacementPolicy``'s default (upstream main): an unset value means this.
+REPLACEMENT_POLICY_DEFAULT = "PostTermination"
 
 
 @dataclass(frozen=True)
@@ -373,10 +389,19 @@ def _plan_simple(
         desired = target_replicas(ds, name, scalers, current)
         if existing is None:
             plan.actions.append(CreateChild(desired_child(ds, role, slice_index, revision, desired)))
-        elif replicas_of(existing) != desired:
-            plan.actions.append(
-                ScaleChild(str(existing["metadata"]["name"]), name, replicas_of(existing), desired)
-            )
+        else:
+            if replicas_of(existing) != desired:
+                plan.actions.append(
+                    ScaleChild(str(existing["metadata"]["name"]), name, replicas_of(existing), desired)
+                )
+            policy = replacement_policy(role.get("spec") or {})
+            if replacement_policy(existing.get("spec") or {}) != policy:
+                plan.actions.append(SyncReplacementPolicy(str(existing["metadata"]["name"]), policy))
+
+
+def replacement_policy(spec: Obj) -> str:
+    """``groupReplacementPolicy`` of a role's or a LeaderWorkerSet's spec, the default when unset."""
+    return str(spec.get("groupReplacementPolicy") or REPLACEMENT_POLICY_DEFAULT)
 
 
 def removed_slices(children: Sequence[Obj], slices: int) -> list[str]:
