@@ -12,7 +12,8 @@ Generated, and never to be edited by hand:
 * ``crds/operator.openshift.io_leaderworkersetoperators.yaml`` and its copy in ``config/crd/bases``: the
   ``LeaderWorkerSetOperator`` CRD (:mod:`lws.api.management`), OpenShift's configuration object;
 * ``crds/disaggregatedset.x-k8s.io_disaggregatedsets.yaml`` and ``..._disaggregatedsetrolescalers.yaml``:
-  the DisaggregatedSet CRDs as ``lws crd --kind ...`` prints them (:mod:`lws.api.disaggregated.crd`);
+  the DisaggregatedSet CRDs as ``lws crd --kind ...`` prints them (:mod:`lws.api.disaggregated.crd`), and
+  their copies in ``config/crd/bases/``;
 * ``lws/deploy/default.yaml`` and ``lws/deploy/<a>+<b>.yaml``: the real kustomize (``kubectl kustomize``)
   over ``config/``, the package data ``lws manifests`` prints: the default installation, and for every
   allowed combination of optional components what it changes (changed and added objects, removed ones as
@@ -196,13 +197,13 @@ def chart_files(config: Path, default_text: str) -> dict[Path, str]:
 def generated() -> dict[Path, str]:
     """Every generated file and the text it should have, computed from the sources alone."""
     files = crd_texts()
-    crd = files[CRD_COPY] = files[CRD_SOURCE]
-    operator_crd = files[OPERATOR_CRD_COPY] = files[CRD_SOURCE.parent / OPERATOR_CRD_FILE_NAME]
+    copies = {CRD_COPY.parent / source.name: text for source, text in files.items()}
+    files.update(copies)
     with tempfile.TemporaryDirectory(prefix="lws-generate-") as tmp:
         config = Path(tmp) / "config"
         shutil.copytree(CONFIG, config)
-        (config / "crd" / "bases" / CRD_NAME).write_text(crd, encoding="utf-8")
-        (config / "crd" / "bases" / OPERATOR_CRD_FILE_NAME).write_text(operator_crd, encoding="utf-8")
+        for copy, text in copies.items():
+            (config / "crd" / "bases" / copy.name).write_text(text, encoding="utf-8")
         deploy = deploy_files(config)
         for name, text in deploy.items():
             files[DEPLOY / name] = text

@@ -24,6 +24,7 @@ import click
 import yaml
 
 from lws.api.crd import build_crd
+from lws.api.disaggregated.crd import build_disaggregatedset_crd
 from lws.cli.options import CliError, load, plugin_options
 from lws.cli.yaml_output import to_yaml_documents
 
@@ -219,22 +220,28 @@ def customize(options: Options) -> list[Obj]:
 def with_crd(
     objects: Sequence[Obj], config_path: str | None, enable: tuple[str, ...], disable: tuple[str, ...]
 ) -> list[Obj]:
-    """``objects`` with the packaged CRD's spec replaced by the one the installed, selected plugins define.
+    """``objects`` with the packaged CRDs' specs replaced by those the installed, selected plugins define.
 
-    The packaged CRD keeps its metadata (the installation's labels); its spec, where the policy enums
-    are, is the one ``lws crd`` prints with the same plugin selection.
+    The packaged CRDs keep their metadata (the installation's labels); their specs, where the policy enums
+    are (a DisaggregatedSet role's spec is a LeaderWorkerSet spec), are the ones ``lws crd`` prints with the
+    same plugin selection.
     """
     _, hooks = load(config_path, enable, disable)
-    crd = build_crd(startup_policies=hooks.startup_values, restart_policies=hooks.restart_values)
-    name = crd["metadata"]["name"]
+    policies = {"startup_policies": hooks.startup_values, "restart_policies": hooks.restart_values}
+    specs = {
+        crd["metadata"]["name"]: crd["spec"]
+        for crd in (build_crd(**policies), build_disaggregatedset_crd(**policies))
+    }
     out = [
-        {**o, "spec": crd["spec"]}
-        if o.get("kind") == "CustomResourceDefinition" and o["metadata"]["name"] == name
+        {**o, "spec": specs[o["metadata"]["name"]]}
+        if o.get("kind") == "CustomResourceDefinition" and o["metadata"]["name"] in specs
         else o
         for o in objects
     ]
-    if not any(o.get("spec") is crd["spec"] for o in out):
-        raise ValueError("the packaged manifests have no LeaderWorkerSet CRD to build from the plugins")
+    packaged_crds = {o["metadata"]["name"] for o in out if o.get("kind") == "CustomResourceDefinition"}
+    missing = ", ".join(sorted(set(specs) - packaged_crds))
+    if missing:
+        raise ValueError(f"the packaged manifests lack the CRD(s) {missing}: reinstall lws")
     return out
 
 

@@ -109,8 +109,13 @@ class EventRecorder:
         note: str,
         *,
         related: Mapping[str, Any] | None = None,
+        controller: str | None = None,
     ) -> None:
-        """Record an event about ``regarding`` (the LeaderWorkerSet); returns at once."""
+        """Record an event about ``regarding`` (the LeaderWorkerSet); returns at once.
+
+        :param controller: ``reportingController`` when not the recorder's own (upstream records
+            DisaggregatedSet events as ``disaggregatedset``).
+        """
         note = note[:_NOTE_LIMIT]
         regarding_ref = object_reference(regarding)
         related_ref = object_reference(related) if related is not None else None
@@ -158,7 +163,7 @@ class EventRecorder:
             "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
             "eventTime": micro_time(moment),
-            "reportingController": self.controller,
+            "reportingController": controller or self.controller,
             "reportingInstance": self.instance,
             "action": action,
             "reason": reason,

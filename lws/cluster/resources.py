@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ VALIDATING_WEBHOOK_CONFIGURATIONS = Resource(
     False,
 )
 LEADERWORKERSETS = Resource(c.GROUP, c.VERSION, c.PLURAL, c.KIND)
+DISAGGREGATEDSETS = Resource(d.GROUP, d.VERSION, d.PLURAL, d.KIND)
+ROLE_SCALERS = Resource(d.GROUP, d.VERSION, d.SCALER_PLURAL, d.SCALER_KIND)
 
 BUILTIN: tuple[Resource, ...] = (
     PODS,
@@ -81,6 +84,8 @@ BUILTIN: tuple[Resource, ...] = (
     MUTATING_WEBHOOK_CONFIGURATIONS,
     VALIDATING_WEBHOOK_CONFIGURATIONS,
     LEADERWORKERSETS,
+    DISAGGREGATEDSETS,
+    ROLE_SCALERS,
 )
 _BY_KIND = {(r.api_version, r.kind): r for r in BUILTIN}
 

@@ -1,7 +1,8 @@
 """The admission webhook configurations: upstream's names, paths and rules, pointing at this operator.
 
-``lws-mutating-webhook-configuration`` and ``lws-validating-webhook-configuration`` carry upstream's four
-webhooks (``mleaderworkerset.kb.io``, ``mpod.kb.io``, ``vleaderworkerset.kb.io``, ``vpod.kb.io``), with
+``lws-mutating-webhook-configuration`` and ``lws-validating-webhook-configuration`` carry upstream's five
+webhooks (``mleaderworkerset.kb.io``, ``mpod.kb.io``, ``vleaderworkerset.kb.io``, ``vpod.kb.io`` and
+``vdisaggregatedset.kb.io``), with
 ``sideEffects: None`` and, for pods, CREATE only (mutation) and the objectSelector "has the
 ``leaderworkerset.sigs.k8s.io/name`` label", so an outage of the operator never blocks unrelated pods.
 
@@ -43,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.cluster.certs import CaInfo, ServingCertificate, describe_ca, split_bundle
 from lws.cluster.client import Cluster
 from lws.cluster.errors import AlreadyExists, ApiError, Conflict, NotFound
@@ -98,6 +100,9 @@ WEBHOOKS: dict[ConfigKind, tuple[WebhookSpec, ...]] = {
             ("CREATE", "UPDATE"),
             group_pods_only=True,
             failure_policy="Ignore",
+        ),
+        WebhookSpec(
+            d.WEBHOOK_NAME_VALIDATE, d.WEBHOOK_PATH_VALIDATE, d.GROUP, d.PLURAL, ("CREATE", "UPDATE")
         ),
     ),
 }

@@ -1,4 +1,4 @@
-"""What the four admission webhooks decide, without the web server around them.
+"""What the admission webhooks decide, without the web server around them.
 
 The handlers in :mod:`lws.controller.handlers` only translate between kopf and these functions.
 """
@@ -14,6 +14,7 @@ from lws.api import constants as c
 from lws.api.errors import FieldError
 from lws.api.validation import nesting_error
 from lws.core import admission
+from lws.core.disaggregated import admission as ds_admission
 from lws.core.pod_mutation import PodAdmissionError, mutate_pod
 from lws.hooks.manager import Hooks, PluginError
 from lws.k8s.json_types import format_path, too_deep_in_text
@@ -112,3 +113,19 @@ def refuse_too_deep_review(text: str) -> dict[str, Any] | None:
             "status": {"code": 422, "reason": "Invalid", "message": message},
         },
     }
+
+
+def validate_disaggregated_set(obj: Mapping[str, Any], hooks: Hooks, *, namespace: str | None) -> list[str]:
+    """The validating DisaggregatedSet webhook: its warnings, or a denial naming every broken rule.
+
+    Upstream's validator returns its ``field.ErrorList`` as an aggregate error, which controller-runtime
+    answers as a 403 denial whose message is the errors' text (one, or ``[a, b]``); so does this.
+    """
+    try:
+        _, verdict = ds_admission.admit(obj, hooks, namespace=namespace)
+    except PluginError as exc:
+        raise Denied(str(exc), 500) from exc
+    if verdict.errors:
+        lines = [e.described() for e in verdict.errors]
+        raise Denied(lines[0] if len(lines) == 1 else "[" + ", ".join(lines) + "]", 403)
+    return list(verdict.warnings)

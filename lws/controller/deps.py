@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.api.model import LeaderWorkerSet
 from lws.cluster.client import Cluster
 from lws.cluster.errors import ApiError
@@ -21,12 +22,14 @@ from lws.cluster.resources import Resource
 from lws.controller.context import Clock, Telemetry
 from lws.core import desired
 from lws.core.desired import SetRevision
+from lws.core.disaggregated.revision import compute_revision
 from lws.hooks.manager import Hooks
 
 Obj = dict[str, Any]
 BY_SET = "set"
 BY_GROUP = "group"
 BY_NODE = "node"
+BY_DS = "disaggregatedset"
 #: Revisions :class:`RevisionMemo` remembers (upstream keeps an LRU of 10,000 comparisons).
 REVISIONS_KEPT = 10_000
 
@@ -35,6 +38,14 @@ def set_index(obj: Mapping[str, Any]) -> Iterable[str]:
     """``<namespace>/<set>`` for objects labelled with a LeaderWorkerSet name."""
     meta = obj.get("metadata") or {}
     name = (meta.get("labels") or {}).get(c.SET_NAME_LABEL)
+    return [f"{meta.get('namespace', '')}/{name}"] if name else []
+
+
+def ds_index(obj: Mapping[str, Any]) -> Iterable[str]:
+    """``<namespace>/<DisaggregatedSet>`` for objects labelled with a DisaggregatedSet name (its child
+    LeaderWorkerSets, ``-prv`` Services and RoleScalers; whether it controls them is checked by uid)."""
+    meta = obj.get("metadata") or {}
+    name = (meta.get("labels") or {}).get(d.SET_NAME_LABEL)
     return [f"{meta.get('namespace', '')}/{name}"] if name else []
 
 
@@ -110,6 +121,21 @@ class KindCaches:
 
 
 @dataclass
+class DisaggregatedCaches:
+    """What the DisaggregatedSet controller reads besides the LeaderWorkerSets (its children are among them,
+    indexed :data:`BY_DS`): every DisaggregatedSet, and the RoleScalers and ``-prv`` Services labelled with a
+    set's name, each indexed :data:`BY_DS`."""
+
+    sets: Informer
+    scalers: Informer
+    services: Informer
+
+    @property
+    def informers(self) -> tuple[Informer, ...]:
+        return (self.sets, self.scalers, self.services)
+
+
+@dataclass
 class Caches:
     """The operator's view of the cluster: every LeaderWorkerSet, and what it owns, label-selected.
 
@@ -125,12 +151,15 @@ class Caches:
     nodes: Informer
     #: The kinds plugins create, cached once first wanted.
     kinds: KindCaches
+    #: DisaggregatedSets and their scalers and Services; ``None`` when the cluster serves no DisaggregatedSet.
+    disaggregated: DisaggregatedCaches | None = None
 
     @property
     def informers(self) -> tuple[Informer, ...]:
         """Every cache a reconciler reads (the plugin kinds' ones once started)."""
         fixed = (self.sets, self.pods, self.statefulsets, self.services, self.revisions, self.nodes)
-        return (*fixed, *self.kinds.informers.values())
+        ds = self.disaggregated.informers if self.disaggregated is not None else ()
+        return (*fixed, *ds, *self.kinds.informers.values())
 
     def node_labels(self, name: str) -> dict[str, str] | None:
         """The labels of a Node, from the watched cache; ``None`` if there is no such node."""
@@ -185,6 +214,35 @@ class RevisionMemo:
         return found
 
 
+class DisaggregatedRevisions:
+    """A DisaggregatedSet's revision, computed once per spec (``uid``, ``metadata.generation``).
+
+    Upstream's hash is Go's JSON encoding of every role's template (:mod:`lws.core.disaggregated.revision`),
+    the costliest step of a reconcile; the set is reconciled on every change of its children, its revision
+    changes only with its spec. The most recent :data:`REVISIONS_KEPT` entries are kept.
+    """
+
+    def __init__(self, *, keep: int = REVISIONS_KEPT) -> None:
+        self.keep = keep
+        self.computed = 0
+        self._seen: OrderedDict[tuple[str, int], str] = OrderedDict()
+
+    def current(self, ds: Mapping[str, Any]) -> str:
+        meta = ds.get("metadata") or {}
+        key = (str(meta.get("uid") or ""), int(meta.get("generation") or 0))
+        found = self._seen.get(key)
+        if found is not None and key[0]:
+            self._seen.move_to_end(key)
+            return found
+        found = compute_revision((ds.get("spec") or {}).get("roles") or [])
+        self.computed += 1
+        if key[0]:
+            self._seen[key] = found
+            while len(self._seen) > self.keep:
+                self._seen.popitem(last=False)
+        return found
+
+
 @dataclass
 class Deps:
     cluster: Cluster
@@ -196,6 +254,8 @@ class Deps:
     field_manager: str = c.FIELD_MANAGER
     #: Revisions already computed (see :class:`RevisionMemo`); made from ``hooks`` when not given.
     revisions: RevisionMemo | None = None
+    #: DisaggregatedSet revisions already computed (see :class:`DisaggregatedRevisions`).
+    ds_revisions: DisaggregatedRevisions = field(default_factory=DisaggregatedRevisions)
 
     def __post_init__(self) -> None:
         if self.revisions is None:

@@ -1,4 +1,4 @@
-"""kopf wiring: the four admission webhooks and the login. Nothing else.
+"""kopf wiring: the admission webhooks and the login. Nothing else.
 
 kopf serves the admission webhooks only; it watches nothing. LeaderWorkerSets are cached by the operator's
 own informer (:mod:`lws.cluster.informer`), which relists and reports what a watch gap hid, deletions
@@ -16,6 +16,7 @@ from typing import Any
 import kopf
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.cluster.client import ConnectionDetails
 from lws.controller import admission
 from lws.hooks.manager import Hooks
@@ -102,6 +103,19 @@ def build_registry(
     )
     async def validate_group_pod(**_: Any) -> None:
         """Upstream registers a pod validating webhook that allows everything; so do we."""
+
+    @kopf.on.validate(
+        d.GROUP,
+        d.VERSION,
+        d.PLURAL,
+        id=d.WEBHOOK_PATH_VALIDATE.lstrip("/"),
+        operations=["CREATE", "UPDATE"],
+        registry=registry,
+    )
+    async def validate_disaggregatedset(body: kopf.Body, warnings: list[str], **_: Any) -> None:
+        namespace = body.metadata.namespace
+        found = _admit(lambda: admission.validate_disaggregated_set(body, hooks, namespace=namespace))
+        warnings.extend(found)
 
     return registry
 

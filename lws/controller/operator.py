@@ -33,6 +33,7 @@ from aiohttp import web
 
 from lws import __version__
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.cluster.certs import make_serving_certificate
 from lws.cluster.client import ApiObserver, Cluster
 from lws.cluster.errors import ApiError, NotFound
@@ -41,9 +42,11 @@ from lws.cluster.informer import Informer
 from lws.cluster.lease import LeaderElector, LeaseConfig
 from lws.cluster.resources import (
     CONTROLLER_REVISIONS,
+    DISAGGREGATEDSETS,
     LEADERWORKERSETS,
     NODES,
     PODS,
+    ROLE_SCALERS,
     SERVICES,
     STATEFULSETS,
 )
@@ -52,17 +55,21 @@ from lws.cluster.webhooks import Endpoint, WebhookRegistrar
 from lws.controller import handlers, instrumentation, refusals
 from lws.controller.context import Telemetry, hook_observer, reconciling
 from lws.controller.deps import (
+    BY_DS,
     BY_GROUP,
     BY_NODE,
     BY_SET,
     Caches,
     Deps,
+    DisaggregatedCaches,
     KindCaches,
+    ds_index,
     group_index,
     node_index,
     node_labels_only,
     set_index,
 )
+from lws.controller.disaggregated_reconciler import reconcile_disaggregated_set
 from lws.controller.group_reconciler import reconcile_group
 from lws.controller.kopf_webhooks import ListeningWebhookServer
 from lws.controller.management import ManagementWatch
@@ -137,6 +144,8 @@ class Operator:
         #: The LeaderWorkerSetOperator named cluster, honoured (once connected).
         self.management: ManagementWatch | None = None
         self._refused: refusals.Refusals | None = None
+        #: Whether the cluster serves DisaggregatedSets (and their RoleScalers): their controller runs then.
+        self.disaggregated = False
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -173,6 +182,7 @@ class Operator:
         health: web.AppRunner | None = None
         try:
             await self._require_crd(cluster)
+            self.disaggregated = await self._serves_disaggregated(cluster)
             # Bound before anything is registered: a start that fails here leaves the cluster untouched.
             health = await self._serve_health()
         except BaseException:
@@ -340,6 +350,21 @@ class Operator:
                 f"/apis/{c.API_VERSION}"
             ) from None
 
+    async def _serves_disaggregated(self, cluster: Cluster) -> bool:
+        """Whether both DisaggregatedSet CRDs are installed; without them that controller stays off."""
+        try:
+            for kind in (d.KIND, d.SCALER_KIND):
+                await cluster.resource_for(d.API_VERSION, kind, discover=True)
+        except NotFound:
+            log.info(
+                "the cluster serves no %s (%s): the DisaggregatedSet controller is off; install its CRDs "
+                "(crds/, or `lws crd --kind DisaggregatedSet`) and restart to turn it on",
+                d.KIND,
+                d.API_VERSION,
+            )
+            return False
+        return True
+
     def _build(self, cluster: Cluster) -> Deps:
         selector = c.SET_NAME_LABEL
         namespaces = list(self.settings.namespaces) if self.settings.namespaces is not None else None
@@ -362,14 +387,42 @@ class Operator:
                 handlers=[lambda _kind, obj, _old: self._enqueue(route(obj)), *([also] if also else [])],
             )
 
+        def to_disaggregated(_kind: str, obj: dict[str, Any], _old: dict[str, Any] | None) -> None:
+            self._enqueue(routing.disaggregated_keys(obj))
+
+        def owned_by_disaggregated(resource: Any) -> Informer:
+            return Informer(
+                cluster,
+                resource,
+                label_selector=d.SET_NAME_LABEL,
+                namespaces=namespaces,
+                indexers={BY_DS: ds_index},
+                handlers=[to_disaggregated],
+            )
+
+        disaggregated = None
+        if self.disaggregated:
+            disaggregated = DisaggregatedCaches(
+                sets=Informer(
+                    cluster,
+                    DISAGGREGATEDSETS,
+                    all_objects=True,
+                    namespaces=namespaces,
+                    handlers=[self._on_ds_event],
+                ),
+                scalers=owned_by_disaggregated(ROLE_SCALERS),
+                services=owned_by_disaggregated(SERVICES),
+            )
         caches = Caches(
             # Every LeaderWorkerSet is ours: no selector. A relist reports sets deleted in a watch gap.
+            # Those a DisaggregatedSet controls are its children: indexed by it; a change reconciles it.
             sets=Informer(
                 cluster,
                 LEADERWORKERSETS,
                 all_objects=True,
                 namespaces=namespaces,
-                handlers=[self._on_set_event],
+                indexers={BY_DS: ds_index},
+                handlers=[self._on_set_event, *([to_disaggregated] if disaggregated else [])],
             ),
             pods=informer(PODS, routing.pod_keys, groups=True, also=self._on_pod_deleted),
             statefulsets=informer(STATEFULSETS, routing.statefulset_keys),
@@ -382,6 +435,7 @@ class Operator:
             kinds=KindCaches(
                 lambda resource: informer(resource, routing.plugin_object_keys), self._start_late
             ),
+            disaggregated=disaggregated,
         )
         recorder = EventRecorder(cluster, instance=self.settings.identity.split("_")[0])
         namespace = self.operator_namespace
@@ -510,6 +564,11 @@ class Operator:
             for key in self._group_keys(namespace, name):
                 self.queue.add(key)
 
+    def _on_ds_event(self, kind: str, obj: dict[str, Any], _old: dict[str, Any] | None) -> None:
+        if kind != "DELETED":  # garbage collection removes what it owned
+            meta = obj.get("metadata") or {}
+            self.queue.add(Key("disaggregatedset", str(meta.get("namespace")), str(meta.get("name"))))
+
     def _on_node_event(self, kind: str, node: dict[str, Any], old: dict[str, Any] | None) -> None:
         labels = (node.get("metadata") or {}).get("labels")
         if kind != "MODIFIED" or old is None or (old.get("metadata") or {}).get("labels") == labels:
@@ -549,8 +608,9 @@ class Operator:
         return self.management is None or self.management.managed.is_set()
 
     def resync(self) -> None:
-        """Queue every known set and group (on gaining the Lease, on resuming, and periodically as a safety
-        net); and look at the LeaderWorkerSetOperator again (the leader reports its status)."""
+        """Queue every known set, group and DisaggregatedSet (on gaining the Lease, on resuming, and
+        periodically as a safety net); and look at the LeaderWorkerSetOperator again (the leader reports its
+        status)."""
         assert self.deps is not None
         if self.management is not None:
             self.management.poke()
@@ -559,6 +619,10 @@ class Operator:
             self.queue.add(Key("set", meta["namespace"], meta["name"]))
             for key in self._group_keys(meta["namespace"], meta["name"]):
                 self.queue.add(key)
+        if self.deps.caches.disaggregated is not None:
+            for obj in self.deps.caches.disaggregated.sets.items():
+                meta = obj["metadata"]
+                self.queue.add(Key("disaggregatedset", meta["namespace"], meta["name"]))
 
     # --- background tasks ----------------------------------------------------------------------------
 
@@ -630,13 +694,16 @@ class Operator:
             try:
                 if key.kind == "set":
                     result = await reconcile_set(deps, ctx, key.namespace, key.name)
+                elif key.kind == "disaggregatedset":
+                    result = await reconcile_disaggregated_set(deps, ctx, key.namespace, key.name)
                 else:
                     result = await reconcile_group(deps, ctx, key.namespace, key.name)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 delay = self.queue.add_rate_limited(key)
-                refused = refusals.refusal(exc)
+                # A DisaggregatedSet's refusals are its children's: each LeaderWorkerSet reports its own.
+                refused = refusals.refusal(exc) if key.kind != "disaggregatedset" else None
                 if refused is not None:
                     # The API server said no to what we asked: the set says why, no traceback (it is not
                     # our fault), and the key is retried with backoff in case the refusal goes away.
@@ -655,7 +722,8 @@ class Operator:
                     )
                 self.telemetry.reconcile_done(ctx.span, key, "error", time.monotonic() - start)
                 return
-        await self._refusals(deps).passed(key)
+        if key.kind != "disaggregatedset":
+            await self._refusals(deps).passed(key)
         self.queue.forget(key)
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)

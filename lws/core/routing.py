@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.core.keys import split_ordinal
 
-KeyKind = Literal["set", "group"]
+KeyKind = Literal["set", "group", "disaggregatedset"]
 
 
 @dataclass(frozen=True, order=True)
 class Key:
-    """A work-queue key: a set (``set/<ns>/<lws>``) or a group (``group/<ns>/<leader pod>``)."""
+    """A work-queue key: a set (``set/<ns>/<lws>``), a group (``group/<ns>/<leader pod>``) or a
+    DisaggregatedSet (``disaggregatedset/<ns>/<ds>``)."""
 
     kind: KeyKind
     namespace: str
@@ -87,3 +89,18 @@ def plugin_object_keys(obj: Mapping[str, Any]) -> list[Key]:
             return [Key("group", namespace, str(ref["name"]))]
     set_name = labels.get(c.SET_NAME_LABEL)
     return [Key("set", namespace, set_name)] if set_name else []
+
+
+def disaggregated_keys(obj: Mapping[str, Any]) -> list[Key]:
+    """An object a DisaggregatedSet controls (a child LeaderWorkerSet, a ``-prv`` Service, a RoleScaler):
+    that DisaggregatedSet, found by its controller reference as controller-runtime's ``Owns`` finds it."""
+    meta = obj.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if (
+            ref.get("controller")
+            and ref.get("kind") == d.KIND
+            and str(ref.get("apiVersion", "")).split("/")[0] == d.GROUP
+            and ref.get("name")
+        ):
+            return [Key("disaggregatedset", str(meta.get("namespace") or ""), str(ref["name"]))]
+    return []

@@ -29,7 +29,9 @@ LWS_NAME: Final = "leaderworkerset.name"
 GROUP_INDEX: Final = "leaderworkerset.group.index"
 #: The template revision (``leaderworkerset.sigs.k8s.io/template-revision-hash``) a group runs or moves to.
 REVISION: Final = "leaderworkerset.revision"
-#: ``set`` or ``group``: which reconciler ran.
+#: The DisaggregatedSet's name, on its reconciles (``reconcile DisaggregatedSet``).
+DS_NAME: Final = "disaggregatedset.name"
+#: ``set``, ``group`` or ``disaggregatedset``: which reconciler ran.
 CONTROLLER: Final = "leaderworkerset.controller"
 
 # --- what a reconcile decided ------------------------------------------------------------------------------

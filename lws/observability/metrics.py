@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 log = logging.getLogger("lws.observability")
 
 NAMESPACE = "lws"
-CONTROLLERS = ("set", "group")
+CONTROLLERS = ("set", "group", "disaggregatedset")
 RESULTS = ("success", "requeue", "error")
 WEBHOOKS = ("mutate-leaderworkerset", "validate-leaderworkerset", "mutate-pod", "validate-pod")
 WEBHOOK_RESULTS = ("allowed", "denied", "error")
@@ -114,7 +114,7 @@ class LwsMetrics:
         # --- reconciles (the shape of controller-runtime's, under our prefix) ---
         self.reconciles = counter(
             "reconcile",
-            "Reconciles by controller (set, group) and result (success, requeue, error).",
+            "Reconciles by controller (set, group, disaggregatedset) and result (success, requeue, error).",
             ["controller", "result"],
         )
         self.reconcile_errors = counter(
@@ -122,7 +122,7 @@ class LwsMetrics:
         )
         self.reconcile_duration = histogram(
             "reconcile_duration",
-            "Wall time of one reconcile, by controller (set, group).",
+            "Wall time of one reconcile, by controller (set, group, disaggregatedset).",
             ["controller"],
             FAST_BUCKETS,
         )

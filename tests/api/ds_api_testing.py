@@ -121,3 +121,120 @@ def verdict_of(obj: Mapping[str, Any], *, default: bool = True) -> Verdict:
 
 def triples(errors: list[FieldError]) -> list[tuple[str, str, str]]:
     return [(e.path, e.type, e.detail) for e in errors]
+
+
+# Upstream's two samples (config/samples/disaggregatedset_v1_{disaggregatedset,3role}.yaml at 060ab4da),
+# written out here as test data: applied with kubectl exactly as a user of upstream v0.10 would.
+UPSTREAM_SAMPLE_YAML = """\
+apiVersion: disaggregatedset.x-k8s.io/v1
+kind: DisaggregatedSet
+metadata:
+  name: disaggregatedset-sample
+  namespace: default
+spec:
+  slices: 2
+  roles:
+    - name: prefill
+      spec:
+        replicas: 2
+        leaderWorkerTemplate:
+          size: 1
+          leaderTemplate:
+            metadata:
+              labels:
+                role: prefill
+            spec:
+              containers:
+                - name: worker
+                  image: nginx:latest
+                  ports:
+                    - containerPort: 80
+          workerTemplate:
+            metadata:
+              labels:
+                role: prefill
+            spec:
+              containers:
+                - name: worker
+                  image: nginx:latest
+                  ports:
+                    - containerPort: 80
+    - name: decode
+      spec:
+        replicas: 2
+        leaderWorkerTemplate:
+          size: 1
+          leaderTemplate:
+            metadata:
+              labels:
+                role: decode
+            spec:
+              containers:
+                - name: worker
+                  image: nginx:latest
+                  ports:
+                    - containerPort: 80
+          workerTemplate:
+            metadata:
+              labels:
+                role: decode
+            spec:
+              containers:
+                - name: worker
+                  image: nginx:latest
+                  ports:
+                    - containerPort: 80
+"""
+
+UPSTREAM_3ROLE_SAMPLE_YAML = "".join(
+    [
+        """\
+apiVersion: disaggregatedset.x-k8s.io/v1
+kind: DisaggregatedSet
+metadata:
+  name: disaggregatedset-3role-sample
+  namespace: default
+spec:
+  roles:
+""",
+        *(
+            f"""\
+    - name: {name}
+      metadata:
+        labels:
+          app: {name}
+          component: disaggregation
+      spec:
+        replicas: {replicas}
+        rolloutStrategy:
+          rollingUpdateConfiguration:
+            maxSurge: 1
+            maxUnavailable: 0
+        leaderWorkerTemplate:
+          size: {size}
+          workerTemplate:
+            metadata:
+              labels:
+                app: {name}
+                component: disaggregation
+            spec:
+              containers:
+                - name: model
+                  image: registry.k8s.io/pause:3.9
+                  resources:
+                    limits:
+                      cpu: 100m
+                      memory: 64Mi
+                    requests:
+                      cpu: 100m
+                      memory: 64Mi
+"""
+            for name, replicas, size in (("prefill", 4, 2), ("decode", 2, 1), ("encode", 2, 1))
+        ),
+    ]
+)
+
+UPSTREAM_SAMPLES = {
+    "disaggregatedset_v1_disaggregatedset": UPSTREAM_SAMPLE_YAML,
+    "disaggregatedset_v1_3role": UPSTREAM_3ROLE_SAMPLE_YAML,
+}

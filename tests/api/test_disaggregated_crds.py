@@ -28,6 +28,7 @@ from lws.api.structural import check
 from lws.cli.main import cli
 from lws.hooks.manager import make_hooks
 from lws.sim.testing import wait_until
+from tests.api.ds_api_testing import UPSTREAM_SAMPLES, sample_three_roles, sample_two_roles
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 
@@ -333,3 +334,18 @@ def test_a_rolescaler_scales_through_its_subresource_before_and_after_any_write(
     header, row = kubectl("get", "dsrs", "ds-prefill").splitlines()
     assert header.split() == ["NAME", "DESIRED", "CURRENT", "AGE"]
     assert row.split()[:2] == ["ds-prefill", "3"]
+
+
+def test_the_upstream_sample_texts_are_the_samples_the_other_tests_use() -> None:
+    """The YAML applied with kubectl in the end-to-end tests is the sample the unit tests build, except for
+    ``ports[].protocol``, which upstream's API server stores and the manifest leaves out."""
+    three = yaml.safe_load(UPSTREAM_SAMPLES["disaggregatedset_v1_3role"])
+    assert three == sample_three_roles()
+    two = yaml.safe_load(UPSTREAM_SAMPLES["disaggregatedset_v1_disaggregatedset"])
+    stored = sample_two_roles()
+    for r in stored["spec"]["roles"]:
+        for key in ("leaderTemplate", "workerTemplate"):
+            for container in r["spec"]["leaderWorkerTemplate"][key]["spec"]["containers"]:
+                for port in container["ports"]:
+                    assert port.pop("protocol") == "TCP"
+    assert two == stored

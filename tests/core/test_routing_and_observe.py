@@ -128,3 +128,22 @@ def test_size_one_groups_are_their_leader() -> None:
         lws, sts_replicas=1, revision="r1", pod={"s-0": _leader(0, ready=True)}.get, workers=lambda _: None
     )
     assert states == [GroupState(ready=True, updated=True)]
+
+
+def test_what_a_disaggregatedset_controls_reconciles_that_set() -> None:
+    """controller-runtime's ``Owns``: the controller reference decides, not a label."""
+    from lws.api.disaggregated import constants as d
+    from lws.core.routing import disaggregated_keys
+
+    def owned(kind: str, api_version: str, controller: bool) -> dict[str, Any]:
+        obj = _obj("ds-0-abcd1234-prefill", **{d.SET_NAME_LABEL: "ds"})
+        ref = {"apiVersion": api_version, "kind": kind, "name": "ds", "uid": "u", "controller": controller}
+        obj["metadata"]["ownerReferences"] = [ref]
+        return obj
+
+    assert [str(k) for k in disaggregated_keys(owned(d.KIND, d.API_VERSION, True))] == [
+        "disaggregatedset/ns/ds"
+    ]
+    assert disaggregated_keys(owned(d.KIND, d.API_VERSION, False)) == []
+    assert disaggregated_keys(owned(c.KIND, c.API_VERSION, True)) == []
+    assert disaggregated_keys(_obj("ds-0-abcd1234-prefill", **{d.SET_NAME_LABEL: "ds"})) == []

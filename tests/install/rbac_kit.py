@@ -35,7 +35,12 @@ Obj = dict[str, Any]
 
 # The plural of each kind the operator names as an owner (OwnerReferencesPermissionEnforcement checks the
 # owner's resource); a new owner kind fails the test until it is added here.
-OWNER_PLURALS = {"LeaderWorkerSet": "leaderworkersets", "Pod": "pods", "StatefulSet": "statefulsets"}
+OWNER_PLURALS = {
+    "LeaderWorkerSet": "leaderworkersets",
+    "Pod": "pods",
+    "StatefulSet": "statefulsets",
+    "DisaggregatedSet": "disaggregatedsets",
+}
 #: Reviews the proxy answers itself, as the API server's authenticator and authorizer would.
 REVIEWS = ("tokenreviews", "subjectaccessreviews")
 _HOP_BY_HOP = {

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from prometheus_client import CollectorRegistry
 from rbac_kit import Attributes, Authorizer, RbacProxy, Record
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.cli.manifests import DEFAULT_FILE, Obj, Options, customize, packaged
 from lws.cli.run import command as run_command
 from lws.cli.yaml_output import to_yaml_documents
@@ -52,6 +54,7 @@ from lws.plugin_testing import settings_for_tests
 from lws.sim.kubeconfig import write_kubeconfig
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
+from tests.api.ds_api_testing import make_ds, role
 
 # One run serves every test here: keep them on one xdist worker.
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only, pytest.mark.xdist_group("install-rbac")]
@@ -62,6 +65,8 @@ SERVICE_ACCOUNT = "lws-controller-manager"
 POD_NAME = "lws-controller-manager-5d8c7-abcde"
 GONE_REPLICA = "pod/lws-system/lws-controller-manager-5d8c7-gone0"
 LWS_GVR = (c.GROUP, c.VERSION, c.PLURAL)
+DS_GVR = (d.GROUP, d.VERSION, d.PLURAL)
+SCALERS_GVR = (d.GROUP, d.VERSION, d.SCALER_PLURAL)
 PODS_GVR = ("", "v1", "pods")
 REVISIONS_GVR = ("apps", "v1", "controllerrevisions")
 WEBHOOK_GVRS = {
@@ -85,6 +90,10 @@ SAMPLES = {
 # config/rbac/role.yaml say the same.
 JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("get", "leaderworkerset.x-k8s.io", "leaderworkersets"): "re-read after a status write that conflicted",
+    ("get", "disaggregatedset.x-k8s.io", "disaggregatedsets"): "re-read after a status write that conflicted",
+    ("get", "disaggregatedset.x-k8s.io", "disaggregatedsetrolescalers"): (
+        "read back a scaler whose create answered AlreadyExists (adopted only if the set controls it)"
+    ),
     ("get", "apps", "controllerrevisions"): "read back a revision whose create answered AlreadyExists",
     ("patch", "events.k8s.io", "events"): "count a repeated event in its series instead of recreating it",
     ("patch", "operator.openshift.io", "leaderworkersetoperators/status"): (
@@ -199,11 +208,64 @@ def _workload(cluster: EmbeddedCluster, admin: Path) -> None:
         return bool(pods and pods[0]["metadata"]["uid"] != leader and _available(cluster, "basic", basic))
 
     wait_until(recreated, 60, "group 0 to be recreated after its worker restarted")
+    _disaggregated_workload(cluster, admin)
+
+
+def _ds_ready(cluster: EmbeddedCluster, name: str) -> dict[str, Any] | None:
+    obj = cluster.sync.get(DS_GVR, "disaggregated", name)
+    cond = next(
+        (x for x in (obj.get("status") or {}).get("conditions") or [] if x["type"] == "Available"), {}
+    )
+    ok = cond.get("status") == "True" and cond.get("observedGeneration") == obj["metadata"]["generation"]
+    return obj if ok else None
+
+
+def _ds_children(cluster: EmbeddedCluster, name: str) -> list[dict[str, Any]]:
+    selector = f"{d.SET_NAME_LABEL}={name}"
+    return cluster.sync.list(LWS_GVR, "disaggregated", label_selector=selector)["items"]
+
+
+def _disaggregated_workload(cluster: EmbeddedCluster, admin: Path) -> None:
+    """A DisaggregatedSet with an External role: it becomes Available (children, -prv Services, scaler and
+    status written), rolls out a new template (children annotated, scaled and deleted, old Services
+    deleted), and its role turns Static (the scaler deleted)."""
+    kubectl("create", "namespace", "disaggregated", kubeconfig=admin)
+
+    def apply(image: str, mode: str) -> None:
+        body = make_ds(
+            role("prefill", 2, image),
+            {**role("decode", None, image), "scaling": {"mode": mode}},
+            name="pd",
+        )
+        kubectl("apply", "-n", "disaggregated", "-f", "-", stdin=json.dumps(body), kubeconfig=admin)
+
+    apply("registry.k8s.io/pause:3.10", "External")
+    first = wait_until(
+        functools.partial(_ds_ready, cluster, "pd"), 30, "the DisaggregatedSet to be available"
+    )
+    apply("registry.k8s.io/pause:3.9", "External")
+
+    def rolled_out() -> bool:
+        obj = _ds_ready(cluster, "pd")
+        revisions = {x["metadata"]["labels"][d.REVISION_LABEL] for x in _ds_children(cluster, "pd")}
+        return bool(
+            obj and obj["metadata"]["generation"] > first["metadata"]["generation"] and len(revisions) == 1
+        )
+
+    wait_until(rolled_out, 60, "the DisaggregatedSet's rollout and its old children's deletion")
+    apply("registry.k8s.io/pause:3.9", "Static")
+
+    def scaler_gone() -> bool:
+        found = cluster.sync.list(SCALERS_GVR, "disaggregated")["items"]
+        return not found and _ds_ready(cluster, "pd") is not None
+
+    wait_until(scaler_gone, 30, "the scaler of a role no longer External to be deleted")
 
 
 def _install(cluster: EmbeddedCluster, objects: list[Obj], admin: Path) -> None:
     kubectl("apply", "--server-side", "-f", "-", stdin=to_yaml_documents(objects), kubeconfig=admin)
-    kubectl("wait", "--for=condition=Established", f"crd/{c.CRD_NAME}", kubeconfig=admin)
+    for crd in (c.CRD_NAME, d.CRD_NAME, d.SCALER_CRD_NAME):
+        kubectl("wait", "--for=condition=Established", f"crd/{crd}", kubeconfig=admin)
 
 
 def _denied(records: list[Record]) -> list[str]:
@@ -324,6 +386,14 @@ def test_the_run_covered_the_operators_work(run: Run) -> None:
         ("get", "pods"),
         ("create", "tokenreviews"),
         ("create", "subjectaccessreviews"),
+        ("create", "leaderworkersets"),
+        ("patch", "leaderworkersets"),
+        ("delete", "leaderworkersets"),
+        ("delete", "services"),
+        ("patch", "disaggregatedsets/status"),
+        ("create", "disaggregatedsetrolescalers"),
+        ("delete", "disaggregatedsetrolescalers"),
+        ("patch", "disaggregatedsetrolescalers/status"),
     ]:
         assert wanted in seen, f"the run never made {wanted}"
     assert Attributes(

@@ -94,6 +94,9 @@ SCALER_MESSAGE_BOUND: Final = "Scaler bound to a live DisaggregatedSet role"
 
 # --- events (reason strings, as upstream's recorder emits them) ------------------------------------------
 
+#: ``reportingController`` of the DisaggregatedSet controller's events (upstream's recorder name).
+REPORTING_CONTROLLER: Final = "disaggregatedset"
+
 EVENT_ROLLING_UPDATE_STARTED: Final = "RollingUpdateStarted"
 EVENT_ROLLING_UPDATE_COMPLETED: Final = "RollingUpdateCompleted"
 EVENT_SCALING_UP: Final = "ScalingUp"
