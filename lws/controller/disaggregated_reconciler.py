@@ -33,6 +33,14 @@ from lws.cluster.informer import Informer
 from lws.cluster.resources import DISAGGREGATEDSETS, LEADERWORKERSETS, ROLE_SCALERS, SERVICES
 from lws.controller.context import DONE, ReconcileContext, Result
 from lws.controller.deps import BY_DS, Deps, DisaggregatedCaches
+from lws.core.decisions import (
+    ChildChanged,
+    RoleScalerChanged,
+    ScalerStatusUpdated,
+    ServiceCreated,
+    ServiceDeleted,
+    StatusUpdated,
+)
 from lws.core.disaggregated.children import is_controlled_by, slice_matches, slice_of, slices_of
 from lws.core.disaggregated.revision import GoJSONError
 from lws.core.disaggregated.rollout import (
@@ -77,20 +85,20 @@ async def reconcile_disaggregated_set(deps: Deps, ctx: ReconcileContext, namespa
     # 2. Slices beyond spec.slices go, their Services with them.
     for child_name in removed_slices(run.children(live=True), slices):
         child = run.child(child_name)
-        await run.delete_child(child_name)
+        await run.delete_child(child_name, reason="removed slice")
         index = slice_of(((child or {}).get("metadata") or {}).get("labels") or {})
         note = f"Deleted LWS {child_name} for removed slice {index}"
         _event(deps, ds, "Normal", d.EVENT_LWS_DELETED, "Delete", note)
     for service_name in removed_slice_services(run.services(), slices):
-        await run.delete_service(service_name)
+        await run.delete_service(service_name, reason="removed slice")
 
     # 3. RoleScalers, before any replica is resolved.
     scalers = await run.reconcile_scalers()
 
     # 4. A pre-slices slice 0 becomes slices-aware before any sibling slice shares its revision.
     for child_name in legacy_slice_zero_to_recreate(ds, revision, run.children(live=True)):
-        await run.delete_service(f"{child_name}{d.SERVICE_SUFFIX}", required=False)
-        await run.delete_child(child_name)
+        await run.delete_service(f"{child_name}{d.SERVICE_SUFFIX}", reason="legacy slice 0", required=False)
+        await run.delete_child(child_name, reason="legacy slice 0")
         _event(
             deps,
             ds,
@@ -196,7 +204,7 @@ class _Run:
 
     async def carry_out(self, action: Action) -> None:
         if isinstance(action, DeleteChild):
-            await self.delete_child(action.name)
+            await self.delete_child(action.name, reason="drained")
             return
         if isinstance(action, CreateChild):
             await self.create_child(action.manifest)
@@ -204,12 +212,26 @@ class _Run:
         patch: Obj
         if isinstance(action, AnnotateInitialReplicas):
             patch = {"metadata": {"annotations": {d.INITIAL_REPLICAS_ANNOTATION: str(action.replicas)}}}
+            decision = ChildChanged(
+                action="record initial replicas", reason="rollout started", name=action.name
+            )
         elif isinstance(action, ScaleChild):
             patch = {"spec": {"replicas": action.replicas}}
+            decision = ChildChanged(
+                action="scale child",
+                reason=f"{action.current}->{action.replicas}",
+                name=action.name,
+                role=action.role,
+                replicas=action.replicas,
+            )
         else:
             assert_type(action, SyncReplacementPolicy)
             patch = {"spec": {"groupReplacementPolicy": action.policy}}
+            decision = ChildChanged(
+                action="sync groupReplacementPolicy", reason=action.policy, name=action.name
+            )
         await self.patch_child(action.name, patch)
+        self.ctx.decide(decision)
 
     async def create_child(self, manifest: Obj) -> None:
         name = str(manifest["metadata"]["name"])
@@ -227,6 +249,17 @@ class _Run:
             self.deps.caches.sets.observe_write(existing)
             return
         self.deps.caches.sets.observe_write(created)
+        labels = manifest["metadata"]["labels"]
+        replicas = int(manifest["spec"]["replicas"])
+        self.ctx.decide(
+            ChildChanged(
+                action="create child",
+                reason=f"revision {labels[d.REVISION_LABEL]}, slice {labels[d.SLICE_LABEL]}",
+                name=name,
+                role=labels[d.ROLE_LABEL],
+                replicas=replicas,
+            )
+        )
         self.ctx.log.info("created LeaderWorkerSet %s", name)
 
     async def patch_child(self, name: str, patch: Obj) -> None:
@@ -238,7 +271,7 @@ class _Run:
         updated = await self.deps.cluster.patch(LEADERWORKERSETS, self.namespace, name, patch, ctx=self.ctx)
         self.deps.caches.sets.observe_write(updated)
 
-    async def delete_child(self, name: str) -> None:
+    async def delete_child(self, name: str, *, reason: str) -> None:
         lws = self.child(name)
         if lws is None:
             return
@@ -247,7 +280,9 @@ class _Run:
                 LEADERWORKERSETS, self.namespace, name, preconditions={"uid": uid_of(lws)}, ctx=self.ctx
             )
         self.deps.caches.sets.observe_delete(self.namespace, name)
-        self.ctx.log.info("deleted LeaderWorkerSet %s", name)
+        role = ((lws.get("metadata") or {}).get("labels") or {}).get(d.ROLE_LABEL, "")
+        self.ctx.decide(ChildChanged(action="delete child", reason=reason, name=name, role=role))
+        self.ctx.log.info("deleted LeaderWorkerSet %s (%s)", name, reason)
 
     # --- Services ------------------------------------------------------------------------------------
 
@@ -262,10 +297,12 @@ class _Run:
             except AlreadyExists:
                 continue  # made since the cache last heard; its watch event brings the reconcile back
             self.caches.services.observe_write(created)
+            ready = "revision ready on every role"
+            self.ctx.decide(ServiceCreated(reason=ready, name=body["metadata"]["name"]))
         for name in plan.delete:
-            await self.delete_service(name)
+            await self.delete_service(name, reason="revision not ready on every role")
 
-    async def delete_service(self, name: str, *, required: bool = True) -> None:
+    async def delete_service(self, name: str, *, reason: str, required: bool = True) -> None:
         """Delete a ``-prv`` Service this set controls (``required=False``: whatever owns it, as upstream
         deletes a legacy slice-0 Service by name)."""
         service = self.caches.services.get(self.namespace, name)
@@ -276,6 +313,7 @@ class _Run:
                 SERVICES, self.namespace, name, preconditions={"uid": uid_of(service)}, ctx=self.ctx
             )
         self.caches.services.observe_delete(self.namespace, name)
+        self.ctx.decide(ServiceDeleted(reason=reason, name=name))
 
     # --- RoleScalers ---------------------------------------------------------------------------------
 
@@ -291,6 +329,11 @@ class _Run:
                     ROLE_SCALERS, self.namespace, name, preconditions={"uid": uid_of(scaler)}, ctx=self.ctx
                 )
             cache.observe_delete(self.namespace, name)
+            self.ctx.decide(
+                RoleScalerChanged(
+                    action="delete RoleScaler", reason="role not External", name=name, role=role
+                )
+            )
             _event(
                 self.deps,
                 self.ds,
@@ -306,6 +349,11 @@ class _Run:
             if found is not None:
                 scalers[role] = found
                 continue
+            self.ctx.decide(
+                RoleScalerChanged(
+                    action="leave foreign scaler", reason="not controlled by this set", name=name, role=role
+                )
+            )
             _event(
                 self.deps,
                 self.ds,
@@ -328,6 +376,12 @@ class _Run:
                 existing = await self.deps.cluster.get(ROLE_SCALERS, self.namespace, name, ctx=self.ctx)
             else:
                 cache.observe_write(created)
+                seed = int(body["spec"]["replicas"])
+                self.ctx.decide(
+                    RoleScalerChanged(
+                        action="create RoleScaler", reason=f"seeded {seed}", name=name, role=role
+                    )
+                )
                 _event(
                     self.deps,
                     self.ds,
@@ -354,6 +408,7 @@ class _Run:
             self.caches.scalers.observe_delete(self.namespace, name)
             return
         self.caches.scalers.observe_write(updated, only_if_cached=True)
+        self.ctx.decide(ScalerStatusUpdated(reason="changed: " + ", ".join(sorted(changes)), name=name))
 
     # --- status --------------------------------------------------------------------------------------
 
@@ -375,3 +430,4 @@ class _Run:
             DISAGGREGATEDSETS, self.namespace, self.name, patch, subresource="status", ctx=self.ctx
         )
         self.caches.sets.observe_write(updated, only_if_cached=True)
+        self.ctx.decide(StatusUpdated(reason="changed: " + ", ".join(sorted(changes))))

@@ -120,6 +120,46 @@ class WorkersCreated(Decision):
     name: str = ""
 
 
+# --- a DisaggregatedSet's reconcile ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildChanged(Decision):
+    """A DisaggregatedSet's child LeaderWorkerSet was written. ``action`` says how (``create child``,
+    ``scale child``, ``record initial replicas``, ``sync groupReplacementPolicy``, ``delete child``),
+    ``reason`` why (``rollout step``, ``drained``, ``removed slice``...); ``replicas`` is its new size."""
+
+    action: str = "change child"
+    name: str = ""
+    role: str = ""
+    replicas: int | None = None
+
+
+@dataclass(frozen=True)
+class RoleScalerChanged(Decision):
+    """A RoleScaler was created, deleted, or found owned by someone else (``leave foreign scaler``)."""
+
+    action: str = "change RoleScaler"
+    name: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceDeleted(Decision):
+    """A ``-prv`` Service of a revision no longer ready on every role (or of a removed slice) was deleted."""
+
+    action: str = "delete Service"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ScalerStatusUpdated(Decision):
+    """A RoleScaler's status was written (only when it changed)."""
+
+    action: str = "update RoleScaler status"
+    name: str = ""
+
+
 def restart_trigger_of(pod: Mapping[str, Any]) -> RestartTrigger:
     """The strongest failure signal ``pod`` shows, as traces and metrics name it."""
     kinds = {failure.kind for failure in pod_failures(pod)}

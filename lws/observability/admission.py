@@ -14,6 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.core.keys import split_ordinal
 from lws.observability import attributes as a
 from lws.observability.metrics import LwsMetrics
@@ -98,6 +99,8 @@ class AdmissionTracing:
                 attrs[a.LWS_NAME], attrs[a.GROUP_INDEX] = group[1], group[2]
         elif kind == c.KIND:
             attrs[a.LWS_NAME] = name
+        elif kind == d.KIND:
+            attrs[a.DS_NAME] = name
         record = SpanRecord(
             f"{verb} {kind}",
             SpanKind.SERVER,

@@ -26,7 +26,13 @@ log = logging.getLogger("lws.observability")
 NAMESPACE = "lws"
 CONTROLLERS = ("set", "group", "disaggregatedset")
 RESULTS = ("success", "requeue", "error")
-WEBHOOKS = ("mutate-leaderworkerset", "validate-leaderworkerset", "mutate-pod", "validate-pod")
+WEBHOOKS = (
+    "mutate-leaderworkerset",
+    "validate-leaderworkerset",
+    "mutate-pod",
+    "validate-pod",
+    "validate-disaggregatedset",
+)
 WEBHOOK_RESULTS = ("allowed", "denied", "error")
 RESTART_TRIGGERS = ("container-restart", "pod-deletion")
 RESTART_ACTIONS = ("recreate", "wait", "fail", "ignore")

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 GroupId = tuple[str, str, int]
 """(namespace, LeaderWorkerSet, group index)."""
 
-RECONCILE_SPANS: Mapping[str, str] = {"set": "reconcile LeaderWorkerSet", "group": "reconcile group"}
+RECONCILE_SPANS: Mapping[str, str] = {
+    "set": "reconcile LeaderWorkerSet",
+    "group": "reconcile group",
+    "disaggregatedset": "reconcile DisaggregatedSet",
+}
 
 
 class ReconcileKey(Protocol):

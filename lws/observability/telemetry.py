@@ -48,6 +48,7 @@ from lws.observability.lifecycle import TRACEPARENT_ANNOTATION, SetSnapshot
 from lws.observability.metrics import LwsMetrics
 from lws.observability.plugin_calls import record_plugin_call
 from lws.observability.reconciles import RECONCILE_SPANS, GroupId, Reconcile, ReconcileKey
+from lws.observability.records import emit
 
 __all__ = ["ApiCallView", "ClusterView", "GroupId", "LwsTelemetry", "Reconcile", "WebhookFn"]
 
@@ -199,6 +200,9 @@ class LwsTelemetry:
             if record.restart is not None:
                 record.leader_deleted = True
                 self.lifecycles.group_recreated(record)
+        elif record.key_kind == "disaggregatedset":
+            if decision.action not in record.actions:
+                record.actions.append(decision.action)
         elif record.key_kind == "set":
             if decision.action not in record.actions:
                 record.actions.append(decision.action)
@@ -246,6 +250,8 @@ class LwsTelemetry:
         )
         if key.kind == "set":
             attrs[a.LWS_NAME] = key.name
+        elif key.kind == "disaggregatedset":
+            attrs[a.DS_NAME] = key.name
         else:
             attrs[a.K8S_POD_NAME] = key.name
             parent = split_ordinal(key.name)
@@ -256,8 +262,16 @@ class LwsTelemetry:
         return record
 
     def _finish(self, record: Reconcile) -> None:
-        finish = self.lifecycles.finish_set if record.key_kind == "set" else self.lifecycles.finish_group
-        self._guarded(finish, record)
+        finishers = {"set": self.lifecycles.finish_set, "disaggregatedset": self._finish_disaggregated}
+        self._guarded(finishers.get(record.key_kind, self.lifecycles.finish_group), record)
+
+    def _finish_disaggregated(self, record: Reconcile) -> None:
+        """A DisaggregatedSet reconcile: its span, with what it decided (its children are LeaderWorkerSets,
+        whose own reconciles and group lifecycles trace the pods)."""
+        record.set_attribute(a.DECISION, ", ".join(record.actions) or "none")
+        if self.tracer is not None:
+            error_type = type(record.error).__name__ if record.error is not None else None
+            emit(self.tracer, record, parent=None, error_type=error_type)
 
     @staticmethod
     def _guarded(fn: Callable[[Reconcile], None], record: Reconcile) -> None:

@@ -24,9 +24,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
 #: Every label value a metric may carry besides plugin and hook names (bounded by the installed plugins)
 #: and namespaces.
 BOUNDED = {
-    "controller": {"set", "group"},
+    "controller": {"set", "group", "disaggregatedset"},
     "result": {"success", "requeue", "error", "allowed", "denied"},
-    "webhook": {"mutate-leaderworkerset", "validate-leaderworkerset", "mutate-pod", "validate-pod"},
+    "webhook": {
+        "mutate-leaderworkerset",
+        "validate-leaderworkerset",
+        "mutate-pod",
+        "validate-pod",
+        "validate-disaggregatedset",
+    },
     "kind": {"recreate", "recover"},
     "reason": {"container-restart", "pod-deletion"},
     "action": {"recreate", "wait", "fail", "ignore"},

@@ -131,14 +131,14 @@ def _restart_enum(crd: dict[str, Any]) -> list[str]:
     return list(template["properties"]["restartPolicy"]["enum"])
 
 
-def _crd_of(args: list[str]) -> dict[str, Any]:
+def _crd_of(args: list[str], name: str = "leaderworkersets.leaderworkerset.x-k8s.io") -> dict[str, Any]:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    # `lws manifests` also carries the LeaderWorkerSetOperator CRD: the LeaderWorkerSet one is meant.
+    # `lws manifests` carries several CRDs (DisaggregatedSet, LeaderWorkerSetOperator): pick one by name.
     [crd] = [
         d
         for d in yaml.safe_load_all(result.stdout)
-        if d and d["kind"] == "CustomResourceDefinition" and d["spec"]["group"] == "leaderworkerset.x-k8s.io"
+        if d and d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"] == name
     ]
     return dict(crd)
 
@@ -149,6 +149,16 @@ def test_an_enabled_third_party_policy_value_joins_the_crd_enum(command: list[st
     enabled = _crd_of([*command, "--enable-plugin", "rack_spread_restart"])
     assert THIRD_PARTY_POLICY in _restart_enum(enabled)
     assert "RecreateGroupOnPodRestart" in _restart_enum(enabled)
+    if command == ["manifests"]:
+        # A DisaggregatedSet role's spec is a LeaderWorkerSet spec: its enum follows the plugins too.
+        ds = _crd_of(
+            [*command, "--enable-plugin", "rack_spread_restart"],
+            "disaggregatedsets.disaggregatedset.x-k8s.io",
+        )
+        schema = ds["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        role_spec = schema["properties"]["spec"]["properties"]["roles"]["items"]["properties"]["spec"]
+        template = role_spec["properties"]["leaderWorkerTemplate"]
+        assert THIRD_PARTY_POLICY in template["properties"]["restartPolicy"]["enum"]
 
 
 def test_manifests_carry_the_crd_lws_crd_prints() -> None:
