@@ -29,7 +29,8 @@ Examples:
   lws simulate -f my-set.yaml --topology ./my-cluster.yaml --enable-plugin my_placement
 
 \b
-Settled: every LeaderWorkerSet reconciled (observedGeneration = generation) with a leader pod per group;
+Settled: every LeaderWorkerSet reconciled (observedGeneration = generation) with a leader pod per group,
+and every DisaggregatedSet reconciled with its child LeaderWorkerSets settled so;
 every pod Running, or Pending with PodScheduled=False (unschedulable or gated), or waiting for a scheduler
 the cluster does not run; nothing changed for --settle seconds; the operator idle with its caches current.
 
@@ -39,6 +40,7 @@ JSON (-o json), a stable schema:
    "plugins": [enabled plugin names], "settled": bool,
    "seconds": float (from applying to the cluster's last change),
    "leaderWorkerSets": [{"namespace", "name", "replicas", "size", "annotations": {..},
+       "disaggregatedSet": null | {"name", "role", "slice"} (a DisaggregatedSet's child),
        "placed": int, "unschedulable": int, "missing": int (pods not created),
        "groups": [{"index", "placed", "unschedulable", "missing",
            "spans": {level key: distinct domains used},
@@ -104,10 +106,12 @@ def command(
     """Show where each group's pods would land on a topology.
 
     Starts the embedded cluster with the topology's nodes (kubelets without delays) and the operator with
-    the enabled plugins, applies the manifests (LeaderWorkerSets through the operator's webhooks; missing
-    namespaces are created), waits until the cluster has settled, and prints, for every group, each pod's
-    node and its domain at every topology level, the pods left unschedulable with the scheduler's reason,
-    and how many domains of each level every group spans.
+    the enabled plugins, applies the manifests (LeaderWorkerSets and DisaggregatedSets through the
+    operator's webhooks; missing namespaces are created), waits until the cluster has settled, and prints,
+    for every group, each pod's node and its domain at every topology level, the pods left unschedulable
+    with the scheduler's reason, and how many domains of each level every group spans. A DisaggregatedSet's
+    groups are those of its child LeaderWorkerSets, one per slice and role, each named with its set, role
+    and slice.
     """
     _configure_logging(verbose)
     _, hooks = load(config_path, enable_plugins, disable_plugins)
@@ -117,14 +121,11 @@ def command(
         for line in admitted.errors:
             click.echo(line, err=True)
         raise SystemExit(EXIT_FAILED)
-    if not admitted.checked:
-        raise CliError(f"no LeaderWorkerSet in {', '.join(paths)}: nothing to place")
-    for doc in manifests.disaggregatedsets:
-        # The operator reconciles no DisaggregatedSet yet (docs/design/disaggregatedset.md).
-        click.echo(
-            f"note: {doc.source}: {doc.where}: a DisaggregatedSet is not placed yet; skipped", err=True
-        )
-    documents = [*manifests.others, *manifests.leaderworkersets]
+    if not admitted.checked and not admitted.checked_disaggregated:
+        raise CliError(f"no LeaderWorkerSet or DisaggregatedSet in {', '.join(paths)}: nothing to place")
+    for line in admitted.warnings:
+        click.echo(line, err=True)
+    documents = [*manifests.others, *manifests.leaderworkersets, *manifests.disaggregatedsets]
     try:
         run = simulate(topology, hooks, documents, namespace=namespace, quiet=settle, timeout=timeout)
     except TopologyError as exc:

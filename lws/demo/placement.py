@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.demo.columns import align
 from lws.sim.topology import HOSTNAME_LABEL
 
@@ -71,6 +72,25 @@ class GroupPlacement:
 
 
 @dataclass(frozen=True)
+class DisaggregatedParent:
+    """The DisaggregatedSet a child LeaderWorkerSet runs a role of."""
+
+    name: str
+    role: str
+    slice: int
+
+
+def parent_of(lws: Obj) -> DisaggregatedParent | None:
+    """The DisaggregatedSet, role and slice a LeaderWorkerSet's labels name (``None``: not a child)."""
+    labels = _labels(lws)
+    if d.SET_NAME_LABEL not in labels:
+        return None
+    return DisaggregatedParent(
+        labels[d.SET_NAME_LABEL], labels.get(d.ROLE_LABEL, ""), _int(labels.get(d.SLICE_LABEL), 0)
+    )
+
+
+@dataclass(frozen=True)
 class SetPlacement:
     """One LeaderWorkerSet and its groups."""
 
@@ -80,6 +100,8 @@ class SetPlacement:
     size: int
     annotations: Mapping[str, str]
     groups: tuple[GroupPlacement, ...]
+    #: For a DisaggregatedSet's child: that set's name, the role and the slice.
+    parent: DisaggregatedParent | None = None
 
     @property
     def placed(self) -> int:
@@ -208,6 +230,7 @@ def build_report(
                 size=size,
                 annotations=dict(meta.get("annotations") or {}),
                 groups=groups,
+                parent=parent_of(lws),
             )
         )
     return PlacementReport(
@@ -238,6 +261,11 @@ def report_json(report: PlacementReport) -> dict[str, Any]:
                 "replicas": s.replicas,
                 "size": s.size,
                 "annotations": dict(s.annotations),
+                "disaggregatedSet": (
+                    None
+                    if s.parent is None
+                    else {"name": s.parent.name, "role": s.parent.role, "slice": s.parent.slice}
+                ),
                 "placed": s.placed,
                 "unschedulable": s.unplaced,
                 "missing": s.missing,
@@ -310,9 +338,14 @@ def report_text(report: PlacementReport) -> list[str]:
     ]
     for s in report.sets:
         lines.append("")
+        parent = (
+            f" (DisaggregatedSet {s.parent.name}, role {s.parent.role}, slice {s.parent.slice})"
+            if s.parent is not None
+            else ""
+        )
         lines.append(
-            f"LeaderWorkerSet {s.namespace}/{s.name}: {_plural(s.replicas, 'group')} of {s.size} pods; "
-            f"{s.placed} placed, {s.unplaced} unschedulable"
+            f"LeaderWorkerSet {s.namespace}/{s.name}{parent}: {_plural(s.replicas, 'group')} of {s.size} "
+            f"pods; {s.placed} placed, {s.unplaced} unschedulable"
             + (f", {s.missing} not created" if s.missing else "")
         )
         if s.annotations:

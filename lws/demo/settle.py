@@ -4,6 +4,8 @@ Settled means all of:
 
 * every LeaderWorkerSet applied has been reconciled (``status.observedGeneration`` = ``generation``) and
   has a leader pod for each of its ``replicas`` groups;
+* every DisaggregatedSet applied has been reconciled, and its child LeaderWorkerSets (one per slice and
+  role) are settled as the LeaderWorkerSets above;
 * every pod of those sets is Running (or finished), or Pending with ``PodScheduled=False`` (the scheduler
   could not place it, or scheduling gates hold it), or Pending for a scheduler the cluster does not run
   (one not among the topology's ``schedulerNames``);
@@ -22,9 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.api.loading import Document
 from lws.demo.feed import ChangeFeed
-from lws.demo.stage import LEADERWORKERSETS, NAMESPACES, Stage
+from lws.demo.stage import DISAGGREGATEDSETS, LEADERWORKERSETS, NAMESPACES, Stage
 from lws.sim.apiserver import APIServer
 from lws.sim.errors import APIError
 
@@ -32,7 +35,7 @@ PODS = ("", "v1", "pods")
 NODES = ("", "v1", "nodes")
 SERVICES = ("", "v1", "services")
 STATEFULSETS = ("apps", "v1", "statefulsets")
-WATCHED = (LEADERWORKERSETS, PODS, STATEFULSETS, SERVICES)
+WATCHED = (LEADERWORKERSETS, DISAGGREGATEDSETS, PODS, STATEFULSETS, SERVICES)
 FIELD_MANAGER = "lws-simulate"
 DEFAULT_SCHEDULER = "default-scheduler"
 SERVED_BY_DEFAULT = (DEFAULT_SCHEDULER,)
@@ -46,10 +49,12 @@ class ApplyError(Exception):
 
 @dataclass
 class Applied:
-    """What :func:`apply` created: the LeaderWorkerSets (namespace, name) and any namespace it made."""
+    """What :func:`apply` created: the LeaderWorkerSets and DisaggregatedSets (namespace, name) and any
+    namespace it made."""
 
     sets: list[tuple[str, str]] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
+    disaggregated: list[tuple[str, str]] = field(default_factory=list)
 
 
 async def _create(api: APIServer, body: Obj, namespace: str) -> tuple[str | None, str]:
@@ -72,7 +77,8 @@ async def _create(api: APIServer, body: Obj, namespace: str) -> tuple[str | None
 
 
 def apply(stage: Stage, documents: Sequence[Document], namespace: str) -> Applied:
-    """Create every document (namespaces first, LeaderWorkerSets last, each through admission).
+    """Create every document (namespaces first, LeaderWorkerSets and DisaggregatedSets last, each through
+    admission).
 
     Namespaces the objects name that do not exist yet are created first, as a ``kubectl create namespace``
     would. Raises :class:`ApplyError` on the first object refused.
@@ -80,13 +86,14 @@ def apply(stage: Stage, documents: Sequence[Document], namespace: str) -> Applie
     cluster = stage.cluster
     applied = Applied()
     existing = {n["metadata"]["name"] for n in cluster.sync.list(NAMESPACES)["items"]}
-    declared = {d.name for d in documents if d.kind == "Namespace" and d.api_version == "v1"}
-    wanted = [d.namespace or namespace for d in documents if d.kind != "Namespace"]
+    declared = {doc.name for doc in documents if doc.kind == "Namespace" and doc.api_version == "v1"}
+    wanted = [doc.namespace or namespace for doc in documents if doc.kind != "Namespace"]
     for name in dict.fromkeys(wanted):
         if name not in existing and name not in declared:
             cluster.sync.create(NAMESPACES, None, {"metadata": {"name": name}}, field_manager=FIELD_MANAGER)
             applied.namespaces.append(name)
-    ordered = sorted(documents, key=lambda d: (d.kind != "Namespace", d.kind == c.KIND))
+    last = (c.KIND, d.KIND)
+    ordered = sorted(documents, key=lambda doc: (doc.kind != "Namespace", doc.kind in last))
     for doc in ordered:
         try:
             where, name = cluster.call(_create(cluster.api, doc.body, namespace))
@@ -95,6 +102,8 @@ def apply(stage: Stage, documents: Sequence[Document], namespace: str) -> Applie
             raise ApplyError(f"{doc.source}: {doc.describe(namespace)}: {message}") from None
         if doc.kind == c.KIND and where is not None:
             applied.sets.append((where, name))
+        elif doc.kind == d.KIND and doc.api_version == d.API_VERSION and where is not None:
+            applied.disaggregated.append((where, name))
     return applied
 
 
@@ -121,10 +130,18 @@ def pod_settled(pod: Obj, schedulers: Collection[str] = SERVED_BY_DEFAULT) -> bo
 
 
 def outstanding(
-    sets: Iterable[Obj], pods: Iterable[Obj], schedulers: Collection[str] = SERVED_BY_DEFAULT
+    sets: Iterable[Obj],
+    pods: Iterable[Obj],
+    schedulers: Collection[str] = SERVED_BY_DEFAULT,
+    disaggregated: Iterable[Obj] = (),
 ) -> list[str]:
     """What keeps these sets from being settled, one phrase each (empty: nothing)."""
     problems: list[str] = []
+    for ds in disaggregated:
+        meta = ds["metadata"]
+        if (ds.get("status") or {}).get("observedGeneration") != meta.get("generation"):
+            where = f"{meta.get('namespace', '')}/{meta['name']}"
+            problems.append(f"DisaggregatedSet {where} is not reconciled yet")
     leaders: dict[tuple[str, str], int] = {}
     for pod in pods:
         meta = pod.get("metadata") or {}
@@ -158,22 +175,37 @@ class Settled:
     sets: list[dict[str, Any]]
     pods: list[dict[str, Any]]
     outstanding: list[str]
+    disaggregated: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read(stage: Stage, keys: Sequence[tuple[str, str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The applied sets and every pod of a LeaderWorkerSet in their namespaces."""
+def read(
+    stage: Stage, keys: Sequence[tuple[str, str]], disaggregated: Sequence[tuple[str, str]] = ()
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The applied sets (a DisaggregatedSet's child LeaderWorkerSets among them), every pod of a
+    LeaderWorkerSet in their namespaces, and the applied DisaggregatedSets."""
     sync = stage.cluster.sync
-    sets = []
-    for namespace, name in keys:
+
+    def get(resource: tuple[str, str, str], namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            sets.append(sync.get(LEADERWORKERSETS, namespace, name))
+            return sync.get(resource, namespace, name)
         except APIError as exc:
             if exc.code != 404:
                 raise
+            return None
+
+    sets = [obj for namespace, name in keys if (obj := get(LEADERWORKERSETS, namespace, name)) is not None]
+    parents = []
+    for namespace, name in disaggregated:
+        parent = get(DISAGGREGATEDSETS, namespace, name)
+        if parent is None:
+            continue
+        parents.append(parent)
+        selector = f"{d.SET_NAME_LABEL}={name}"
+        sets += sync.list(LEADERWORKERSETS, namespace, label_selector=selector)["items"]
     pods = []
-    for namespace in dict.fromkeys(ns for ns, _ in keys):
+    for namespace in dict.fromkeys(ns for ns, _ in [*keys, *disaggregated]):
         pods += sync.list(PODS, namespace, label_selector=c.SET_NAME_LABEL)["items"]
-    return sets, pods
+    return sets, pods, parents
 
 
 def wait_settled(
@@ -184,18 +216,23 @@ def wait_settled(
     start: float,
     quiet: float,
     timeout: float,
+    disaggregated: Sequence[tuple[str, str]] = (),
 ) -> Settled:
-    """Wait until the sets ``keys`` have settled (the module doc says what that means), or ``timeout``."""
+    """Wait until the sets ``keys`` and DisaggregatedSets ``disaggregated`` have settled (the module doc
+    says what that means), or ``timeout``."""
     deadline = start + timeout
     problems = ["nothing was read yet"]
     sets: list[dict[str, Any]] = []
     pods: list[dict[str, Any]] = []
+    parents: list[dict[str, Any]] = []
     while True:
         now = time.monotonic()
         left = deadline - now
         quiet_for = now - feed.last_change
         if left <= 0:
-            return Settled(False, feed.last_change - start, sets, pods, problems or ["changes kept coming"])
+            return Settled(
+                False, feed.last_change - start, sets, pods, problems or ["changes kept coming"], parents
+            )
         if quiet_for < quiet:
             problems = []
             feed.arm()
@@ -204,8 +241,8 @@ def wait_settled(
         feed.arm()
         checked = feed.last_change
         version = stage.cluster.sync.list(PODS, None, limit=1)["metadata"]["resourceVersion"]
-        sets, pods = read(stage, keys)
-        problems = outstanding(sets, pods, stage.topology.scheduler_names)
+        sets, pods, parents = read(stage, keys, disaggregated)
+        problems = outstanding(sets, pods, stage.topology.scheduler_names, parents)
         if not problems:
             try:
                 stage.operator.settle(str(version), timeout=max(0.1, min(left, 30.0)))
@@ -213,7 +250,7 @@ def wait_settled(
                 problems = ["the operator is still busy"]
                 continue
             if feed.last_change == checked:
-                return Settled(True, feed.last_change - start, sets, pods, [])
+                return Settled(True, feed.last_change - start, sets, pods, [], parents)
             continue
         # Quiet, but not settled: something must still happen (a reconcile, a requeue): wait for it.
         feed.wait(left)

@@ -2,7 +2,8 @@
 
 Start the embedded cluster with a topology (kubelets without delays) and the operator with the given
 plugins, create the manifests through admission, wait until the cluster has settled (see
-:mod:`lws.demo.settle`), and report where every pod of every group landed.
+:mod:`lws.demo.settle`), and report where every pod of every group landed (a DisaggregatedSet's groups are
+those of its child LeaderWorkerSets, each reported with its set, role and slice).
 """
 
 from __future__ import annotations
@@ -50,7 +51,15 @@ def simulate(
         with ChangeFeed(stage.cluster, WATCHED) as feed:
             start = time.monotonic()
             applied = apply(stage, documents, namespace)
-            settled = wait_settled(stage, feed, applied.sets, start=start, quiet=quiet, timeout=timeout)
+            settled = wait_settled(
+                stage,
+                feed,
+                applied.sets,
+                start=start,
+                quiet=quiet,
+                timeout=timeout,
+                disaggregated=applied.disaggregated,
+            )
             wait_seconds = time.monotonic() - start
         nodes = stage.cluster.sync.list(NODES)["items"]
     finally:

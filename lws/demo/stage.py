@@ -1,5 +1,5 @@
 """The stage ``lws demo`` and ``lws simulate`` play on: an embedded cluster with a topology, the
-LeaderWorkerSet CRD, and the operator, all in this process.
+LeaderWorkerSet and DisaggregatedSet CRDs, and the operator, all in this process.
 
 The operator is the one ``lws run`` starts (:class:`lws.controller.operator.Operator`: kopf, webhooks over
 HTTPS, informers, leader election), on a thread of its own
@@ -21,6 +21,8 @@ from types import TracebackType
 
 from lws.api import constants as c
 from lws.api.crd import build_crd
+from lws.api.disaggregated import constants as d
+from lws.api.disaggregated.crd import build_disaggregatedset_crd, build_rolescaler_crd
 from lws.cluster.kube import connect
 from lws.controller.context import Telemetry
 from lws.controller.in_process import InProcessOperator, OperatorError
@@ -33,6 +35,8 @@ from lws.sim.topology import NodeTiming, Topology, load_topology
 CRDS = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = ("", "v1", "namespaces")
 LEADERWORKERSETS = (c.GROUP, c.VERSION, c.PLURAL)
+DISAGGREGATEDSETS = (d.GROUP, d.VERSION, d.PLURAL)
+ROLE_SCALERS = (d.GROUP, d.VERSION, d.SCALER_PLURAL)
 
 
 class StageError(RuntimeError):
@@ -46,7 +50,7 @@ def with_kubelet_timing(topology: Topology, timing: NodeTiming) -> Topology:
 
 
 class Stage:
-    """The embedded cluster (nodes from ``topology``), the CRD, and a running operator.
+    """The embedded cluster (nodes from ``topology``), the CRDs, and a running operator.
 
     :param topology: a topology file or a shipped topology name (``lws.sim.topology``); raises
         :class:`lws.sim.topology.TopologyError` when it is neither.
@@ -92,7 +96,8 @@ class Stage:
         return self._operator
 
     def start(self, timeout: float = 60.0) -> Stage:
-        """Start the cluster, install the CRD, start the operator; return once its webhooks are registered."""
+        """Start the cluster, install the CRDs, start the operator; return once its webhooks are
+        registered."""
         try:
             self._start(timeout)
         except BaseException:
@@ -115,10 +120,12 @@ class Stage:
         except ClusterError as exc:
             raise StageError(f"the embedded cluster did not start: {exc}") from exc
         self._cluster = cluster
-        crd = build_crd(
-            startup_policies=self.hooks.startup_values, restart_policies=self.hooks.restart_values
-        )
-        cluster.sync.create(CRDS, None, crd)
+        policies = {
+            "startup_policies": self.hooks.startup_values,
+            "restart_policies": self.hooks.restart_values,
+        }
+        for crd in (build_crd(**policies), build_disaggregatedset_crd(**policies), build_rolescaler_crd()):
+            cluster.sync.create(CRDS, None, crd)
         # Where an install puts the operator's Lease (and where `kubectl -n lws-system` finds it).
         cluster.sync.create(NAMESPACES, None, {"metadata": {"name": c.OPERATOR_NAMESPACE}})
         if self._kubeconfig is None:

@@ -212,10 +212,3 @@ def test_role_scaler_documents_are_noted(tmp_path: Path) -> None:
         "DisaggregatedSetRoleScaler is not a LeaderWorkerSet or DisaggregatedSet; not checked"
         in result.stderr
     )
-
-
-def test_simulate_does_not_place_disaggregatedsets_yet(tmp_path: Path) -> None:
-    path = str(write(tmp_path, sample_two_roles()))
-    result = CliRunner().invoke(cli, ["simulate", "-f", path, "--topology", "tiny"])
-    assert result.exit_code != 0
-    assert "no LeaderWorkerSet in" in result.stderr and "nothing to place" in result.stderr

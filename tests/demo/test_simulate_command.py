@@ -147,7 +147,7 @@ def test_input_without_a_leaderworkerset_is_an_error(tmp_path: Path) -> None:
     }
     result = simulate(tmp_path, service)
     assert result.exit_code == 1
-    assert "error: no LeaderWorkerSet in" in result.stderr
+    assert "error: no LeaderWorkerSet or DisaggregatedSet in" in result.stderr
 
 
 @pytest.mark.parametrize(("topology", "placed"), [("standard", True), ("gpu-small", False)])
@@ -186,3 +186,50 @@ def test_hash_groups_are_reported_by_their_keys(tmp_path: Path) -> None:
     text = simulate(tmp_path, obj)
     assert text.exit_code == 0, text.output
     assert sum(1 for line in text.stdout.splitlines() if line.strip().startswith("group ")) == 2
+
+
+def test_a_disaggregatedset_is_placed_slice_by_slice_with_its_roles_named() -> None:
+    """ExclusiveSlice on racks: each slice's prefill and decode groups share a rack, the slices take
+    different racks; every child LeaderWorkerSet is reported with its set, role and slice."""
+    whole_node = {"spec": {"containers": WHOLE_NODE}}
+    roles = [
+        {"name": name, "spec": {"replicas": 1, "leaderWorkerTemplate": {"workerTemplate": whole_node}}}
+        for name in ("prefill", "decode")
+    ]
+    ds = {
+        "apiVersion": "disaggregatedset.x-k8s.io/v1",
+        "kind": "DisaggregatedSet",
+        "metadata": {"name": "pd"},
+        "spec": {
+            "slices": 2,
+            "placementPolicy": {"type": "ExclusiveSlice", "topology": RACK},
+            "roles": roles,
+        },
+    }
+    result = CliRunner().invoke(
+        cli, ["simulate", "-f", "-", "--topology", str(RACKS), "-o", "json"], input=yaml.safe_dump(ds)
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["settled"] is True
+    children = report["leaderWorkerSets"]
+    assert sorted((c["disaggregatedSet"]["role"], c["disaggregatedSet"]["slice"]) for c in children) == [
+        ("decode", 0),
+        ("decode", 1),
+        ("prefill", 0),
+        ("prefill", 1),
+    ]
+    assert all(c["disaggregatedSet"]["name"] == "pd" and c["placed"] == 1 for c in children)
+    racks: dict[int, set[str]] = {}
+    for child in children:
+        for group in child["groups"]:
+            for pod in group["pods"]:
+                racks.setdefault(child["disaggregatedSet"]["slice"], set()).add(pod["topology"][RACK])
+    assert all(len(r) == 1 for r in racks.values()), f"each slice within one rack: {racks}"
+    assert len(racks[0] | racks[1]) == 2, f"the slices in different racks: {racks}"
+
+    text = CliRunner().invoke(
+        cli, ["simulate", "-f", "-", "--topology", str(RACKS)], input=yaml.safe_dump(ds)
+    )
+    assert text.exit_code == 0, text.output
+    assert "(DisaggregatedSet pd, role prefill, slice 1)" in text.stdout

@@ -11,6 +11,7 @@ from e2e_kit import Kube, make_lws, namespace_scope, rolled_out
 from operator_harness import E2E
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.cluster.client import ApiCall
 from lws.cluster.resources import LEADERWORKERSETS, PODS
 from lws.controller.operator import Operator
@@ -65,17 +66,20 @@ def test_unrelated_pods_never_reach_the_operator(e2e: E2E, kube: Kube) -> None:
         assert set(seen) == {"marker-0"}, "only the labelled pod reached the handlers"
         assert pods.get(other, "unrelated-0") is None and pods.get(other, "marker-0") is not None
 
+    # What a DisaggregatedSet owns besides LeaderWorkerSets (its Services, its RoleScalers) carries its name.
+    selectors = {c.SET_NAME_LABEL, d.SET_NAME_LABEL}
     unfiltered = [
         call
         for call in operator.request_log.calls()
         if call.verb in ("list", "watch")
-        and call.label_selector != c.SET_NAME_LABEL
+        and call.label_selector not in selectors
         # The operator's configuration object, one by name.
         and call.field_selector != "metadata.name=cluster"
     ]
-    # Whole on purpose: LeaderWorkerSets are all ours, and Nodes are cluster facts (labels only are kept).
-    assert {call.resource for call in unfiltered} <= {c.PLURAL, "nodes"}, (
-        f"lists/watches without the {c.SET_NAME_LABEL} selector: {unfiltered}"
+    # Whole on purpose: LeaderWorkerSets and DisaggregatedSets are all ours, and Nodes are cluster facts
+    # (labels only are kept).
+    assert {call.resource for call in unfiltered} <= {c.PLURAL, d.PLURAL, "nodes"}, (
+        f"lists/watches without the {c.SET_NAME_LABEL} or {d.SET_NAME_LABEL} selector: {unfiltered}"
     )
 
 
