@@ -169,8 +169,45 @@ def _unnamespaced(obj: Obj) -> Obj:
     return out
 
 
+def _disaggregated_examples() -> list[dict[str, Any]]:
+    """A prefill/decode DisaggregatedSet whose decode role is scaled through its RoleScaler, and that scaler
+    (the controller creates it; shown so the console can describe the kind)."""
+    roles = [
+        {
+            "name": name,
+            **({"scaling": {"mode": "External"}} if name == "decode" else {}),
+            "spec": {
+                "replicas": 1,
+                "leaderWorkerTemplate": {
+                    "size": size,
+                    "workerTemplate": {
+                        "spec": {"containers": [{"name": "server", "image": "vllm/vllm-openai:v0.11.0"}]}
+                    },
+                },
+            },
+        }
+        for name, size in (("prefill", 2), ("decode", 1))
+    ]
+    return [
+        {
+            "apiVersion": "disaggregatedset.x-k8s.io/v1",
+            "kind": "DisaggregatedSet",
+            "metadata": {"name": "pd"},
+            "spec": {"roles": roles},
+        },
+        {
+            "apiVersion": "disaggregatedset.x-k8s.io/v1",
+            "kind": "DisaggregatedSetRoleScaler",
+            "metadata": {"name": "pd-decode"},
+            "spec": {"replicas": 1},
+        },
+    ]
+
+
 def _examples(crds: list[Obj], sample: Mapping[str, Any]) -> list[dict[str, Any]]:
     examples: list[dict[str, Any]] = [dict(sample)]
+    if any(c["spec"]["names"]["kind"] == "DisaggregatedSet" for c in crds):
+        examples += _disaggregated_examples()
     if any(c["spec"]["names"]["kind"] == "LeaderWorkerSetOperator" for c in crds):
         examples.append(
             {
@@ -191,6 +228,10 @@ def _owned(crd: Obj) -> dict[str, Any]:
         "restarted as one unit.",
         "LeaderWorkerSetOperator": "The operator's configuration: one object, named cluster (log levels, "
         "managementState).",
+        "DisaggregatedSet": "Prefill, decode and other roles, each a LeaderWorkerSet per slice, rolled out "
+        "in lockstep so the capacity ratio between roles holds.",
+        "DisaggregatedSetRoleScaler": "The scale subresource of one externally scaled role of a "
+        "DisaggregatedSet, for kubectl scale, HPA or KEDA.",
     }
     return {
         "name": crd["metadata"]["name"],

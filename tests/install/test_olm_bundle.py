@@ -79,7 +79,12 @@ def test_the_bundle_names_its_package_and_version() -> None:
     assert annotations["operators.operatorframework.io.bundle.package.v1"] == "lws-operator"
     assert annotations["operators.operatorframework.io.bundle.mediatype.v1"] == "registry+v1"
     owned = {c["kind"] for c in csv["spec"]["customresourcedefinitions"]["owned"]}
-    assert owned == {"LeaderWorkerSet", "LeaderWorkerSetOperator"}
+    assert owned == {
+        "LeaderWorkerSet",
+        "LeaderWorkerSetOperator",
+        "DisaggregatedSet",
+        "DisaggregatedSetRoleScaler",
+    }
 
 
 def _rules(objects: list[Obj], kind: str) -> list[Obj]:
