@@ -113,14 +113,17 @@ def validate_lws(
     return errors
 
 
-def nesting_error(obj: Any, *, limit: int = c.MAX_NESTING) -> FieldError | None:
-    """An error naming where ``obj`` nests deeper than ``limit`` levels, or ``None`` (never recurses)."""
+def nesting_error(obj: Any, *, limit: int = c.MAX_NESTING, kind: str = c.KIND) -> FieldError | None:
+    """An error naming where ``obj`` nests deeper than ``limit`` levels, or ``None`` (never recurses).
+
+    :param kind: the kind the error names (no field of it goes that deep).
+    """
     path = too_deep(obj, limit)
     if path is None:
         return None
     return FieldError(
         format_path(path) or "(root)",
-        f"nests more than {limit} objects and arrays deep; no LeaderWorkerSet field goes that deep: remove "
+        f"nests more than {limit} objects and arrays deep; no {kind} field goes that deep: remove "
         "what is nested under it",
     )
 

@@ -477,3 +477,50 @@ def test_adding_either_placement_or_annotation_to_an_object_with_the_other_is_re
 def test_never_raises_on_any_input(obj: dict[str, Any]) -> None:
     verdict = verdict_of(obj)
     assert all(isinstance(e.detail, str) for e in verdict.errors)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    """``depth`` objects, each the only value of the one before (built in a loop: a literal recurses)."""
+    deep: dict[str, Any] = {}
+    tip = deep
+    for _ in range(depth - 1):
+        tip["a"] = {}
+        tip = tip["a"]
+    return deep
+
+
+@pytest.mark.parametrize("depth", [150, 20_000])
+def test_deep_nesting_is_refused_naming_the_field_before_anything_recurses(depth: int) -> None:
+    """As LeaderWorkerSet admission does: defaulting and the child's admission recurse, and at 20,000 levels
+    raised RecursionError (a 500 from the webhook, a traceback from ``lws validate``)."""
+    from lws.controller.admission import Denied, validate_disaggregated_set
+    from lws.core.disaggregated.admission import admit
+    from lws.hooks.manager import make_hooks
+
+    obj = make_ds()
+    obj["spec"]["roles"][1]["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["x"] = _nested(depth)
+    _, verdict = admit(obj, make_hooks())
+    [error] = verdict.errors
+    assert error.path.startswith("spec.roles[1].spec.leaderWorkerTemplate.workerTemplate.spec.x.a.a")
+    assert error.detail == (
+        "nests more than 100 objects and arrays deep; no DisaggregatedSet field goes that deep: remove what "
+        "is nested under it"
+    )
+    with pytest.raises(Denied, match=r"spec\.roles\[1\]\..*nests more than 100") as denied:
+        validate_disaggregated_set(obj, make_hooks(), namespace="default")
+    assert denied.value.code == 403
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(92, False), (93, True)])
+def test_the_limit_is_100_levels_from_the_root(depth: int, refused: bool) -> None:
+    """The object, spec, roles, the role, its spec, leaderWorkerTemplate, workerTemplate and the pod spec
+    are 8 levels: 92 more reach 100, which the rules then see (here: ``x`` is an unknown field)."""
+    from lws.core.disaggregated.admission import admit
+    from lws.hooks.manager import make_hooks
+
+    obj = make_ds()
+    obj["spec"]["roles"][0]["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["x"] = _nested(depth)
+    _, verdict = admit(obj, make_hooks())
+    [error] = verdict.errors
+    assert ("nests more than 100" in error.detail) is refused, error
+    assert ("unknown field" in error.detail) is not refused, error

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lws.api.disaggregated import constants as d
 from lws.api.disaggregated.defaulting import default_disaggregatedset
 from lws.api.disaggregated.validation import Verdict, validate_disaggregatedset
 from lws.api.errors import FieldError
+from lws.api.validation import nesting_error
 from lws.core import admission as lws_admission
 from lws.core.disaggregated.children import desired_child, roles_of, slices_of
 from lws.core.disaggregated.revision import GoJSONError, compute_revision
@@ -27,7 +29,14 @@ from lws.hooks.manager import Hooks
 def admit(
     obj: Mapping[str, Any], hooks: Hooks, *, namespace: str | None = None
 ) -> tuple[dict[str, Any], Verdict]:
-    """Default, validate, then admit each role's child LeaderWorkerSet; the defaulted object and verdict."""
+    """Default, validate, then admit each role's child LeaderWorkerSet; the defaulted object and verdict.
+
+    An object nested deeper than any DisaggregatedSet is refused first, naming where (as LeaderWorkerSet
+    admission does, :func:`lws.api.validation.nesting_error`): defaulting and the rules recurse into it.
+    """
+    too_deep = nesting_error(obj, kind=d.KIND)
+    if too_deep is not None:
+        return dict(obj), Verdict(errors=[too_deep])
     defaulted = default_disaggregatedset(obj, namespace=namespace)
     verdict = validate_disaggregatedset(
         defaulted, startup_policies=hooks.startup_values, restart_policies=hooks.restart_values
