@@ -8,13 +8,18 @@ children lying between two planned steps (so no role of a revision ever drains a
 bound; percentages resolve as upstream's; the ``-prv`` Services are headless, portless and select one role
 of one revision; labels and annotations reach children and pods; placement keeps a slice in one rack; three
 roles, role changes and a change in the middle of a rollout converge; RoleScalers serve ``/scale`` and
-``kubectl scale``; deleting the set removes everything through garbage collection.
+``kubectl scale``; every role drained to zero keeps its child at zero; deleting the set removes everything
+through garbage collection. With ``LWS_TEST_KUBECONFIG`` they run on that cluster against the operator
+deployed there (``python -m tests.realcluster run --operator -- pytest tests/operator/test_e2e_disaggregated.py``);
+the last two need an operator of their own (``sim_only``): a settled set costs no writes, and taking over
+a set upstream's controller ran rolls nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,22 +43,38 @@ from ds_kit import (
     wait_available,
 )
 from e2e_kit import OTHER_IMAGE, Kube, assert_matches_render, condition, labels
-from operator_harness import E2E
+from operator_harness import E2E, Private
 
 from lws.api import constants as c
 from lws.api.disaggregated import constants as d
-from lws.cluster.resources import DISAGGREGATEDSETS, EVENTS, LEADERWORKERSETS, NODES, PODS, ROLE_SCALERS
+from lws.cluster.resources import (
+    DISAGGREGATEDSETS,
+    EVENTS,
+    LEADERWORKERSETS,
+    NODES,
+    PODS,
+    ROLE_SCALERS,
+    SERVICES,
+)
 from lws.core.disaggregated.admission import admit
 from lws.core.disaggregated.render import render_disaggregated_set
 from lws.core.disaggregated.revision import compute_revision
 from lws.hooks.manager import make_hooks
-from lws.sim.testing import skip_if_real_cluster, wait_until
+from lws.sim.testing import wait_until
 from tests.api.ds_api_testing import UPSTREAM_SAMPLES
 
 pytestmark = pytest.mark.e2e
 
 Obj = dict[str, Any]
-RACK = "example.com/rack"
+#: Node labels a slice may be kept within: the embedded test topology's racks, the real plane's node pools.
+TOPOLOGY_KEYS = ("example.com/rack", "cloud.google.com/gke-nodepool")
+#: Revisions upstream's Go code computed (tests/core/data/ds_revision_vectors.json).
+UPSTREAM_REVISIONS = {
+    v["name"]: v["revision"]
+    for v in json.loads(
+        (Path(__file__).parents[1] / "core" / "data" / "ds_revision_vectors.json").read_text()
+    )["vectors"]
+}
 
 
 def _apply(kube: Kube, ns: str, body: Obj) -> Any:
@@ -193,6 +214,40 @@ def test_deleting_the_set_removes_children_services_scalers_and_pods(kube: Kube,
         )
 
     wait_until(all_gone, 60, "garbage collection of everything the set owned")
+
+
+def test_drain_to_zero_keeps_the_children_and_a_change_at_zero_rolls_nothing(kube: Kube, ns: str) -> None:
+    """Upstream's all-zero replicas: every role drained to 0 keeps its child at 0 (Available: nothing is
+    wanted); a template change while at 0 replaces the children at once (upstream deletes a revision whose
+    roles are all at 0, so there is nothing to roll), and scaling up again starts on that revision."""
+    _apply(kube, ns, prefill_decode("drain", 2, 2))
+    wait_available(kube, ns, "drain")
+    (first,) = revisions(kube, ns, "drain")
+    names = sorted(o["metadata"]["name"] for o in children(kube, ns, "drain"))
+
+    _apply(kube, ns, prefill_decode("drain", 0, 0))
+    obj = wait_available(kube, ns, "drain")
+    assert sorted(o["metadata"]["name"] for o in children(kube, ns, "drain")) == names, "kept, at 0"
+    assert all(o["spec"]["replicas"] == 0 for o in children(kube, ns, "drain"))
+    wait_until(lambda: not running_pods(kube, ns, "drain"), 30, "every pod of the set to go")
+    assert {
+        s["name"]: (s.get("replicas", 0), s.get("readyReplicas", 0)) for s in obj["status"]["roleStatuses"]
+    } == {
+        "prefill": (0, 0),
+        "decode": (0, 0),
+    }
+
+    with ChildTimeline(kube, ns, "drain") as timeline:
+        _apply(kube, ns, prefill_decode("drain", 0, 0, image=OTHER_IMAGE))
+        second = single_revision(kube, ns, "drain")
+    assert second != first
+    states = timeline.states(first, ["prefill", "decode"])
+    assert all(state == (0, 0, 0, 0) for state in states), f"nothing scaled while at zero: {states}"
+
+    _apply(kube, ns, prefill_decode("drain", 1, 1, image=OTHER_IMAGE))
+    wait_available(kube, ns, "drain")
+    assert revisions(kube, ns, "drain") == {second}
+    wait_until(lambda: len(running_pods(kube, ns, "drain")) == 2, 30, "a pod per role again")
 
 
 # --- rolling updates -------------------------------------------------------------------------------------
@@ -454,19 +509,27 @@ def test_labels_and_annotations_reach_children_and_pods(kube: Kube, ns: str) -> 
         }
 
 
+def _topology_key(kube: Kube) -> tuple[str, dict[str, str]]:
+    """A node label with at least two values on every node (the embedded cluster's racks, the real plane's
+    node pools), and each node's value of it."""
+    nodes = kube.list(NODES, None)
+    for key in TOPOLOGY_KEYS:
+        values = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(key) for n in nodes}
+        if all(values.values()) and len(set(values.values())) >= 2:
+            return key, {node: str(value) for node, value in values.items()}
+    raise AssertionError(f"no node label of {TOPOLOGY_KEYS} with two values or more on every node")
+
+
 def test_exclusive_topology_keeps_each_slice_in_its_own_rack(kube: Kube, ns: str) -> None:
-    racks = {n["metadata"]["name"]: n["metadata"]["labels"].get(RACK) for n in kube.list(NODES, None)}
-    if len({r for r in racks.values() if r}) != 2:
-        skip_if_real_cluster(f"nodes labelled {RACK} with exactly two values")
+    key, racks = _topology_key(kube)
     body = prefill_decode("place", 2, 1, size=2)
-    body["spec"].update(slices=2, placementPolicy={"type": d.PLACEMENT_EXCLUSIVE_TOPOLOGY, "topology": RACK})
+    body["spec"].update(slices=2, placementPolicy={"type": d.PLACEMENT_EXCLUSIVE_TOPOLOGY, "topology": key})
     _apply(kube, ns, body)
     wait_available(kube, ns, "place")
     for child in children(kube, ns, "place"):
         affinity = child["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["affinity"]
         assert (
-            affinity["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"]
-            == RACK
+            affinity["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] == key
         )
         anti = affinity["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         assert len(anti) == 2, "repels this set's other slices, and every other set's"
@@ -602,3 +665,47 @@ def test_a_settled_set_costs_no_writes_and_its_revision_is_computed_once(
     writes = [w for w in operator.request_log.writes(since=mark) if w.namespace == ns]
     assert not writes, [f"{w.verb} {w.target} {w.name}" for w in writes]
     assert deps.ds_revisions.computed == computed, "a metadata change does not recompute the revision"
+
+
+# --- taking over from upstream's controller (a cluster and operator of the test's own) -------------------
+
+
+@pytest.mark.sim_only
+def test_taking_over_a_set_upstreams_controller_ran_rolls_nothing(private: Private) -> None:
+    """A cluster upgraded from upstream's operator: the set and the children and ``-prv`` Services its
+    controller made (named and labelled with the revision upstream's Go code computes for the stored set)
+    are already there. This operator adopts them as they are: no new revision, no child or Service
+    replaced, no child spec written; it only builds the groups and reports the set Available."""
+    kube, ns = private.kube, "default"
+    text = UPSTREAM_SAMPLES["disaggregatedset_v1_disaggregatedset"]
+    name = yaml.safe_load(text)["metadata"]["name"]
+    kube.kubectl("apply", "-f", "-", stdin=text)  # no operator yet: stored with the CRD's defaults only
+    stored = kube.get(DISAGGREGATEDSETS, ns, name)
+    assert stored is not None
+    upstream_revision = UPSTREAM_REVISIONS["upstream-sample-two-roles"]
+    left = [
+        o
+        for o in render_disaggregated_set(stored, make_hooks())
+        if o["kind"] == c.KIND or o["metadata"]["name"].endswith("-prv")
+    ]
+    assert {o["metadata"]["labels"][d.REVISION_LABEL] for o in left} == {upstream_revision}
+    made = {}
+    for obj in left:
+        resource = LEADERWORKERSETS if obj["kind"] == c.KIND else SERVICES
+        made[obj["metadata"]["name"]] = kube.create(resource, ns, obj)["metadata"]["uid"]
+
+    operator = private.start_operator()
+    wait_available(kube, ns, name)
+    assert revisions(kube, ns, name) == {upstream_revision}
+    live = {o["metadata"]["name"]: o for o in children(kube, ns, name) + services(kube, ns, name)}
+    assert {n: o["metadata"]["uid"] for n, o in live.items()} == made, "the same objects, none replaced"
+    for child in children(kube, ns, name):
+        assert child["metadata"]["generation"] == 1, f"{child['metadata']['name']}'s spec was written"
+    replaced = [
+        f"{w.verb} {w.target} {w.name}"
+        for w in operator.request_log.writes()
+        if w.name in made
+        and w.subresource is None
+        and (w.resource == "leaderworkersets" or (w.resource == "services" and w.name.endswith("-prv")))
+    ]
+    assert not replaced, f"written: {replaced}"
