@@ -16,6 +16,7 @@ from rich.logging import RichHandler
 
 from lws.cli.options import CliError, load, plugin_options
 from lws.controller.instrumentation import OperatorTelemetry
+from lws.demo.disaggregated import DisaggregatedDemo
 from lws.demo.narration import LiveNarrator, Narrator, PlainNarrator
 from lws.demo.sample import SampleError, load_sample, shape_for, sized
 from lws.demo.scenario import Demo, DemoError, StepFailed
@@ -27,6 +28,7 @@ from lws.observability.tracing import in_memory_tracing
 from lws.sim.topology import NodeTiming, TopologyError
 
 DEFAULT_KUBECONFIG = Path(".lws") / "kubeconfig"
+SCENARIOS = ("vllm", "disaggregated")
 #: Kubelet delays at --speed 1: short, but long enough to watch pods go Pending, Running, Ready.
 START_DELAY = 1.0
 READY_DELAY = 1.5
@@ -40,6 +42,7 @@ Examples:
   lws demo                              the whole story, on two racks of four 8-GPU nodes
   lws demo --keep                       then keep the cluster for kubectl (Ctrl-C to stop)
   lws demo --speed 5 --plain            faster, as lines of text
+  lws demo --scenario disaggregated     a prefill/decode DisaggregatedSet rolled out keeping its ratio
 
 \b
 Exit status: 0 when every step converged, 1 when one did not (the message says what it waited for),
@@ -92,6 +95,15 @@ Exit status: 0 when every step converged, 1 when one did not (the message says w
     help="Also write the operator's spans to FILE as OTLP JSON (for Jaeger, Tempo or an OpenTelemetry "
     "Collector's otlpjsonfile receiver).",
 )
+@click.option(
+    "--scenario",
+    type=click.Choice(SCENARIOS),
+    default=SCENARIOS[0],
+    show_default=True,
+    help="vllm: a multi-node vLLM LeaderWorkerSet created, rolled out, recovered and scaled. disaggregated: "
+    "a prefill/decode DisaggregatedSet rolled out in lockstep, keeping its 1:2 ratio, then scaled "
+    "(always as lines of text).",
+)
 @click.option("-v", "--verbose", count=True, help="Show the operator's logs: -v info, -vv debug.")
 @plugin_options
 def command(
@@ -103,6 +115,7 @@ def command(
     keep: bool,
     kubeconfig: Path,
     trace_out: Path | None,
+    scenario: str,
     verbose: int,
     config_path: str | None,
     enable_plugins: tuple[str, ...],
@@ -128,6 +141,9 @@ def command(
         )
     except TopologyError as exc:
         raise click.BadParameter(str(exc), param_hint="--topology") from None
+    if scenario == "disaggregated":
+        _disaggregated(stage, step_timeout=step_timeout, verbose=verbose, keep=keep)
+        return
     sample = load_sample()
     try:
         shape = shape_for(stage.topology, sample)
@@ -162,6 +178,29 @@ def command(
             click.echo(f"Spans written to {written} (OTLP JSON)", err=True)
     finally:
         narrator.close()
+    if failure is not None:
+        raise CliError(str(failure))
+
+
+def _disaggregated(stage: Stage, *, step_timeout: float, verbose: int, keep: bool) -> None:
+    """The prefill/decode scenario (:mod:`lws.demo.disaggregated`), told line by line."""
+    _configure_logging(verbose, None)
+    nodes = len(stage.topology.node_specs())
+    click.echo(f"Starting the embedded cluster ({stage.topology.name}: {nodes} nodes) and the operator...")
+    failure: DemoError | None = None
+    with _running(stage):
+        click.echo(_operator_line(stage))
+        demo = DisaggregatedDemo(stage, click.echo, step_timeout=step_timeout)
+        try:
+            demo.run()
+        except DemoError as exc:
+            failure = exc
+        else:
+            log = stage.operator.request_log
+            for line in demo.summary(log.mark(), len(log.writes())):
+                click.echo(line)
+        if keep:
+            _keep(stage, failed=failure is not None)
     if failure is not None:
         raise CliError(str(failure))
 
@@ -217,7 +256,7 @@ def _keep(stage: Stage, *, failed: bool) -> None:
         click.echo("")
         click.echo(f"The cluster and the operator keep running{left}. In another shell:")
         click.echo(f"  export KUBECONFIG={stage.kubeconfig}")
-        click.echo("  kubectl get leaderworkersets,pods -o wide")
+        click.echo("  kubectl get disaggregatedsets,leaderworkersets,pods -o wide")
         click.echo("Ctrl-C to stop.")
         sys.stdout.flush()
         stop.wait()
