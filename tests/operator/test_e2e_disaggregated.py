@@ -6,7 +6,8 @@ prints; the webhook rejects a partition and warns about an External role's repli
 children in place; a rolling update follows upstream's planned steps, each state seen by a watch of the
 children lying between two planned steps (so no role of a revision ever drains alone) and within the surge
 bound; percentages resolve as upstream's; the ``-prv`` Services are headless, portless and select one role
-of one revision; labels and annotations reach children and pods; placement keeps a slice in one rack; three
+of one revision; labels and annotations reach children and pods; slices get children and Services of their
+own and fewer slices delete the rest; placement keeps a slice in one rack; three
 roles, role changes and a change in the middle of a rollout converge; RoleScalers serve ``/scale`` and
 ``kubectl scale``; every role drained to zero keeps its child at zero; deleting the set removes everything
 through garbage collection. With ``LWS_TEST_KUBECONFIG`` they run on that cluster against the operator
@@ -507,6 +508,54 @@ def test_labels_and_annotations_reach_children_and_pods(kube: Kube, ns: str) -> 
             d.REVISION_LABEL,
             d.SLICE_LABEL,
         }
+
+
+def test_slices_each_get_their_children_and_services_and_fewer_slices_delete_the_rest(
+    kube: Kube, ns: str
+) -> None:
+    """Upstream's slices: a child per role per slice (``<set>-<slice>-<revision>-<role>``), labelled with its
+    slice, with its own ``-prv`` Services; status counts every slice. The slice count is not part of the
+    revision: more slices add children at the same revision, fewer delete the extra slices' children and
+    Services and leave slice 0 untouched."""
+
+    def sliced(slices: int) -> Obj:
+        body = prefill_decode("sl", 1, 2)
+        body["spec"]["slices"] = slices
+        return body
+
+    _apply(kube, ns, sliced(3))
+    obj = wait_available(kube, ns, "sl")
+    (revision,) = revisions(kube, ns, "sl")
+    found = {o["metadata"]["name"]: o for o in children(kube, ns, "sl")}
+    assert sorted(found) == sorted(f"sl-{i}-{revision}-{r}" for i in range(3) for r in ("prefill", "decode"))
+    for name, child in found.items():
+        assert child["metadata"]["labels"][d.SLICE_LABEL] == name.split("-")[1]
+    assert {s["name"]: s["readyReplicas"] for s in obj["status"]["roleStatuses"]} == {
+        "prefill": 3,
+        "decode": 6,
+    }
+    wait_until(lambda: len(services(kube, ns, "sl")) == 6, 30, "a -prv Service per role and slice")
+    slice_zero = {n: o["metadata"]["uid"] for n, o in found.items() if n.startswith("sl-0-")}
+
+    _apply(kube, ns, sliced(1))
+    wait_until(
+        lambda: sorted(o["metadata"]["name"] for o in children(kube, ns, "sl")) == sorted(slice_zero),
+        30,
+        "only slice 0's children",
+    )
+    wait_until(
+        lambda: {o["metadata"]["labels"][d.SLICE_LABEL] for o in services(kube, ns, "sl")} == {"0"},
+        30,
+        "only slice 0's Services",
+    )
+    obj = wait_available(kube, ns, "sl")
+    assert {o["metadata"]["name"]: o["metadata"]["uid"] for o in children(kube, ns, "sl")} == slice_zero
+    assert revisions(kube, ns, "sl") == {revision}
+    assert {s["name"]: s["readyReplicas"] for s in obj["status"]["roleStatuses"]} == {
+        "prefill": 1,
+        "decode": 2,
+    }
+    wait_until(lambda: len(running_pods(kube, ns, "sl")) == 3, 30, "slice 0's three pods only")
 
 
 def _topology_key(kube: Kube) -> tuple[str, dict[str, str]]:
