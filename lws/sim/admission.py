@@ -25,6 +25,10 @@ configuration takes effect on the very next write), picks the webhooks whose rul
 Requests carry a fixed identity (``system:admin`` in ``system:masters``): the embedded cluster does not
 authenticate. A write to the ``scale`` subresource is sent as the whole object, not as an ``autoscaling/v1``
 ``Scale``.
+
+The webhooks are listed once and kept until either kind of configuration changes (a store listener drops
+them on the commit itself, so a new configuration still takes effect on the very next write): listing
+them on every write cost more than the rest of admitting most writes.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from lws.sim.webhooks import (
     denial_status,
     interpret_response,
     matching_version,
+    may_match,
     ordered_webhooks,
     review_request,
     selectors_match,
@@ -73,6 +78,7 @@ _MUTATING = ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfiguration
 _VALIDATING = ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")
 _NAMESPACES = ("", "v1", "namespaces")
 _DRY_RUN_SAFE = ("None", "NoneOnDryRun")
+_CONFIGURATIONS = frozenset((group, plural) for group, _, plural in (_MUTATING, _VALIDATING))
 
 
 class WebhookAdmission:
@@ -87,6 +93,14 @@ class WebhookAdmission:
         self._user = dict(user)
         self._session: aiohttp.ClientSession | None = None
         self._tls: dict[str, ssl.SSLContext] = {}
+        self._listed: dict[tuple[str, str, str], list[tuple[str, Mapping[str, Any]]]] = {}
+        self._generation = 0  # configuration changes seen: a list read across one is not kept
+        api.store.add_listener(self._forget_listed)
+
+    def _forget_listed(self, group_resource: tuple[str, str], _event: Any) -> None:
+        if group_resource in _CONFIGURATIONS:
+            self._generation += 1
+            self._listed.clear()
 
     async def close(self) -> None:
         """Close the HTTP connections to webhooks (call when the cluster stops)."""
@@ -142,8 +156,14 @@ class WebhookAdmission:
     ) -> list[tuple[str, Mapping[str, Any]]]:
         if attrs.resource.group_resource in EXEMPT_GROUP_RESOURCES:
             return []
-        configurations = await self._api.list(gvr)
-        return ordered_webhooks(configurations.get("items") or [])
+        listed = self._listed.get(gvr)
+        if listed is None:
+            generation = self._generation
+            configurations = await self._api.list(gvr)
+            listed = ordered_webhooks(configurations.get("items") or [])
+            if generation == self._generation:
+                self._listed[gvr] = listed
+        return listed
 
     def _request(self, attrs: AdmissionAttributes, obj: dict[str, Any]) -> Request:
         resource = attrs.resource
@@ -211,6 +231,8 @@ class WebhookAdmission:
         namespace_labels: Mapping[str, str] | None,
     ) -> Verdict | None:
         """Call ``webhook`` if it wants ``request``; its verdict, or ``None`` when not called or ignored."""
+        if not may_match(webhook, request):
+            return None  # decided without listing the resource's served versions (most requests)
         served = [
             (r.version, r.kind) for r in self._api.registry.versions_of((request.group, request.resource))
         ]

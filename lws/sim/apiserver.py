@@ -1097,8 +1097,9 @@ class APIServer:
         if not defaulted:
             obj = self._default(resource, obj)
         if self.admission is not None:
-            obj = await self.admission.mutate(attrs, obj)
-            obj = self._default(resource, obj)
+            mutated = await self.admission.mutate(attrs, obj)
+            if mutated is not obj:  # a webhook changed it: default what it added (defaulting is idempotent)
+                obj = self._default(resource, mutated)
         if prepare is not None:
             prepare(obj)
             obj = self._default(resource, obj)  # the initial status the registry left, filled in

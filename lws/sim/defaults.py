@@ -330,13 +330,21 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
 }
 
 
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value
+
+
 def apply_builtin_defaults(group: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of ``obj`` with Kubernetes' defaults for the built-in ``(group, kind)`` filled in.
 
     Kinds without defaults (ConfigMap, Secret, Event, Lease, ...) come back as an unchanged copy. Applying
     twice gives the same result as applying once.
     """
-    result = copy.deepcopy(obj)
+    result: dict[str, Any] = _clone(obj)  # JSON: a plain copy, several times quicker than deepcopy
     defaulter = _DEFAULTERS.get((group, kind))
     if defaulter is not None:
         defaulter(result)

@@ -37,6 +37,7 @@ __all__ = [
     "denial_status",
     "interpret_response",
     "matching_version",
+    "may_match",
     "ordered_webhooks",
     "review_request",
     "rule_matches",
@@ -116,6 +117,17 @@ def rule_matches(
         and _matches(rule.get("apiGroups"), group)
         and _matches(rule.get("apiVersions"), version)
         and _resource_matches(rule.get("resources"), resource, subresource)
+    )
+
+
+def may_match(webhook: Mapping[str, Any], request: Request) -> bool:
+    """Whether some rule of ``webhook`` names the request's operation, group and resource, whatever the
+    version: a quick test before :func:`matching_version` (which may need every served version)."""
+    return any(
+        _matches(rule.get("operations"), request.operation)
+        and _matches(rule.get("apiGroups"), request.group)
+        and _resource_matches(rule.get("resources"), request.resource, request.subresource)
+        for rule in webhook.get("rules") or ()
     )
 
 
