@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ALL = ("sim_api", "sim_statefulset", "simulate_placement", "tracing_overhead")
+ALL = ("sim_api", "sim_statefulset", "simulate_placement", "tracing_overhead", "operator_scale")
 
 
 def main(argv: list[str]) -> int:
