@@ -177,6 +177,62 @@ async def test_identical_events_become_one_event_with_a_series(cluster: Cluster)
     assert "series" not in events["FailedCreate"]
 
 
+async def test_similar_events_are_combined_into_one_more_event_per_window(cluster: Cluster) -> None:
+    regarding = {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "metadata": {"name": "many", "namespace": "default", "uid": "u2"},
+    }
+    recorder = EventRecorder(cluster, instance="test", flush_interval=3600)
+    mark = cluster.log.mark()
+    for i in range(500):
+        leader = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"many-{i}", "uid": f"p{i}"}}
+        recorder.record(
+            regarding,
+            "Normal",
+            "GroupsProgressing",
+            "Create",
+            f"Created worker statefulset for leader pod many-{i}",
+            related=leader,
+        )
+    await recorder.drain()
+    writes = cluster.log.writes(since=mark)
+    assert [(call.verb, call.resource) for call in writes] == [("create", "events")] * 2, (
+        "two events, not 500"
+    )
+    found = [
+        e for e in (await cluster.list_page(EVENTS, "default"))["items"] if e["regarding"]["uid"] == "u2"
+    ]
+    first, combined = sorted(found, key=lambda e: "series" in e)
+    assert first["note"] == "Created worker statefulset for leader pod many-0" and "series" not in first
+    assert first["related"]["name"] == "many-0"
+    assert (
+        combined["note"]
+        == "(combined from similar events): Created worker statefulset for leader pod many-499"
+    )
+    assert combined["series"]["count"] == 499 and combined["related"]["name"] == "many-499"
+    assert (combined["reason"], combined["action"], combined["type"]) == (
+        "GroupsProgressing",
+        "Create",
+        "Normal",
+    )
+
+    # More of them later in the window: the combined event's count goes up, nothing is created.
+    mark = cluster.log.mark()
+    recorder.record(regarding, "Normal", "GroupsProgressing", "Create", "Created worker statefulset for x")
+    await recorder.drain()
+    assert [(c.verb, c.resource) for c in cluster.log.writes(since=mark)] == [("create", "events")], (
+        "no related object: another kind of similarity, its own event"
+    )
+    mark = cluster.log.mark()
+    leader = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "many-500", "uid": "p500"}}
+    recorder.record(
+        regarding, "Normal", "GroupsProgressing", "Create", "Created ... many-500", related=leader
+    )
+    await recorder.drain()
+    assert [(c.verb, c.resource) for c in cluster.log.writes(since=mark)] == [("patch", "events")]
+
+
 async def test_one_leader_at_a_time_and_a_standby_takes_over_when_the_lease_lapses(cluster: Cluster) -> None:
     def elector(identity: str) -> LeaderElector:
         return LeaderElector(
