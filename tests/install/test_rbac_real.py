@@ -65,6 +65,21 @@ CHECKED_IN_ADMISSION = {
     ("create", "apps", "deployments"),
 }
 
+#: What only the DisaggregatedSet controller uses. This run drives no DisaggregatedSet yet (its workload is the
+#: LeaderWorkerSet samples); the embedded-cluster least-privilege test (test_rbac.py) drives one and holds
+#: these to "used or justified" there. To do: drive a DisaggregatedSet here too and drop this set.
+DRIVEN_ONLY_IN_THE_EMBEDDED_RBAC_TEST = {
+    ("create", "disaggregatedset.x-k8s.io", "disaggregatedsetrolescalers"),
+    ("delete", "disaggregatedset.x-k8s.io", "disaggregatedsetrolescalers"),
+    ("patch", "disaggregatedset.x-k8s.io", "disaggregatedsetrolescalers/status"),
+    ("patch", "disaggregatedset.x-k8s.io", "disaggregatedsets/status"),
+    ("update", "disaggregatedset.x-k8s.io", "disaggregatedsets/finalizers"),
+    ("create", "leaderworkerset.x-k8s.io", "leaderworkersets"),
+    ("patch", "leaderworkerset.x-k8s.io", "leaderworkersets"),
+    ("delete", "leaderworkerset.x-k8s.io", "leaderworkersets"),
+    ("delete", "", "services"),
+}
+
 
 @dataclass
 class Run:
@@ -335,8 +350,9 @@ def test_every_shipped_permission_is_used_or_justified(run: Run) -> None:
             a.verb == verb and a.group == group and a.target == resource and rule.allows(a) for a in allowed
         )
     }
-    assert unused <= set(JUSTIFIED) | CHECKED_IN_ADMISSION, (
-        f"shipped but never used: {sorted(unused - set(JUSTIFIED) - CHECKED_IN_ADMISSION)}; drop them from "
+    excused = set(JUSTIFIED) | CHECKED_IN_ADMISSION | DRIVEN_ONLY_IN_THE_EMBEDDED_RBAC_TEST
+    assert unused <= excused, (
+        f"shipped but never used: {sorted(unused - excused)}; drop them from "
         "config/rbac, or say why they are needed there and in test_rbac.JUSTIFIED"
     )
 
