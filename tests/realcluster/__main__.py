@@ -5,7 +5,8 @@
     python -m tests.realcluster run [--operator] -- pytest tests/operator -m e2e
                                                        # a command against a plane, then stop it
 
-``up`` prints the kubeconfig path first (``--kubeconfig`` copies it somewhere). ``run`` exports
+``up`` prints the kubeconfig path first (``--kubeconfig`` copies it somewhere) on stdout; on stderr, its
+progress (each component started, ready, stopped) and, once the plane serves, ``pids: ...``. ``run`` exports
 ``KUBECONFIG`` and ``LWS_TEST_KUBECONFIG`` to the command, with ``--operator`` installs the CRD and runs
 ``lws run`` against the plane first, and exits with the command's status. Both stop every process they
 started on exit, Ctrl-C and SIGTERM included.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -138,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             sub.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     args = parser.parse_args(argv)
+    # The launcher's progress (each component started, ready, stopped) on stderr, after the kubeconfig line
+    # on stdout: what a person or a test waiting on `up` follows.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     return {"build": build, "up": up, "run": run}[args.what](args)
 
 

@@ -28,6 +28,7 @@ import contextlib
 import ctypes
 import http.client
 import json
+import logging
 import os
 import shutil
 import signal
@@ -58,7 +59,14 @@ KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 #: Taints the control plane puts on a node until it has seen it Ready (TaintNodesByCondition).
 STARTUP_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
 STOP_GRACE = 10.0
+#: How long a start may take once the binaries are found, before the launcher gives up and says what it
+#: waited for.
+START_TIMEOUT = 120.0
 ADMISSION_PLUGINS = "NodeRestriction,OwnerReferencesPermissionEnforcement"
+
+#: The launcher's progress, one line per step of a start or a stop (``python -m tests.realcluster`` prints it
+#: on stderr): what a caller waits on, and what tells a slow step from a stuck one.
+log = logging.getLogger("tests.realcluster")
 
 
 class PlaneError(RuntimeError):
@@ -128,17 +136,21 @@ class Component:
         process = self.process
         if process is None:
             return
+        started = time.monotonic()
+        how = "on SIGTERM"
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(STOP_GRACE)
         except subprocess.TimeoutExpired:
+            how = f"killed after {STOP_GRACE:.0f}s"
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         # Anything the component forked into its group goes with it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+        log.info("stopped %s (pid %d) %s in %.1fs", self.name, process.pid, how, time.monotonic() - started)
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -275,7 +287,7 @@ class RealCluster:
         bins: Mapping[str, Path] | None = None,
         workdir: Path | None = None,
         audit: bool = False,
-        start_timeout: float = 120.0,
+        start_timeout: float = START_TIMEOUT,
     ) -> None:
         sources = [topology] if isinstance(topology, str | Path) else list(topology)
         self.topologies: list[Topology] = [load_topology(t) for t in sources]
@@ -371,6 +383,7 @@ class RealCluster:
     def start(self) -> RealCluster:
         """Start every component and wait until the plane serves, its controllers run and the nodes are
         schedulable. On failure everything started is stopped and :class:`PlaneError` raised."""
+        log.info("finding the binaries (built from gomod/ where the cache lacks them)")
         bins = self._bins if self._bins is not None else binaries()
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="lws-realcluster-"))
@@ -387,6 +400,8 @@ class RealCluster:
         """Stop every component (newest first), wait for each, and remove the work directory."""
         with self._lock:
             components, self.components = self.components, []
+        if components:
+            log.info("stopping %d components", len(components))
         for component in reversed(components):
             component.stop()
         self.stopped += components
@@ -592,6 +607,7 @@ class RealCluster:
         with self._lock:
             self.components.append(component)
         component.start(env)
+        log.info("started %s (pid %s)", name, component.pid)
         return component
 
     def _wait(
@@ -613,6 +629,7 @@ class RealCluster:
                     )
             try:
                 if ready():
+                    log.info("ready: %s", what)
                     return
             except (OSError, http.client.HTTPException):
                 pass

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,14 @@ import pytest
 
 from lws.sim.testing import wait_until
 from lws.sim.topology import load_topology
-from tests.realcluster.plane import PlaneError, RealCluster, restart_container
+from tests.realcluster.plane import (
+    START_TIMEOUT,
+    STOP_GRACE,
+    PlaneError,
+    RealCluster,
+    binaries,
+    restart_container,
+)
 
 pytestmark = [pytest.mark.real_plane, pytest.mark.xdist_group("real-plane-launcher")]
 
@@ -303,34 +313,109 @@ def test_a_failed_start_names_the_component_and_stops_the_rest(tmp_path: Path) -
     assert_gone(broken.pids())
 
 
-def _launcher(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int]]:
-    """``python -m tests.realcluster up -t tiny`` in a process group of its own, once it printed its pids."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.realcluster", "up", "-t", "tiny", "--kubeconfig", str(tmp_path / "kc")],
-        cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(tmp_path)},  # a launcher killed outright leaves its work directory
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stderr is not None
-    pids: list[int] = []
-    for line in process.stderr:
-        if line.startswith("pids: "):
-            pids = [int(p) for p in line.split()[1:]]
-            break
-    assert pids, f"the launcher did not start: {process.stderr.read() if process.poll() is not None else ''}"
-    return process, pids
+#: What a stopping component may take beyond :data:`STOP_GRACE` (after which the launcher kills it) on a
+#: loaded machine: reaping it, the launcher's own exit.
+STOP_SLACK = 30.0
+#: Python's start and the launcher's imports, before it reports its first step, on a loaded machine.
+LAUNCHER_START_SLACK = 120.0
 
 
+class Launcher:
+    """``python -m tests.realcluster up -t tiny`` in a process group of its own, its stderr (the launcher's
+    progress, one line per step) read as it comes, so the test waits on the launcher's own reports."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        # The binaries are built (or found) here first: a cold build takes tens of minutes, which no launcher
+        # deadline covers; the launcher then only finds them.
+        binaries()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.realcluster",
+                "up",
+                "-t",
+                "tiny",
+                "--kubeconfig",
+                str(tmp_path / "kc"),
+            ],
+            cwd=ROOT,
+            # A launcher killed outright leaves its work directory: in the test's own.
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        """The launcher's next line containing ``text``; fails if it exits or ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(
+                    f"the launcher did not report {text!r} within {timeout:.0f}s; it said:\n" + self.said()
+                )
+            if line is None:
+                pytest.fail(f"the launcher exited before reporting {text!r}; it said:\n" + self.said())
+            self.seen.append(line)
+            if text in line:
+                return line
+
+    def said(self) -> str:
+        return "\n".join(self.seen)
+
+    def wait_exit(self, timeout: float) -> int:
+        """The launcher's exit status, once every line it wrote was read."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.drain()
+            pytest.fail(f"the launcher did not exit within {timeout:.0f}s; it said:\n" + self.said())
+        self.drain()
+        return code
+
+    def drain(self) -> None:
+        while True:
+            try:
+                line = self.lines.get(timeout=5)
+            except queue.Empty:
+                return
+            if line is None:
+                return
+            self.seen.append(line)
+
+
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_no_process_survives_the_launcher(tmp_path: Path, how: signal.Signals) -> None:
-    """Ctrl-C and SIGTERM stop the plane; even a launcher killed outright takes its children with it."""
-    process, pids = _launcher(tmp_path)
-    assert all(alive(p) for p in pids)
-    os.kill(process.pid, how)
-    process.wait(60)
+    """Ctrl-C and SIGTERM stop the plane; even a launcher killed outright takes its children with it.
+
+    The test follows the launcher's own progress: its first step once Python has started, then ``pids:``
+    within the launcher's own start deadline (it gives up and exits with the reason after that), then, after
+    the signal, its exit within the bound its stop keeps: each component gets :data:`STOP_GRACE` before
+    SIGKILL. A cold start on a loaded machine is slow, never stuck."""
+    launcher = Launcher(tmp_path)
+    launcher.wait_for("finding the binaries", LAUNCHER_START_SLACK)
+    line = launcher.wait_for("pids: ", START_TIMEOUT + STOP_SLACK)
+    pids = [int(p) for p in line.split("pids: ", 1)[1].split()]
+    assert pids and all(alive(p) for p in pids), launcher.said()
+    os.kill(launcher.process.pid, how)
+    code = launcher.wait_exit(len(pids) * (STOP_GRACE + STOP_SLACK))
     if how != signal.SIGKILL:
-        assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+        assert code == 0, launcher.said()
+        # The launcher stopped each component itself, not the kernel after the launcher's death.
+        stopped = {int(m[1]) for m in re.finditer(r"stopped \S+ \(pid (\d+)\)", launcher.said())}
+        assert stopped == set(pids), launcher.said()
     assert_gone(pids)
