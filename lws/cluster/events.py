@@ -253,15 +253,19 @@ class EventRecorder:
             self._dirty.discard(key)
             if series is None or not series.created:
                 continue
-            if series.count != series.sent_count and await self._patch_series(key, series.name, series.count):
+            if series.count != series.sent_count and await self._patch_series(
+                key, series, series.name, series.count
+            ):
                 series.sent_count = series.count
+            if self._series.get(key) is not series:
+                continue  # its event expired on the server: the next occurrence starts a new series
             if series.combined != series.combined_sent:
                 await self._send_combined(key, series)
 
     async def _send_combined(self, key: tuple[str, ...], series: _Series) -> None:
         count = series.combined
         if series.combined_name is not None:
-            if await self._patch_series(key, series.combined_name, count):
+            if await self._patch_series(key, series, series.combined_name, count):
                 series.combined_sent = count
             return
         note, related = series.latest
@@ -282,13 +286,15 @@ class EventRecorder:
         series.combined_name = body["metadata"]["name"]
         series.combined_sent = count
 
-    async def _patch_series(self, key: tuple[str, ...], name: str, count: int) -> bool:
-        series = self._series[key]
+    async def _patch_series(self, key: tuple[str, ...], series: _Series, name: str, count: int) -> bool:
+        # The series comes in, not its key: while the patch is in flight, a failed create or an expiry
+        # may drop the key or start a new series under it.
         patch = {"series": {"count": count, "lastObservedTime": micro_time(series.last_observed)}}
         try:
             await self.cluster.patch(EVENTS, series.namespace, name, patch, patch_type="merge")
         except NotFound:
-            self._series.pop(key, None)  # expired on the server: the next occurrence starts anew
+            if self._series.get(key) is series:
+                del self._series[key]  # expired on the server: the next occurrence starts anew
             return False
         except ApiError as exc:
             log.warning("could not update event %s/%s: %s", series.namespace, name, exc)

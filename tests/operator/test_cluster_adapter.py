@@ -233,6 +233,46 @@ async def test_similar_events_are_combined_into_one_more_event_per_window(cluste
     assert [(c.verb, c.resource) for c in cluster.log.writes(since=mark)] == [("patch", "events")]
 
 
+async def test_a_series_whose_event_expired_starts_anew_and_the_recorder_keeps_running(
+    cluster: Cluster,
+) -> None:
+    """Regression: the first event of a series expired on the server while its combined event had news
+    to send; the flush looked the dropped series up again, raised KeyError and stopped the operator."""
+    regarding = {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "metadata": {"name": "expiring", "namespace": "default", "uid": "u3"},
+    }
+    recorder = EventRecorder(cluster, instance="test", flush_interval=3600)
+
+    def record(i: int) -> None:
+        leader = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"pod-{i}", "uid": f"q{i}"}}
+        recorder.record(regarding, "Normal", "GroupReplacementDeferred", "Update", f"pod-{i}", related=leader)
+
+    record(0)
+    record(1)  # similar: the combined event is created at once
+    await recorder.drain()
+
+    async def firsts() -> list[dict[str, Any]]:
+        items = (await cluster.list_page(EVENTS, "default"))["items"]
+        return [e for e in items if e["regarding"]["uid"] == "u3" and "combined" not in e["note"]]
+
+    [first] = await firsts()
+    await cluster.delete(EVENTS, "default", first["metadata"]["name"])  # its TTL ran out
+
+    record(0)  # an identical repeat: the series' count is patched, and the event is gone
+    record(2)  # and the combined event has news too
+    await recorder.drain()  # raised KeyError before the fix
+
+    mark = cluster.log.mark()
+    record(0)
+    await recorder.drain()
+    assert [(c.verb, c.resource) for c in cluster.log.writes(since=mark)] == [("create", "events")], (
+        "the next occurrence starts a new series with a new event"
+    )
+    assert [e["note"] for e in await firsts()] == ["pod-0"]
+
+
 async def test_one_leader_at_a_time_and_a_standby_takes_over_when_the_lease_lapses(cluster: Cluster) -> None:
     def elector(identity: str) -> LeaderElector:
         return LeaderElector(
