@@ -32,7 +32,11 @@ from lws.api.model import LeaderWorkerSet
 from lws.core.keys import group_key
 from lws.core.meta import lws_owner, owner_reference, propagated
 from lws.core.observe import deleting, labels
-from lws.core.statefulsets import leader_template_annotations, pod_template, subgroup_annotations
+from lws.core.statefulsets import (
+    group_worker_statefulset,
+    leader_template_annotations,
+    pod_template,
+)
 
 Obj = Mapping[str, Any]
 
@@ -127,41 +131,23 @@ def hash_worker_statefulset(
     spec = leader.get("spec") or {}
     leader_name = str(meta.get("name") or "")
     key = labels(leader).get(c.GROUP_INDEX_LABEL, "")
-    selector = {c.GROUP_INDEX_LABEL: key, c.SET_NAME_LABEL: lws.name, c.GROUP_UNIQUE_HASH_LABEL: key}
     subdomain = str(spec.get("subdomain") or lws.name)
     host = str(spec.get("hostname") or host_name(lws.name, key))
-    annotations: dict[str, str] = {
-        c.SIZE_ANNOTATION: str(lws.size),
-        c.LEADER_POD_NAME_ANNOTATION: leader_name,
-        c.GROUP_IDENTITY_ANNOTATION: c.GROUP_IDENTITY_HASH,
-        c.LEADER_ADDRESS_ANNOTATION: f"{host}.{subdomain}.{lws.namespace}",
-    }
-    annotations.update(pod_annotations)
-    annotations.update(subgroup_annotations(lws, leader=False))
-    source = live_metadata or lws
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {
-            "name": leader_name,
-            "namespace": lws.namespace,
-            "labels": propagated(
-                source.labels, {**selector, c.REVISION_KEY: revision, c.ROLE_LABEL: c.ROLE_WORKER}
-            ),
-            "annotations": propagated(source.annotations, {}),
-            "ownerReferences": [owner_reference("v1", "Pod", leader_name, meta.get("uid"))],
+    return group_worker_statefulset(
+        lws,
+        leader_name=leader_name,
+        group_label=key,
+        group_key=key,
+        service_name=subdomain,
+        revision=revision,
+        leader_uid=meta.get("uid"),
+        pod_annotations=pod_annotations,
+        extra_annotations={
+            c.GROUP_IDENTITY_ANNOTATION: c.GROUP_IDENTITY_HASH,
+            c.LEADER_ADDRESS_ANNOTATION: f"{host}.{subdomain}.{lws.namespace}",
         },
-        "spec": {
-            "replicas": lws.size - 1,
-            "ordinals": {"start": 1},
-            "selector": {"matchLabels": dict(selector)},
-            "serviceName": subdomain,
-            "podManagementPolicy": "Parallel",
-            "template": pod_template(
-                lws.worker_template, labels={**selector, c.REVISION_KEY: revision}, annotations=annotations
-            ),
-        },
-    }
+        live_metadata=live_metadata,
+    )
 
 
 def hash_group_service(lws: LeaderWorkerSet, leader: Obj) -> dict[str, Any]:

@@ -89,31 +89,58 @@ def worker_statefulset(
     :param live_metadata: the live LeaderWorkerSet, whose labels and annotations go on the StatefulSet's
         own metadata (upstream #963); defaults to ``lws``.
     """
-    leader_name = lws.leader_pod_name(group_index)
+    sts = group_worker_statefulset(
+        lws,
+        leader_name=lws.leader_pod_name(group_index),
+        group_label=str(group_index),
+        group_key=group_key,
+        service_name=lws.subdomain_for(group_index),
+        revision=revision,
+        leader_uid=leader_uid,
+        pod_annotations=pod_annotations,
+        live_metadata=live_metadata,
+    )
+    _add_volume_claims(sts["spec"], lws)
+    return sts
+
+
+def group_worker_statefulset(
+    lws: LeaderWorkerSet,
+    *,
+    leader_name: str,
+    group_label: str,
+    group_key: str,
+    service_name: str,
+    revision: str,
+    leader_uid: str | None,
+    pod_annotations: Mapping[str, str],
+    extra_annotations: Mapping[str, str] | None = None,
+    live_metadata: LeaderWorkerSet | None = None,
+) -> dict[str, Any]:
+    """A group's worker StatefulSet, named after its leader pod and owned by it, whatever identifies the
+    group: its ordinal (:func:`worker_statefulset`) or its Hash key (``lws.core.hash_identity``).
+
+    :param group_label: the ``group-index`` label value the workers are selected by.
+    :param service_name: the headless Service the workers' host names resolve in.
+    :param extra_annotations: template annotations after the size and leader name, before the propagated
+        and subgroup ones.
+    """
     meta_source = live_metadata or lws
     selector = {
-        c.GROUP_INDEX_LABEL: str(group_index),
+        c.GROUP_INDEX_LABEL: group_label,
         c.SET_NAME_LABEL: lws.name,
         c.GROUP_UNIQUE_HASH_LABEL: group_key,
     }
     annotations: dict[str, str] = {
         c.SIZE_ANNOTATION: str(lws.size),
         c.LEADER_POD_NAME_ANNOTATION: leader_name,
+        **(extra_annotations or {}),
     }
     annotations.update(pod_annotations)
     annotations.update(subgroup_annotations(lws, leader=False))
     template = pod_template(
         lws.worker_template, labels={**selector, c.REVISION_KEY: revision}, annotations=annotations
     )
-    spec: dict[str, Any] = {
-        "replicas": lws.size - 1,
-        "ordinals": {"start": 1},
-        "selector": {"matchLabels": dict(selector)},
-        "serviceName": lws.subdomain_for(group_index),
-        "podManagementPolicy": "Parallel",
-        "template": template,
-    }
-    _add_volume_claims(spec, lws)
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -126,7 +153,14 @@ def worker_statefulset(
             "annotations": propagated(meta_source.annotations, {}),
             "ownerReferences": [owner_reference("v1", "Pod", leader_name, leader_uid)],
         },
-        "spec": spec,
+        "spec": {
+            "replicas": lws.size - 1,
+            "ordinals": {"start": 1},
+            "selector": {"matchLabels": dict(selector)},
+            "serviceName": service_name,
+            "podManagementPolicy": "Parallel",
+            "template": template,
+        },
     }
 
 
