@@ -140,42 +140,10 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
                 event(deps, obj, "Normal", c.EVENT_GROUPS_PROGRESSING, "Delete", note)
         leader_sts = applied
 
-    try:
-        for service in desired.set_services(lws):
-            await ensure_service(deps, ctx, service)
-    except ApiError as exc:
-        event(
-            deps,
-            obj,
-            "Warning",
-            c.EVENT_FAILED_CREATE,
-            "Create",
-            f"Failed to create headless service for error: {exc}",
-        )
-        raise
-    in_place = [
-        await ensure_extra(deps, ctx, plugin, extra)
-        for plugin, extra in desired.extra_set_objects(lws, deps.hooks)
-    ]
-
-    try:
-        update_done = await _update_status(deps, ctx, lws, leader_sts, key, drop_restarts=revision_changed)
-    except NotFound:
-        # Deleted after the cache read it (its watch event is on the way, or the watch is down): forget
-        # it, so that nothing else is done for it; a relist brings it back if it exists after all.
-        deps.caches.forget_set(namespace, name)
-        ctx.log.info("the LeaderWorkerSet is gone; stopping")
-        return DONE
-    except Conflict:
-        # Someone wrote the set since the cache saw it: read it again and decide anew, at once.
-        fresh = await deps.cluster.get(LEADERWORKERSETS, namespace, name, ctx=ctx)
-        deps.caches.observe_set_write(fresh)
-        ctx.log.debug("status write conflicted; reconciling again with the set as it is now")
-        return Result(requeue_after=0.0)
-    if update_done:
-        await _truncate_revisions(deps, ctx, revisions, key)
-    # An object of an earlier set of the same name was in the way; it is being deleted.
-    return DONE if all(in_place) else Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
+    in_place = await _ensure_set_objects(deps, ctx, lws)
+    return await _finish_with_status(
+        deps, ctx, lws, leader_sts, key, revisions, drop_restarts=revision_changed, in_place=in_place
+    )
 
 
 # --- groupIdentity: Hash ----------------------------------------------------------------------------------
@@ -237,6 +205,18 @@ async def _reconcile_hashed(deps: Deps, ctx: ReconcileContext, lws: LeaderWorker
             )
         deployment = applied
 
+    in_place = await _ensure_set_objects(deps, ctx, lws)
+    return await _finish_with_status(
+        deps, ctx, lws, deployment, key, revisions, drop_restarts=revision_changed, in_place=in_place
+    )
+
+
+# --- the end of a set reconcile, ordinal or Hash alike -----------------------------------------------------
+
+
+async def _ensure_set_objects(deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet) -> list[bool]:
+    """The set's Services and its plugins' set objects. Returns, per plugin object, whether it is in place
+    (``False``: an object of an earlier set of the same name was in the way and is being deleted)."""
     try:
         for service in desired.set_services(lws):
             await ensure_service(deps, ctx, service)
@@ -250,18 +230,40 @@ async def _reconcile_hashed(deps: Deps, ctx: ReconcileContext, lws: LeaderWorker
             f"Failed to create headless service for error: {exc}",
         )
         raise
-    in_place = [
+    return [
         await ensure_extra(deps, ctx, plugin, extra)
         for plugin, extra in desired.extra_set_objects(lws, deps.hooks)
     ]
+
+
+async def _finish_with_status(
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    leader_workload: Mapping[str, Any] | None,
+    key: str,
+    revisions: Sequence[Obj],
+    *,
+    drop_restarts: bool,
+    in_place: Sequence[bool],
+) -> Result:
+    """Status written if it changed, old revisions truncated once the update is done, and the set requeued
+    soon while a plugin object is not in place. ``leader_workload`` is the leader StatefulSet, or the
+    leader Deployment of a ``groupIdentity: Hash`` set."""
+    namespace, name = lws.namespace, lws.name
     try:
-        update_done = await _update_status(deps, ctx, lws, deployment, key, drop_restarts=revision_changed)
+        update_done = await _update_status(deps, ctx, lws, leader_workload, key, drop_restarts=drop_restarts)
     except NotFound:
+        # Deleted after the cache read it (its watch event is on the way, or the watch is down): forget
+        # it, so that nothing else is done for it; a relist brings it back if it exists after all.
         deps.caches.forget_set(namespace, name)
+        ctx.log.info("the LeaderWorkerSet is gone; stopping")
         return DONE
     except Conflict:
+        # Someone wrote the set since the cache saw it: read it again and decide anew, at once.
         fresh = await deps.cluster.get(LEADERWORKERSETS, namespace, name, ctx=ctx)
         deps.caches.observe_set_write(fresh)
+        ctx.log.debug("status write conflicted; reconciling again with the set as it is now")
         return Result(requeue_after=0.0)
     if update_done:
         await _truncate_revisions(deps, ctx, revisions, key)
