@@ -47,6 +47,7 @@ from lws.cli.yaml_output import to_yaml_documents
 from lws.cluster.certs import describe_ca, make_serving_certificate, split_bundle
 from lws.cluster.client import ApiObserver, Cluster, ClusterConfig
 from lws.cluster.kube import connect
+from lws.cluster.resources import DISAGGREGATEDSETS, LEADERWORKERSETS, ROLE_SCALERS
 from lws.controller.in_process import InProcessOperator
 from lws.controller.metrics_endpoint import MetricsEndpoint, MetricsOptions
 from lws.hooks.manager import PluginSelection, make_hooks
@@ -55,6 +56,7 @@ from lws.sim.kubeconfig import write_kubeconfig
 from lws.sim.runner import EmbeddedCluster
 from lws.sim.testing import wait_until
 from tests.api.ds_api_testing import make_ds, role
+from tests.operator.e2e_kit import Kube, condition
 
 # One run serves every test here: keep them on one xdist worker.
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only, pytest.mark.xdist_group("install-rbac")]
@@ -65,8 +67,7 @@ SERVICE_ACCOUNT = "lws-controller-manager"
 POD_NAME = "lws-controller-manager-5d8c7-abcde"
 GONE_REPLICA = "pod/lws-system/lws-controller-manager-5d8c7-gone0"
 LWS_GVR = (c.GROUP, c.VERSION, c.PLURAL)
-DS_GVR = (d.GROUP, d.VERSION, d.PLURAL)
-SCALERS_GVR = (d.GROUP, d.VERSION, d.SCALER_PLURAL)
+DS_NAMESPACE = "disaggregated"
 PODS_GVR = ("", "v1", "pods")
 REVISIONS_GVR = ("apps", "v1", "controllerrevisions")
 WEBHOOK_GVRS = {
@@ -208,28 +209,28 @@ def _workload(cluster: EmbeddedCluster, admin: Path) -> None:
         return bool(pods and pods[0]["metadata"]["uid"] != leader and _available(cluster, "basic", basic))
 
     wait_until(recreated, 60, "group 0 to be recreated after its worker restarted")
-    _disaggregated_workload(cluster, admin)
+    kube = Kube(admin)
+    try:
+        disaggregated_workload(kube, admin)
+    finally:
+        kube.close()
 
 
-def _ds_ready(cluster: EmbeddedCluster, name: str) -> dict[str, Any] | None:
-    obj = cluster.sync.get(DS_GVR, "disaggregated", name)
-    cond = next(
-        (x for x in (obj.get("status") or {}).get("conditions") or [] if x["type"] == "Available"), {}
-    )
+def _ds_ready(kube: Kube, name: str) -> dict[str, Any] | None:
+    obj = kube.get(DISAGGREGATEDSETS, DS_NAMESPACE, name)
+    cond = condition(obj, d.CONDITION_AVAILABLE) if obj is not None else None
+    if obj is None or cond is None:
+        return None
     ok = cond.get("status") == "True" and cond.get("observedGeneration") == obj["metadata"]["generation"]
     return obj if ok else None
 
 
-def _ds_children(cluster: EmbeddedCluster, name: str) -> list[dict[str, Any]]:
-    selector = f"{d.SET_NAME_LABEL}={name}"
-    return cluster.sync.list(LWS_GVR, "disaggregated", label_selector=selector)["items"]
-
-
-def _disaggregated_workload(cluster: EmbeddedCluster, admin: Path) -> None:
+def disaggregated_workload(kube: Kube, admin: Path) -> None:
     """A DisaggregatedSet with an External role: it becomes Available (children, -prv Services, scaler and
     status written), rolls out a new template (children annotated, scaled and deleted, old Services
-    deleted), and its role turns Static (the scaler deleted)."""
-    kubectl("create", "namespace", "disaggregated", kubeconfig=admin)
+    deleted), and its role turns Static (the scaler deleted). Over HTTP only (``kube`` as the
+    administrator), so the real-plane twin (test_rbac_real.py) drives the same."""
+    kubectl("create", "namespace", DS_NAMESPACE, kubeconfig=admin)
 
     def apply(image: str, mode: str) -> None:
         body = make_ds(
@@ -237,29 +238,27 @@ def _disaggregated_workload(cluster: EmbeddedCluster, admin: Path) -> None:
             {**role("decode", None, image), "scaling": {"mode": mode}},
             name="pd",
         )
-        kubectl("apply", "-n", "disaggregated", "-f", "-", stdin=json.dumps(body), kubeconfig=admin)
+        kubectl("apply", "-n", DS_NAMESPACE, "-f", "-", stdin=json.dumps(body), kubeconfig=admin)
 
     apply("registry.k8s.io/pause:3.10", "External")
-    first = wait_until(
-        functools.partial(_ds_ready, cluster, "pd"), 30, "the DisaggregatedSet to be available"
-    )
+    first = wait_until(functools.partial(_ds_ready, kube, "pd"), 90, "the DisaggregatedSet to be available")
     apply("registry.k8s.io/pause:3.9", "External")
 
     def rolled_out() -> bool:
-        obj = _ds_ready(cluster, "pd")
-        revisions = {x["metadata"]["labels"][d.REVISION_LABEL] for x in _ds_children(cluster, "pd")}
+        obj = _ds_ready(kube, "pd")
+        children = kube.list(LEADERWORKERSETS, DS_NAMESPACE, f"{d.SET_NAME_LABEL}=pd")
+        revisions = {x["metadata"]["labels"][d.REVISION_LABEL] for x in children}
         return bool(
             obj and obj["metadata"]["generation"] > first["metadata"]["generation"] and len(revisions) == 1
         )
 
-    wait_until(rolled_out, 60, "the DisaggregatedSet's rollout and its old children's deletion")
+    wait_until(rolled_out, 120, "the DisaggregatedSet's rollout and its old children's deletion")
     apply("registry.k8s.io/pause:3.9", "Static")
 
     def scaler_gone() -> bool:
-        found = cluster.sync.list(SCALERS_GVR, "disaggregated")["items"]
-        return not found and _ds_ready(cluster, "pd") is not None
+        return not kube.list(ROLE_SCALERS, DS_NAMESPACE) and _ds_ready(kube, "pd") is not None
 
-    wait_until(scaler_gone, 30, "the scaler of a role no longer External to be deleted")
+    wait_until(scaler_gone, 90, "the scaler of a role no longer External to be deleted")
 
 
 def _install(cluster: EmbeddedCluster, objects: list[Obj], admin: Path) -> None:

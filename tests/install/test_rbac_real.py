@@ -11,7 +11,9 @@ kwok would fake its pods as Running while no operator runs in them), then the op
    gone from the shipped webhook configurations and adds its own;
 2. as outside a pod (webhooks at ``https://127.0.0.1:<port>``, which the real API server calls over HTTPS
    with the operator's own ``caBundle``) with the shipped samples as workload: every set becomes
-   available, one rolls out a new template, one recreates a group after a worker's container restarted.
+   available, one rolls out a new template, one recreates a group after a worker's container restarted;
+   then a DisaggregatedSet becomes available, rolls out a new template and drops its RoleScaler
+   (``test_rbac.disaggregated_workload``, the same as the embedded run's).
 """
 
 from __future__ import annotations
@@ -29,9 +31,19 @@ from install_kit import CONFIG, kubectl
 from install_run import PROMETHEUS_BINDING, scrape
 from prometheus_client import CollectorRegistry
 from rbac_kit import Attributes, Authorizer
-from test_rbac import JUSTIFIED, NAMESPACE, POD_NAME, SAMPLES, SERVICE_ACCOUNT, WEBHOOK_GVRS, connect_as_pod
+from test_rbac import (
+    JUSTIFIED,
+    NAMESPACE,
+    POD_NAME,
+    SAMPLES,
+    SERVICE_ACCOUNT,
+    WEBHOOK_GVRS,
+    connect_as_pod,
+    disaggregated_workload,
+)
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.cli.manifests import DEFAULT_FILE, packaged
 from lws.cli.yaml_output import to_yaml_documents
 from lws.cluster.certs import describe_ca, make_serving_certificate, split_bundle
@@ -41,6 +53,7 @@ from lws.controller.metrics_endpoint import MetricsEndpoint, MetricsOptions
 from lws.hooks.manager import make_hooks
 from lws.plugin_testing import settings_for_tests
 from lws.sim.testing import wait_until
+from tests.operator.e2e_kit import Kube
 from tests.realcluster.plane import RealCluster, restart_container
 from tests.sim.kubectl_cli import wait_crd_established
 
@@ -62,22 +75,9 @@ assert set(WEBHOOK_PATHS) == set(WEBHOOK_GVRS)
 CHECKED_IN_ADMISSION = {
     ("update", "leaderworkerset.x-k8s.io", "leaderworkersets/finalizers"),
     ("update", "", "pods/finalizers"),
-    ("create", "apps", "deployments"),
-}
-
-#: What only the DisaggregatedSet controller uses. This run drives no DisaggregatedSet yet (its workload is the
-#: LeaderWorkerSet samples); the embedded-cluster least-privilege test (test_rbac.py) drives one and holds
-#: these to "used or justified" there. To do: drive a DisaggregatedSet here too and drop this set.
-DRIVEN_ONLY_IN_THE_EMBEDDED_RBAC_TEST = {
-    ("create", "disaggregatedset.x-k8s.io", "disaggregatedsetrolescalers"),
-    ("delete", "disaggregatedset.x-k8s.io", "disaggregatedsetrolescalers"),
-    ("patch", "disaggregatedset.x-k8s.io", "disaggregatedsetrolescalers/status"),
-    ("patch", "disaggregatedset.x-k8s.io", "disaggregatedsets/status"),
+    # A DisaggregatedSet's RoleScaler blocks its set's deletion.
     ("update", "disaggregatedset.x-k8s.io", "disaggregatedsets/finalizers"),
-    ("create", "leaderworkerset.x-k8s.io", "leaderworkersets"),
-    ("patch", "leaderworkerset.x-k8s.io", "leaderworkersets"),
-    ("delete", "leaderworkerset.x-k8s.io", "leaderworkersets"),
-    ("delete", "", "services"),
+    ("create", "apps", "deployments"),
 }
 
 
@@ -196,6 +196,11 @@ def _workload(plane: RealCluster) -> None:
         return bool(pods and pods[0]["metadata"]["uid"] != leader and _available(plane, "basic", basic))
 
     wait_until(recreated, 90, "group 0 to be recreated after its worker's container restarted")
+    kube = Kube(admin)
+    try:
+        disaggregated_workload(kube, admin)
+    finally:
+        kube.close()
 
 
 def _token(plane: RealCluster, namespace: str = NAMESPACE, name: str = SERVICE_ACCOUNT) -> str:
@@ -234,7 +239,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     with RealCluster(HERE / "topology.yaml", audit=True) as plane:
         admin = plane.kubeconfig
         kubectl("apply", "--server-side", "-f", "-", stdin=to_yaml_documents(objects), kubeconfig=admin)
-        wait_crd_established(admin, c.CRD_NAME)
+        for crd in (c.CRD_NAME, d.CRD_NAME, d.SCALER_CRD_NAME):
+            wait_crd_established(admin, crd)
         _seed_gone_replica(plane)
         kubeconfig = str(plane.write_token_kubeconfig(tmp / "operator", _token(plane), user=USER))
         with pytest.MonkeyPatch.context() as env:
@@ -350,7 +356,7 @@ def test_every_shipped_permission_is_used_or_justified(run: Run) -> None:
             a.verb == verb and a.group == group and a.target == resource and rule.allows(a) for a in allowed
         )
     }
-    excused = set(JUSTIFIED) | CHECKED_IN_ADMISSION | DRIVEN_ONLY_IN_THE_EMBEDDED_RBAC_TEST
+    excused = set(JUSTIFIED) | CHECKED_IN_ADMISSION
     assert unused <= excused, (
         f"shipped but never used: {sorted(unused - excused)}; drop them from "
         "config/rbac, or say why they are needed there and in test_rbac.JUSTIFIED"
@@ -420,5 +426,13 @@ def test_the_run_covered_the_operators_work(run: Run) -> None:
         ("get", "pods"),
         ("create", "tokenreviews"),
         ("create", "subjectaccessreviews"),
+        ("create", "leaderworkersets"),
+        ("patch", "leaderworkersets"),
+        ("delete", "leaderworkersets"),
+        ("delete", "services"),
+        ("patch", "disaggregatedsets/status"),
+        ("create", "disaggregatedsetrolescalers"),
+        ("delete", "disaggregatedsetrolescalers"),
+        ("patch", "disaggregatedsetrolescalers/status"),
     ]:
         assert wanted in seen, f"the run never made {wanted}"
