@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import heapq
 import http.client
 import json
 import logging
@@ -304,6 +305,8 @@ class RealCluster:
         self._admin: KeyPair | None = None
         self._context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
+        #: Deletes the fake nodes' pods being deleted, by uid (see :class:`PodReaper`); set while running.
+        self.reaper: PodReaper | None = None
 
     # --- public surface ----------------------------------------------------------------------------------
 
@@ -400,11 +403,16 @@ class RealCluster:
         """Stop every component (newest first), wait for each, and remove the work directory."""
         with self._lock:
             components, self.components = self.components, []
+        reaper, self.reaper = self.reaper, None
+        if reaper is not None:
+            reaper.stop()
         if components:
             log.info("stopping %d components", len(components))
         for component in reversed(components):
             component.stop()
         self.stopped += components
+        if reaper is not None:
+            reaper.join(5)  # its watch ends with the API server
         if self._own_workdir and not keep_workdir and self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
@@ -569,6 +577,8 @@ class RealCluster:
                 "volumeBindingMode": "Immediate",
             },
         )
+        self.reaper = PodReaper(self, {spec.name: spec.timing.start_delay for spec in specs})
+        self.reaper.start()
         stages = work / "kwok.yaml"
         stages.write_text(yaml.safe_dump_all(kwok_stages(specs), sort_keys=False))
         kwok = self._launch(
@@ -678,6 +688,122 @@ class RealCluster:
     def _insecure_probe(component: Component) -> str:
         port = next(a.split("=", 1)[1] for a in component.argv if a.startswith("--secure-port="))
         return f"https://127.0.0.1:{port}/healthz"
+
+
+class PodReaper:
+    """The last step of a pod's deletion on the fake nodes, taken as a kubelet takes it.
+
+    A pod being deleted stays (Terminating) until its node's kubelet has stopped it and deletes it for good:
+    grace period 0, with the pod's uid as precondition, so that only that pod goes and never a successor of
+    the same name (StatefulSet pods reuse names; kubernetes#25169). kwok's own deletion goes by name only:
+    an event of a pod already gone that kwok handled late deleted its successor, a StatefulSet's new worker
+    pod, and the operator rightly recreated the group (a rollout then took down more groups than its
+    maxUnavailable; seen in CI under load). So kwok-stages.yaml has no delete stage and this does it: it
+    watches the pods bound to the fake nodes and, once one is being deleted and has no finalizers left,
+    deletes it after its node's start delay (what stopping its containers takes, as on the embedded
+    cluster).
+    """
+
+    def __init__(self, plane: RealCluster, delays: Mapping[str, float]) -> None:
+        self._plane = plane
+        self._delays = dict(delays)
+        self._stop = threading.Event()
+        self._due: list[tuple[float, str, str, str]] = []
+        self._seen: set[str] = set()
+        #: The API server's answer to each deletion, by the uid it was for (200, 404 gone, 409 a successor).
+        self.outcomes: dict[str, int] = {}
+        self._ready = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._watch, name="pod reaper watch", daemon=True),
+            threading.Thread(target=self._reap, name="pod reaper", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._ready:
+            self._ready.notify_all()
+
+    def join(self, timeout: float) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _watch(self) -> None:
+        version = ""
+        bound = "fieldSelector=spec.nodeName%21%3D"  # spec.nodeName!= : bound to a node
+        while not self._stop.is_set():
+            try:
+                if not version:
+                    listing = self._plane.request("GET", f"/api/v1/pods?{bound}")
+                    for pod in listing["items"]:
+                        self.see(pod)
+                    version = listing["metadata"]["resourceVersion"]
+                connection = self._plane.connection(timeout=90)
+                try:
+                    connection.request(
+                        "GET",
+                        f"/api/v1/pods?{bound}&watch=1&allowWatchBookmarks=true&timeoutSeconds=60"
+                        f"&resourceVersion={version}",
+                    )
+                    response = connection.getresponse()
+                    if response.status != 200:
+                        version = ""  # e.g. 410 Gone: list again
+                        continue
+                    for line in response:
+                        if self._stop.is_set():
+                            return
+                        event = json.loads(line)
+                        if event["type"] == "ERROR":
+                            version = ""
+                            break
+                        version = event["object"]["metadata"].get("resourceVersion", version)
+                        if event["type"] in ("ADDED", "MODIFIED"):
+                            self.see(event["object"])
+                finally:
+                    connection.close()
+            except (OSError, ValueError, KeyError, http.client.HTTPException, PlaneError):
+                version = ""
+                self._stop.wait(0.5)  # the API server restarting or stopping
+
+    def see(self, pod: Mapping[str, Any]) -> None:
+        """Take ``pod`` as the watch delivered it: due for deletion if it is being deleted, bound to a fake
+        node and has no finalizers left (once per uid)."""
+        meta = pod.get("metadata") or {}
+        node = (pod.get("spec") or {}).get("nodeName")
+        uid = str(meta.get("uid") or "")
+        if not meta.get("deletionTimestamp") or meta.get("finalizers") or node not in self._delays:
+            return
+        if uid in self._seen:
+            return
+        self._seen.add(uid)
+        with self._ready:
+            due = time.monotonic() + self._delays[node]
+            heapq.heappush(self._due, (due, str(meta["namespace"]), str(meta["name"]), uid))
+            self._ready.notify_all()
+
+    def _reap(self) -> None:
+        while True:
+            with self._ready:
+                while not self._stop.is_set() and (not self._due or self._due[0][0] > time.monotonic()):
+                    self._ready.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                if self._stop.is_set():
+                    return
+                _, namespace, name, uid = heapq.heappop(self._due)
+            options = {
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "gracePeriodSeconds": 0,
+                "preconditions": {"uid": uid},
+            }
+            # 404: gone already; 409: the name is a successor's now. Either way nothing is left to do.
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                status, _ = self._plane._call(
+                    "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", options
+                )
+                self.outcomes[uid] = status
 
 
 def restart_container(plane: RealCluster, namespace: str, pod: str, index: int = 0) -> None:

@@ -185,6 +185,33 @@ def test_a_deleted_pod_goes_away_after_its_finalizers(plane: RealCluster, ns: st
     )
 
 
+def test_a_late_deletion_never_deletes_a_successor_of_the_same_name(plane: RealCluster, ns: str) -> None:
+    """The fake kubelet's last delete carries the pod's uid, as a kubelet's does: a late event of a pod that
+    is gone (kwok's own deletion, by name, once deleted a StatefulSet's new worker pod this way) leaves its
+    successor of the same name alone."""
+    phases(plane, ns, "s", pod("s"))
+    first = plane.request("GET", f"/api/v1/namespaces/{ns}/pods/s")
+    plane.request("DELETE", f"/api/v1/namespaces/{ns}/pods/s", {"gracePeriodSeconds": 0})
+    wait_until(
+        lambda: plane.status("GET", f"/api/v1/namespaces/{ns}/pods/s") == 404,
+        timeout=30,
+        what="the first pod to be gone",
+    )
+    phases(plane, ns, "s", pod("s"))
+    assert plane.reaper is not None
+    late = {
+        **first,
+        "metadata": {**first["metadata"], "deletionTimestamp": first["metadata"]["creationTimestamp"]},
+    }
+    plane.reaper.see(late)
+    uid = first["metadata"]["uid"]
+    wait_until(lambda: uid in plane.reaper.outcomes, timeout=30, what="the late deletion to be answered")
+    assert plane.reaper.outcomes[uid] == 409
+    successor = plane.request("GET", f"/api/v1/namespaces/{ns}/pods/s")
+    assert successor["metadata"]["uid"] != uid
+    assert "deletionTimestamp" not in successor["metadata"]
+
+
 def test_each_scheduler_name_of_the_topology_is_a_profile(plane: RealCluster, ns: str) -> None:
     assert plane.scheduler_names() == ["default-scheduler", "volcano"]
     phases(plane, ns, "v", pod("v", schedulerName="volcano"))
