@@ -92,6 +92,11 @@ async def test_scheduling_gates_hold_a_pod_until_removed():
         assert (condition["status"], condition["reason"]) == ("False", "SchedulingGated")
         assert condition["message"] == "Scheduling is blocked due to non-empty scheduling gates"
         assert not objects["gated"]["spec"].get("nodeName")
+        # Out of the pending set while gated, so that many gated pods cost nothing when others come. A pod
+        # made later is placed after the scheduler has seen the gated pod's condition (one ordered watch).
+        await sim.api.create(PODS, "default", pod("later"))
+        await wait_for(sim.api, PODS, "default", lambda o: "later" in o and is_ready(o["later"]))
+        assert ("default", "gated") not in sim.controllers.scheduler.pending
         await sim.api.patch(PODS, "default", "gated", {"spec": {"schedulingGates": None}}, MERGE_PATCH)
         await wait_for(sim.api, PODS, "default", lambda o: is_ready(o["gated"]))
 

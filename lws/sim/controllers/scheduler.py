@@ -48,6 +48,19 @@ def _terminal(pod: Mapping[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded")
 
 
+def _gated_and_told(pod: Mapping[str, Any]) -> bool:
+    """Whether the pod has scheduling gates and its PodScheduled condition already says so."""
+    if not (pod.get("spec") or {}).get("schedulingGates"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(
+        c.get("type") == "PodScheduled"
+        and c.get("reason") == "SchedulingGated"
+        and c.get("status") == "False"
+        for c in conditions
+    )
+
+
 def _placement_fields(pod: Mapping[str, Any] | None) -> tuple[Any, ...]:
     """What of a bound pod matters to placement decisions (a kubelet status write changes none of it)."""
     if pod is None:
@@ -114,7 +127,9 @@ class Scheduler:
             return
         if (spec.get("schedulerName") or DEFAULT_SCHEDULER) not in self.names or _terminal(new):
             return
-        if new["metadata"].get("deletionTimestamp"):
+        if new["metadata"].get("deletionTimestamp") or _gated_and_told(new):
+            # A gated pod that already says so waits outside the pending set until it changes, so that
+            # thousands of gated pods cost nothing when others come.
             self.pending.pop(key, None)
             return
         self.pending[key] = new
@@ -174,7 +189,7 @@ class Scheduler:
         key = _key(pod)
         attempt = self.generation
         if (pod.get("spec") or {}).get("schedulingGates"):
-            self.failed_at[key] = float("inf")  # only a change to the pod itself can ungate it
+            self.pending.pop(key, None)  # back when its condition is written, or when it changes
             await self._set_condition(pod, "SchedulingGated", GATED_MESSAGE)
             return
         try:
