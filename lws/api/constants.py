@@ -160,6 +160,9 @@ WEBHOOK_PATH_MUTATE_LWS: Final = "/mutate-leaderworkerset-x-k8s-io-v1-leaderwork
 WEBHOOK_PATH_VALIDATE_LWS: Final = "/validate-leaderworkerset-x-k8s-io-v1-leaderworkerset"
 WEBHOOK_PATH_MUTATE_POD: Final = "/mutate--v1-pod"
 WEBHOOK_PATH_VALIDATE_POD: Final = "/validate--v1-pod"
+#: On a pod template (and so on its pods) that already carries everything the pod webhook would add: the
+#: pod webhook's objectSelector leaves its pods out, so they are created without an admission call.
+TEMPLATE_ADMITTED_LABEL: Final = "lws.x-k8s.io/template-admitted"
 
 # --- limits ----------------------------------------------------------------------------------------------
 

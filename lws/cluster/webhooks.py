@@ -1,16 +1,20 @@
 """The admission webhook configurations: upstream's names, paths and rules, pointing at this operator.
 
-``lws-mutating-webhook-configuration`` and ``lws-validating-webhook-configuration`` carry upstream's five
-webhooks (``mleaderworkerset.kb.io``, ``mpod.kb.io``, ``vleaderworkerset.kb.io``, ``vpod.kb.io`` and
-``vdisaggregatedset.kb.io``), with
-``sideEffects: None`` and, for pods, CREATE only (mutation) and the objectSelector "has the
-``leaderworkerset.sigs.k8s.io/name`` label", so an outage of the operator never blocks unrelated pods.
+``lws-mutating-webhook-configuration`` and ``lws-validating-webhook-configuration`` carry upstream's
+webhooks that decide something (``mleaderworkerset.kb.io``, ``mpod.kb.io``, ``vleaderworkerset.kb.io`` and
+``vdisaggregatedset.kb.io``), with upstream's paths, rules, ``failurePolicy: Fail`` and ``sideEffects: None``.
 
-``failurePolicy`` is ``Fail`` for the three that decide something, as upstream. ``vpod.kb.io`` decides
-nothing (upstream's handler allows every pod, and so does ours), yet upstream gives it ``Fail`` on CREATE
-and UPDATE: while no replica answers, no group pod could be updated, not even to remove a finalizer, and a
-node's pods could not be marked for eviction. Here it is ``Ignore``: an answer that cannot change anything
-must not be waited for. Its rules stay upstream's.
+``mpod.kb.io`` (pod CREATE) gets the pods labelled ``leaderworkerset.sigs.k8s.io/name`` (so an outage of
+the operator never blocks unrelated pods) *that still need it*: upstream's selector, plus "no
+``lws.x-k8s.io/template-admitted`` label". Pods of a template the operator admitted when it built it
+(:mod:`lws.core.template_admission`: a group's one worker) carry that label and are created without an
+admission call. Every other group pod is sent, leaders and upstream-made pods included.
+
+Upstream's ``vpod.kb.io`` is not registered: it decides nothing (upstream's handler allows every pod), yet
+upstream calls it on every group pod's CREATE and UPDATE with ``failurePolicy: Fail`` — a request per pod
+for nothing, and no group pod could be updated while no replica answers. Its path is still served, so
+configurations installed with upstream's manifests keep working until a replica takes them over (it then
+writes these webhooks).
 
 Every replica serves the webhooks with its own CA (:mod:`lws.cluster.certs`) and keeps that CA in the
 ``caBundle`` of both configurations, next to the CAs of the other live replicas. Where the API server sends
@@ -70,9 +74,8 @@ class WebhookSpec:
     group: str
     plural: str
     operations: tuple[str, ...]
-    #: Only objects carrying the ``leaderworkerset.sigs.k8s.io/name`` label (the pod webhooks).
+    #: Only group pods that still need admission (see the module's docstring).
     group_pods_only: bool = False
-    #: ``Ignore`` for a webhook that allows everything: its outage must block nothing.
     failure_policy: str = "Fail"
 
     @property
@@ -93,18 +96,16 @@ WEBHOOKS: dict[ConfigKind, tuple[WebhookSpec, ...]] = {
             "vleaderworkerset.kb.io", c.WEBHOOK_PATH_VALIDATE_LWS, c.GROUP, c.PLURAL, ("CREATE", "UPDATE")
         ),
         WebhookSpec(
-            "vpod.kb.io",
-            c.WEBHOOK_PATH_VALIDATE_POD,
-            "",
-            "pods",
-            ("CREATE", "UPDATE"),
-            group_pods_only=True,
-            failure_policy="Ignore",
-        ),
-        WebhookSpec(
             d.WEBHOOK_NAME_VALIDATE, d.WEBHOOK_PATH_VALIDATE, d.GROUP, d.PLURAL, ("CREATE", "UPDATE")
         ),
     ),
+}
+#: Group pods, but not those whose template was admitted already.
+GROUP_PODS_TO_ADMIT: dict[str, Any] = {
+    "matchExpressions": [
+        {"key": c.SET_NAME_LABEL, "operator": "Exists"},
+        {"key": c.TEMPLATE_ADMITTED_LABEL, "operator": "DoesNotExist"},
+    ]
 }
 CONFIG_NAMES: dict[ConfigKind, str] = {
     "mutating": c.MUTATING_WEBHOOK_CONFIGURATION,
@@ -175,7 +176,9 @@ def configuration(
             ],
         }
         if spec.group_pods_only:
-            hook["objectSelector"] = {"matchExpressions": [{"key": c.SET_NAME_LABEL, "operator": "Exists"}]}
+            hook["objectSelector"] = {
+                "matchExpressions": [dict(e) for e in GROUP_PODS_TO_ADMIT["matchExpressions"]]
+            }
         webhooks.append(hook)
     metadata: dict[str, Any] = {"name": CONFIG_NAMES[kind], "labels": {"app.kubernetes.io/name": "lws"}}
     if annotations:

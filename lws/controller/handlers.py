@@ -1,10 +1,13 @@
 """kopf wiring: the admission webhooks and the login. Nothing else.
 
-kopf serves the admission webhooks only; it watches nothing. LeaderWorkerSets are cached by the operator's
-own informer (:mod:`lws.cluster.informer`), which relists and reports what a watch gap hid, deletions
-included — kopf's relist does not — and is synced before any reconcile runs. Handlers are thin: they turn
-admission requests into calls to :mod:`lws.controller.admission`. kopf never writes to a LeaderWorkerSet,
-so it adds no progress annotations and no finalizers: deletion is garbage collection, as upstream.
+kopf serves the admission webhooks only; it watches nothing. The LeaderWorkerSet and DisaggregatedSet
+webhooks are kopf handlers; the two pod webhooks, called for every group pod that needs admission, are
+answered in front of kopf's admission engine (:func:`direct_pod_webhooks`), on the same server.
+LeaderWorkerSets are cached by the operator's own informer (:mod:`lws.cluster.informer`), which relists
+and reports what a watch gap hid, deletions included — kopf's relist does not — and is synced before any
+reconcile runs. Handlers are thin: they turn admission requests into calls to
+:mod:`lws.controller.admission`. kopf never writes to a LeaderWorkerSet, so it adds no progress
+annotations and no finalizers: deletion is garbage collection, as upstream.
 """
 
 from __future__ import annotations
@@ -78,32 +81,6 @@ def build_registry(
         _admit(lambda: admission.validate_set(body, previous, hooks))
         kwargs["warnings"].extend(warnings(kwargs.get("operation")))
 
-    @kopf.on.mutate(
-        "",
-        "v1",
-        "pods",
-        id=c.WEBHOOK_PATH_MUTATE_POD.lstrip("/"),
-        operations=["CREATE"],
-        labels={c.SET_NAME_LABEL: kopf.PRESENT},
-        registry=registry,
-    )
-    async def default_group_pod(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        namespace = body.metadata.namespace or "default"
-        result = _admit(lambda: admission.mutate_group_pod(body, hooks, namespace=namespace))
-        _replace_with(patch, result.obj)
-
-    @kopf.on.validate(
-        "",
-        "v1",
-        "pods",
-        id=c.WEBHOOK_PATH_VALIDATE_POD.lstrip("/"),
-        operations=["CREATE", "UPDATE"],
-        labels={c.SET_NAME_LABEL: kopf.PRESENT},
-        registry=registry,
-    )
-    async def validate_group_pod(**_: Any) -> None:
-        """Upstream registers a pod validating webhook that allows everything; so do we."""
-
     @kopf.on.validate(
         d.GROUP,
         d.VERSION,
@@ -118,6 +95,33 @@ def build_registry(
         warnings.extend(found)
 
     return registry
+
+
+WebhookFn = Callable[..., Awaitable[Any]]
+"""kopf's admission entry point: ``(review, *, webhook, headers, sslpeer) -> response``."""
+
+
+def direct_pod_webhooks(fn: WebhookFn, hooks: Hooks) -> WebhookFn:
+    """Answer the two pod webhooks directly, and hand every other request to kopf's ``fn``.
+
+    kopf's admission engine wraps each request in bodies, diffs and handler bookkeeping, then diffs deep
+    copies of the object to find the patch: milliseconds per pod, for each of a group's pods that the
+    StatefulSet controller creates. The pod mutation is answered with the patch it makes
+    (:func:`lws.controller.admission.review_group_pod`); the pod validation, upstream's allow-all, with
+    an allowance.
+    """
+    mutate_pod = c.WEBHOOK_PATH_MUTATE_POD.lstrip("/")
+    validate_pod = c.WEBHOOK_PATH_VALIDATE_POD.lstrip("/")
+
+    async def serve(review: Any, **kwargs: Any) -> Any:
+        webhook = kwargs.get("webhook")
+        if webhook == mutate_pod:
+            return admission.review_group_pod(review, hooks)
+        if webhook == validate_pod:
+            return admission.review_allowed(review)
+        return await fn(review, **kwargs)
+
+    return serve
 
 
 def _admit(decide: Callable[[], Any]) -> Any:

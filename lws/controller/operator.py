@@ -493,9 +493,10 @@ class Operator:
         # also serves rotations, so the files kopf reads (a private copy) never change.
         self._cert_dir = tempfile.TemporaryDirectory(prefix="lws-webhook-")
         cert_path, key_path = tls.pair.write(self._cert_dir.name)
+        traced = instrumentation.webhook_middleware(self.telemetry)
         return ListeningWebhookServer(
             on_listening=lambda _url: self._webhooks_listening.set(),
-            middleware=instrumentation.webhook_middleware(self.telemetry),
+            middleware=lambda fn: traced(handlers.direct_pod_webhooks(fn, self.hooks)),
             addr=host,
             port=port,
             host=advertised,

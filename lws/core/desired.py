@@ -19,6 +19,7 @@ from lws.core.applied import with_hash
 from lws.core.meta import lws_owner, owner_reference
 from lws.core.services import group_service, shared_service
 from lws.core.statefulsets import leader_statefulset, worker_statefulset
+from lws.core.template_admission import admit_in_template
 from lws.hooks.manager import Hooks
 from lws.hooks.types import ExtraObject, GroupContext
 
@@ -113,6 +114,7 @@ def desired_worker_statefulset(
         live_metadata=live,
     )
     hooks.worker_template(sts["spec"]["template"], ctx)
+    admit_in_template(sts, hooks)
     return sts
 
 

@@ -10,7 +10,6 @@ the webhook needs no lookups and ``lws render`` runs the same code on the pods i
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ from lws.core.keys import (
 )
 from lws.hooks.manager import Hooks
 from lws.hooks.types import PodContext
+from lws.k8s.patch import json_clone
 
 
 class PodAdmissionError(ValueError):
@@ -41,7 +41,7 @@ def mutate_pod(pod: Mapping[str, Any], *, namespace: str, hooks: Hooks) -> dict[
     :param namespace: the namespace of the admission request (the pod may not carry one yet).
     :raises PodAdmissionError: when the pod lacks what every group pod has (size annotation, ordinal).
     """
-    out = copy.deepcopy(dict(pod))
+    out: dict[str, Any] = json_clone(dict(pod))
     if not is_group_pod(out):
         return out
     annotations = (out.get("metadata") or {}).get("annotations") or {}
@@ -186,7 +186,7 @@ def _insert_lws_env(pod: dict[str, Any], ctx: PodContext) -> None:
     for key in ("containers", "initContainers"):
         for container in spec.get(key) or []:
             rest = [e for e in container.get("env") or [] if e.get("name") not in c.LWS_ENV_NAMES]
-            container["env"] = copy.deepcopy(ours) + rest
+            container["env"] = json_clone(ours) + rest
 
 
 def _int(text: str | None, what: str) -> int:

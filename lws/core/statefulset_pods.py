@@ -8,13 +8,13 @@ template. Render computes a stand-in with the same shape (``<sts>-<hash>``, at m
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 from lws.api import constants as c
 from lws.core.meta import owner_reference
 from lws.core.revision import canonical_json, safe_encode
+from lws.k8s.patch import json_clone
 
 
 def template_hash(statefulset: Mapping[str, Any]) -> str:
@@ -31,7 +31,7 @@ def statefulset_pod(statefulset: Mapping[str, Any], ordinal: int) -> dict[str, A
     """The pod ``<sts>-<ordinal>`` as created by the StatefulSet controller, before admission."""
     meta = statefulset["metadata"]
     spec = statefulset["spec"]
-    template = copy.deepcopy(dict(spec["template"]))
+    template = json_clone(dict(spec["template"]))
     sts_name = str(meta["name"])
     pod_name = f"{sts_name}-{ordinal}"
     tmeta = template.get("metadata") or {}

@@ -140,9 +140,14 @@ def test_a_group_creation_is_one_trace_from_spec_change_to_all_ready(traced: Tra
     # The last reconcile saw the group ready and ended the lifecycle with it.
     assert group1.end_time == max(r.end_time for r in reconciles)
 
-    # Pod admissions of the group are part of its story, with the plugins' mutations inside.
+    # Pod admissions of the group are part of its story, with the plugins' mutations inside: the leader's
+    # by the webhook, the one worker's in its template, when the reconcile made the worker StatefulSet.
     admitted = [s for s in children(spans, group1) if s.name == "mutate Pod"]
-    assert {attr(s, a.K8S_POD_NAME) for s in admitted} >= {"web-1", "web-1-1"}
+    assert {attr(s, a.K8S_POD_NAME) for s in admitted} == {"web-1"}
+    in_template = named(children(spans, created), "call hook lws_mutate_pod")
+    assert in_template and {"tpu", "exclusive_topology", "leader_address"} <= set(
+        attr(in_template[0], a.PLUGIN_NAMES)
+    )
     assert all(s.kind is SpanKind.SERVER and attr(s, a.ADMISSION_ALLOWED) is True for s in admitted)
     # One span per hook call, naming every plugin that ran (each one's time is in the metrics).
     mutations = [h for s in admitted for h in children(spans, s) if h.name == "call hook lws_mutate_pod"]
