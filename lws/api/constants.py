@@ -65,6 +65,9 @@ VOLCANO_QUEUE_ANNOTATION: Final = "scheduling.volcano.sh/queue-name"
 STS_POD_NAME_LABEL: Final = "statefulset.kubernetes.io/pod-name"
 STS_POD_INDEX_LABEL: Final = "apps.kubernetes.io/pod-index"
 STS_REVISION_LABEL: Final = "controller-revision-hash"
+#: The label Kubernetes' controller history puts on the ControllerRevisions of StatefulSets (and
+#: DaemonSets); a LeaderWorkerSet's own revisions never carry it.
+HISTORY_HASH_LABEL: Final = "controller.kubernetes.io/hash"
 
 # --- environment variables (pod webhook) -----------------------------------------------------------------
 

@@ -35,6 +35,9 @@ EventHandler = Callable[[str, Obj, Obj | None], None]
 Indexer = Callable[[Obj], Iterable[str]]
 Transform = Callable[[Obj], Obj]
 """What the store keeps of each object (e.g. only a Node's name and labels), as client-go's SetTransform."""
+StoreObserver = Callable[[Obj | None, Obj | None], None]
+"""Called with (previous, current) after every change of the store, write-through included (``None``:
+absent); for bookkeeping that must agree with the cache at all times, as an indexer does."""
 #: Deletions remembered, so that a write reply arriving after its object's deletion does not revive it.
 TOMBSTONES_KEPT = 10_000
 
@@ -77,9 +80,12 @@ def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
 class Store:
     """Objects by (namespace, name), with secondary indexes by computed string keys."""
 
-    def __init__(self, indexers: Mapping[str, Indexer] | None = None) -> None:
+    def __init__(
+        self, indexers: Mapping[str, Indexer] | None = None, observers: Sequence[StoreObserver] = ()
+    ) -> None:
         self._objects: dict[tuple[str, str], Obj] = {}
         self._indexers = dict(indexers or {})
+        self._observers = list(observers)
         self._indexes: dict[str, dict[str, dict[tuple[str, str], Obj]]] = {n: {} for n in self._indexers}
 
     def get(self, namespace: str, name: str) -> Obj | None:
@@ -106,6 +112,8 @@ class Store:
         for name, indexer in self._indexers.items():
             for value in indexer(obj):
                 self._indexes[name].setdefault(value, {})[key] = obj
+        for observer in self._observers:
+            observer(old, obj)
         return old
 
     def remove(self, namespace: str, name: str) -> Obj | None:
@@ -113,6 +121,8 @@ class Store:
         old = self._objects.pop(key, None)
         if old is not None:
             self._unindex(key, old)
+            for observer in self._observers:
+                observer(old, None)
         return old
 
     def names(self) -> set[tuple[str, str]]:
@@ -141,6 +151,8 @@ class Informer:
     :param indexers: secondary indexes, e.g. pods by (namespace, set, group index).
     :param handlers: called for every change after the store is updated.
     :param transform: what to keep of each object (applied before the store and the handlers see it).
+    :param observers: told of every change of the store, the operator's own writes included (see
+        :data:`StoreObserver`).
     """
 
     def __init__(
@@ -155,6 +167,7 @@ class Informer:
         indexers: Mapping[str, Indexer] | None = None,
         handlers: Sequence[EventHandler] = (),
         transform: Transform | None = None,
+        observers: Sequence[StoreObserver] = (),
         page_size: int = 500,
         watch_timeout: int = 300,
         max_backoff: float = 30.0,
@@ -169,7 +182,7 @@ class Informer:
         self.label_selector = label_selector or None
         self.field_selector = field_selector or None
         self.namespaces = list(namespaces) if namespaces is not None else None
-        self.store = Store(indexers)
+        self.store = Store(indexers, observers)
         self.handlers = list(handlers)
         self._transform = transform
         self._tombstones: OrderedDict[tuple[str, str], str] = OrderedDict()

@@ -23,13 +23,17 @@ from lws.controller.context import Clock, Telemetry
 from lws.core import desired
 from lws.core.desired import SetRevision
 from lws.core.disaggregated.revision import compute_revision
+from lws.core.group_tally import GroupTally, Half
+from lws.core.observe import controller_of, group_index_of, revision_of, statefulset_ready
 from lws.hooks.manager import Hooks
+from lws.k8s.pods import pod_running_and_ready
 
 Obj = dict[str, Any]
 BY_SET = "set"
 BY_GROUP = "group"
 BY_NODE = "node"
 BY_DS = "disaggregatedset"
+BY_REVISION = "revision"
 #: Revisions :class:`RevisionMemo` remembers (upstream keeps an LRU of 10,000 comparisons).
 REVISIONS_KEPT = 10_000
 
@@ -47,6 +51,18 @@ def ds_index(obj: Mapping[str, Any]) -> Iterable[str]:
     meta = obj.get("metadata") or {}
     name = (meta.get("labels") or {}).get(d.SET_NAME_LABEL)
     return [f"{meta.get('namespace', '')}/{name}"] if name else []
+
+
+def revision_index(obj: Mapping[str, Any]) -> Iterable[str]:
+    """``<namespace>/<set>/<revision key>`` for a set's ControllerRevisions: those controlled by a
+    LeaderWorkerSet or by nothing (upstream's rule keeps the latter too), never another controller's."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    name, key = labels.get(c.SET_NAME_LABEL), labels.get(c.REVISION_KEY)
+    owner = controller_of(obj)
+    if not name or not key or (owner is not None and owner.get("kind") != c.KIND):
+        return []
+    return [f"{meta.get('namespace', '')}/{name}/{key}"]
 
 
 def group_index(obj: Mapping[str, Any]) -> Iterable[str]:
@@ -77,6 +93,66 @@ def node_labels_only(node: Obj) -> Obj:
             "labels": dict(meta.get("labels") or {}),
         },
     }
+
+
+class GroupBook:
+    """Every set's :class:`~lws.core.group_tally.GroupTally`, told each change of the pod and StatefulSet
+    caches (as store observers: watch events and the operator's own writes alike), so that a set's status
+    is counted without reading each of its groups."""
+
+    def __init__(self) -> None:
+        self._sets: dict[tuple[str, str], GroupTally] = {}
+
+    def tally(self, namespace: str, name: str) -> GroupTally:
+        """The groups of set ``namespace/name`` (empty when none was seen)."""
+        return self._sets.get((namespace, name)) or GroupTally()
+
+    def pod_changed(self, old: Obj | None, new: Obj | None) -> None:
+        """A store observer of the pod cache: leader pods are the groups' first halves."""
+        before, after = _leader_of(old), _leader_of(new)
+        if before is not None and (after is None or after[0] != before[0]):
+            self._change(before[0], lambda t: t.set_leader(before[1], None, None))
+        if after is not None and new is not None:
+            half = Half(pod_running_and_ready(new), revision_of(new))
+            self._change(after[0], lambda t: t.set_leader(after[1], group_index_of(new), half))
+
+    def statefulset_changed(self, old: Obj | None, new: Obj | None) -> None:
+        """A store observer of the StatefulSet cache: worker StatefulSets are the groups' second halves."""
+        before, after = _workers_of(old), _workers_of(new)
+        if before is not None and (after is None or after[0] != before[0]):
+            self._change(before[0], lambda t: t.set_workers(before[1], None))
+        if after is not None and new is not None:
+            half = Half(statefulset_ready(new), revision_of(new))
+            self._change(after[0], lambda t: t.set_workers(after[1], half))
+
+    def _change(self, key: tuple[str, str], change: Callable[[GroupTally], None]) -> None:
+        tally = self._sets.get(key)
+        if tally is None:
+            tally = self._sets[key] = GroupTally()
+        change(tally)
+        if not len(tally):
+            del self._sets[key]
+
+
+def _leader_of(pod: Obj | None) -> tuple[tuple[str, str], str] | None:
+    """((namespace, set), pod name) of a leader pod; ``None`` for anything else."""
+    meta = (pod or {}).get("metadata") or {}
+    labels = meta.get("labels") or {}
+    set_name = labels.get(c.SET_NAME_LABEL)
+    if not set_name or labels.get(c.WORKER_INDEX_LABEL) != "0":
+        return None
+    return (str(meta.get("namespace") or ""), str(set_name)), str(meta.get("name"))
+
+
+def _workers_of(sts: Obj | None) -> tuple[tuple[str, str], str] | None:
+    """((namespace, set), leader pod name) of a worker StatefulSet (named after its leader pod; the set's
+    own leader StatefulSet is named after the set); ``None`` for anything else."""
+    meta = (sts or {}).get("metadata") or {}
+    set_name = (meta.get("labels") or {}).get(c.SET_NAME_LABEL)
+    name = meta.get("name")
+    if not set_name or not name or name == set_name:
+        return None
+    return (str(meta.get("namespace") or ""), str(set_name)), str(name)
 
 
 class KindCaches:
@@ -153,6 +229,8 @@ class Caches:
     kinds: KindCaches
     #: DisaggregatedSets and their scalers and Services; ``None`` when the cluster serves no DisaggregatedSet.
     disaggregated: DisaggregatedCaches | None = None
+    #: Each set's groups, counted from the pod and StatefulSet caches (its observers must feed it).
+    groups: GroupBook = field(default_factory=GroupBook)
 
     @property
     def informers(self) -> tuple[Informer, ...]:
@@ -243,6 +321,40 @@ class DisaggregatedRevisions:
         return found
 
 
+class GroupViewMemo:
+    """The set as of a group's revision, made once per version of the set and of the revision.
+
+    Every reconcile of a group looks at its set as of the group's revision (template, size, network
+    settings); the groups of a set mostly share one revision, and the set changes far less often than its
+    groups, so the view is kept for the (set version, revision version) it was made from.
+    """
+
+    def __init__(self, *, keep: int = 256) -> None:
+        self.keep = keep
+        self.made = 0
+        self._seen: OrderedDict[tuple[str, ...], LeaderWorkerSet] = OrderedDict()
+
+    def view(self, lws: LeaderWorkerSet, revision: Mapping[str, Any]) -> LeaderWorkerSet:
+        meta = revision.get("metadata") or {}
+        key = (
+            lws.uid,
+            str(lws.metadata.get("resourceVersion") or ""),
+            str(meta.get("uid") or meta.get("name") or ""),
+            str(meta.get("resourceVersion") or ""),
+        )
+        found = self._seen.get(key)
+        if found is not None and all(key):
+            self._seen.move_to_end(key)
+            return found
+        found = desired.group_revision_view(lws, revision.get("data") or {})
+        self.made += 1
+        if all(key):  # objects without versions (tests' fakes) are not kept
+            self._seen[key] = found
+            while len(self._seen) > self.keep:
+                self._seen.popitem(last=False)
+        return found
+
+
 @dataclass
 class Deps:
     cluster: Cluster
@@ -256,6 +368,8 @@ class Deps:
     revisions: RevisionMemo | None = None
     #: DisaggregatedSet revisions already computed (see :class:`DisaggregatedRevisions`).
     ds_revisions: DisaggregatedRevisions = field(default_factory=DisaggregatedRevisions)
+    #: Sets as of their groups' revisions (see :class:`GroupViewMemo`).
+    group_views: GroupViewMemo = field(default_factory=GroupViewMemo)
 
     def __post_init__(self) -> None:
         if self.revisions is None:

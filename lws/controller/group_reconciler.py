@@ -25,7 +25,7 @@ from lws.cluster.errors import ApiError, Conflict, NotFound
 from lws.cluster.resources import LEADERWORKERSETS, PODS, STATEFULSETS
 from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
-from lws.controller.deps import BY_GROUP, BY_SET, Deps
+from lws.controller.deps import BY_GROUP, BY_REVISION, Deps
 from lws.controller.reporting import event, pod_ref
 from lws.core import desired, hash_identity
 from lws.core.decisions import (
@@ -358,7 +358,7 @@ async def _build_group(
     if revision is None:
         ctx.log.debug("revision %s of leader %s is not visible yet", key, leader_name)
         return Result(requeue_after=1.0)
-    group_view = desired.group_revision_view(lws, revision.get("data") or {})
+    group_view = deps.group_views.view(lws, revision)
     recorded = stored_pod_annotations(revision.get("data") or {})
     pod_annotations = recorded if recorded is not None else deps.hooks.pod_annotations(group_view)
     group = GroupContext(lws=group_view, group_index=index, revision=key, leader_pod=leader)
@@ -552,11 +552,13 @@ class _LeaderCheck:
 
 
 def _revision(deps: Deps, lws: LeaderWorkerSet, key: str) -> Obj | None:
+    """The set's newest ControllerRevision with ``key``, from an index by set and key (a set of many
+    groups is not scanned for each of them)."""
     if not key:
         return None
     found = [
         r
-        for r in deps.caches.revisions.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
-        if revision_of(r) == key and (controller_of(r) is None or controlled_by(r, lws.uid))
+        for r in deps.caches.revisions.by_index(BY_REVISION, f"{lws.namespace}/{lws.name}/{key}")
+        if controller_of(r) is None or controlled_by(r, lws.uid)
     ]
     return max(found, key=lambda r: int(r.get("revision") or 0)) if found else None

@@ -58,15 +58,18 @@ from lws.controller.deps import (
     BY_DS,
     BY_GROUP,
     BY_NODE,
+    BY_REVISION,
     BY_SET,
     Caches,
     Deps,
     DisaggregatedCaches,
+    GroupBook,
     KindCaches,
     ds_index,
     group_index,
     node_index,
     node_labels_only,
+    revision_index,
     set_index,
 )
 from lws.controller.disaggregated_reconciler import reconcile_disaggregated_set
@@ -118,7 +121,7 @@ class Operator:
         self.cluster: Cluster | None = None
         self._connect = connect
         self._api_observers = list(api_observers)
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.queue: WorkQueue[Key] = WorkQueue(spacing=self._spacing)
         self.deps: Deps | None = None
         self.elector: LeaderElector | None = None
         self.registrar: WebhookRegistrar | None = None
@@ -374,17 +377,22 @@ class Operator:
             route: Callable[[dict[str, Any]], list[Key]],
             groups: bool = False,
             also: Callable[[str, dict[str, Any], dict[str, Any] | None], None] | None = None,
+            *,
+            label_selector: str = selector,
+            indexers: dict[str, Any] | None = None,
+            observers: Sequence[Any] = (),
         ) -> Informer:
-            indexers: dict[str, Any] = {BY_SET: set_index}
+            indexers = {BY_SET: set_index, **(indexers or {})}
             if groups:
                 indexers.update({BY_GROUP: group_index, BY_NODE: node_index})
             return Informer(
                 cluster,
                 resource,
-                label_selector=selector,
+                label_selector=label_selector,
                 namespaces=namespaces,
                 indexers=indexers,
                 handlers=[lambda _kind, obj, _old: self._enqueue(route(obj)), *([also] if also else [])],
+                observers=observers,
             )
 
         def to_disaggregated(_kind: str, obj: dict[str, Any], _old: dict[str, Any] | None) -> None:
@@ -413,6 +421,9 @@ class Operator:
                 scalers=owned_by_disaggregated(ROLE_SCALERS),
                 services=owned_by_disaggregated(SERVICES),
             )
+
+        groups = GroupBook()
+
         caches = Caches(
             # Every LeaderWorkerSet is ours: no selector. A relist reports sets deleted in a watch gap.
             # Those a DisaggregatedSet controls are its children: indexed by it; a change reconciles it.
@@ -424,10 +435,22 @@ class Operator:
                 indexers={BY_DS: ds_index},
                 handlers=[self._on_set_event, *([to_disaggregated] if disaggregated else [])],
             ),
-            pods=informer(PODS, routing.pod_keys, groups=True, also=self._on_pod_deleted),
-            statefulsets=informer(STATEFULSETS, routing.statefulset_keys),
+            pods=informer(
+                PODS, routing.pod_keys, groups=True, also=self._on_pod_deleted, observers=[groups.pod_changed]
+            ),
+            statefulsets=informer(
+                STATEFULSETS, routing.statefulset_keys, observers=[groups.statefulset_changed]
+            ),
             services=informer(SERVICES, routing.service_keys),
-            revisions=informer(CONTROLLER_REVISIONS, routing.owned_keys),
+            # The StatefulSet controller copies the pod template's labels (ours included) onto its own
+            # revisions of every StatefulSet, adding controller.kubernetes.io/hash; a set's own never
+            # carry that label (upstream's and ours alike), so the server leaves the others out.
+            revisions=informer(
+                CONTROLLER_REVISIONS,
+                routing.owned_keys,
+                label_selector=f"{selector},!{c.HISTORY_HASH_LABEL}",
+                indexers={BY_REVISION: revision_index},
+            ),
             # Node labels only, for placement plugins; watched, so a relabelled node is seen at once.
             nodes=Informer(
                 cluster, NODES, all_objects=True, transform=node_labels_only, handlers=[self._on_node_event]
@@ -436,6 +459,7 @@ class Operator:
                 lambda resource: informer(resource, routing.plugin_object_keys), self._start_late
             ),
             disaggregated=disaggregated,
+            groups=groups,
         )
         recorder = EventRecorder(cluster, instance=self.settings.identity.split("_")[0])
         namespace = self.operator_namespace
@@ -543,6 +567,10 @@ class Operator:
         return ServingTLS.from_certificate(certificate), advertised
 
     # --- events into keys ----------------------------------------------------------------------------
+
+    def _spacing(self, key: Key) -> float:
+        """Set reconciles look at every group: one per :attr:`OperatorSettings.set_interval` is enough."""
+        return self.settings.set_interval if key.kind == "set" else 0.0
 
     def _enqueue(self, keys: list[Key]) -> None:
         for key in keys:
@@ -726,7 +754,9 @@ class Operator:
         if key.kind != "disaggregatedset":
             await self._refusals(deps).passed(key)
         self.queue.forget(key)
-        if result.requeue_after is not None:
+        if result.requeue_after == 0:
+            self.queue.add(key, spaced=False)  # it stopped to read again: go on at once
+        elif result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
         self.telemetry.reconcile_done(
             ctx.span, key, "requeue" if result.requeue_after else "success", time.monotonic() - start

@@ -3,14 +3,18 @@
 * a key waiting in the queue is there once, however often it is added;
 * a key is processed by one worker at a time; added while processing, it runs again afterwards;
 * failures retry with per-key exponential backoff (5 ms doubling up to 60 s), reset by :meth:`forget`;
-* :meth:`add_after` queues a key later (``requeue_after``), keeping the earliest of several requests.
+* :meth:`add_after` queues a key later (``requeue_after``), keeping the earliest of several requests;
+* optionally, a key is started at most once per ``spacing(key)`` seconds: added sooner, it waits for the end
+  of that interval, and every change meanwhile is handled by that one run. The operator spaces set keys,
+  whose reconcile looks at every group: without it, a set of many groups changing at once is reconciled
+  (and its status written) once per change of each group.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -21,9 +25,25 @@ class ShutDown(Exception):
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, *, base_delay: float = 0.005, max_delay: float = 60.0) -> None:
+    """
+    :param spacing: the least time between two starts of a key (0: none), by key.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_delay: float = 0.005,
+        max_delay: float = 60.0,
+        spacing: Callable[[K], float] | None = None,
+    ) -> None:
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self._spacing = spacing
+        #: When each spaced key last started, and the keys waiting for their interval to end.
+        self._started: dict[K, float] = {}
+        self._spaced: dict[K, asyncio.TimerHandle] = {}
+        #: Keys to run again as soon as they are free, their spacing notwithstanding.
+        self._urgent: set[K] = set()
         self._queue: deque[K] = deque()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
@@ -41,18 +61,57 @@ class WorkQueue(Generic[K]):
 
     def idle(self) -> bool:
         """Nothing queued, nothing running, nothing scheduled."""
-        return not self._queue and not self._processing and not self._timers
+        return not self._queue and not self._processing and not self._timers and not self._spaced
 
     def busy(self) -> bool:
-        """Something is queued or running now (later retries and requeues do not count)."""
-        return bool(self._queue or self._processing)
+        """Something is queued or running now, or waits for its spacing to end (later retries and
+        requeues do not count)."""
+        return bool(self._queue or self._processing or self._spaced)
 
-    def add(self, key: K) -> None:
-        """Queue ``key`` now (once)."""
-        if self._shut_down or key in self._dirty:
+    def add(self, key: K, *, spaced: bool = True) -> None:
+        """Queue ``key`` now (once), or at the end of its spacing interval.
+
+        :param spaced: ``False`` for a reconcile that must go on at once (it stopped on a conflict, to
+            read what it conflicted with): the key runs as soon as it is free, its spacing notwithstanding.
+        """
+        if self._shut_down:
+            return
+        if not spaced:
+            self._urgent.add(key)
+            handle = self._spaced.pop(key, None)
+            if handle is not None:  # waiting for its interval: release it now
+                handle.cancel()
+                self._queue.append(key)
+                self._ready.set()
+                return
+        if key in self._dirty:
             return
         self._dirty.add(key)
         if key not in self._processing:
+            self._enqueue(key)
+
+    def _enqueue(self, key: K) -> None:
+        """Put a dirty key that is not running in line: now, or when its interval ends."""
+        wait = 0.0 if key in self._urgent else self._wait(key)
+        if wait > 0:
+            if key not in self._spaced:
+                self._spaced[key] = asyncio.get_running_loop().call_later(wait, self._release, key)
+            return
+        self._queue.append(key)
+        self._ready.set()
+
+    def _wait(self, key: K) -> float:
+        started = self._started.get(key)
+        if started is None or self._spacing is None:
+            return 0.0
+        wait = started + self._spacing(key) - asyncio.get_running_loop().time()
+        if wait <= 0:
+            del self._started[key]
+        return wait
+
+    def _release(self, key: K) -> None:
+        self._spaced.pop(key, None)
+        if key in self._dirty and key not in self._processing:
             self._queue.append(key)
             self._ready.set()
 
@@ -94,14 +153,19 @@ class WorkQueue(Generic[K]):
             await self._ready.wait()
         key = self._queue.popleft()
         self._dirty.discard(key)
+        self._urgent.discard(key)
         self._processing.add(key)
+        if self._spacing is not None and self._spacing(key) > 0:
+            now = asyncio.get_running_loop().time()
+            if len(self._started) > 4096:  # keys of sets long gone: forget their intervals
+                self._started = {k: t for k, t in self._started.items() if now - t < self._spacing(k)}
+            self._started[key] = now
         return key
 
     def done(self, key: K) -> None:
         self._processing.discard(key)
         if key in self._dirty:
-            self._queue.append(key)
-            self._ready.set()
+            self._enqueue(key)
 
     def shut_down(self) -> None:
         """Stop handing out keys; pending timers are dropped."""
@@ -109,6 +173,9 @@ class WorkQueue(Generic[K]):
         for _, handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        for handle in self._spaced.values():
+            handle.cancel()
+        self._spaced.clear()
         self._ready.set()
 
     def _fire(self, key: K) -> None:

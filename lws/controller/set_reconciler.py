@@ -29,12 +29,12 @@ from lws.controller.reporting import event
 from lws.core import desired
 from lws.core.applied import needs_apply
 from lws.core.decisions import LeaderStatefulSetApplied, RevisionCreated, RevisionDeleted, StatusUpdated
-from lws.core.groups import group_states, hash_status_observations, status_observations
+from lws.core.groups import group_states, hash_status_observations
 from lws.core.meta import lws_owner
 from lws.core.observe import controlled_by, controller_of, deleting, revision_of
 from lws.core.revision import same_revision
-from lws.core.rollout import RolloutInput, partition_event, rollout_parameters
-from lws.core.status import compute_status, status_changed
+from lws.core.rollout import GroupState, RolloutInput, partition_event, rollout_parameters
+from lws.core.status import compute_status, count_groups, status_changed
 
 Obj = dict[str, Any]
 
@@ -60,15 +60,19 @@ async def reconcile_set(deps: Deps, ctx: ReconcileContext, namespace: str, name:
 
     sts_replicas = _int(leader_sts.get("spec", {}).get("replicas"), 1) if leader_sts is not None else None
     old_partition = _partition(leader_sts)
-    states = []
-    if leader_sts is not None and sts_replicas is not None:
-        states = group_states(
+
+    def states() -> list[GroupState]:
+        # Asked for only while a rollout is under way: a set at rest never looks at each group here.
+        if sts_replicas is None:
+            return []
+        return group_states(
             lws,
             sts_replicas=sts_replicas,
             revision=key,
             pod=lambda pod_name: deps.caches.pods.get(namespace, pod_name),
             workers=lambda sts_name: deps.caches.statefulsets.get(namespace, sts_name),
         )
+
     annotation = ((leader_sts or {}).get("metadata", {}).get("annotations") or {}).get(c.REPLICAS_ANNOTATION)
     decision = rollout_parameters(
         RolloutInput(
@@ -388,17 +392,24 @@ async def _update_status(
     *,
     drop_restarts: bool,
 ) -> bool:
-    leaders = [
-        p
-        for p in deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
-        if (p.get("metadata", {}).get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
-    ]
-    observe = hash_status_observations if lws.hashed else status_observations
-    groups = observe(
-        lws, leaders, revision=key, workers=lambda n: deps.caches.statefulsets.get(lws.namespace, n)
-    )
     replicas = _int(((leader_sts or {}).get("status") or {}).get("replicas"), 0)
-    result = compute_status(lws, groups=groups, leader_sts_replicas=replicas, now=ctx.now())
+    if lws.hashed:
+        # groupIdentity Hash: the groups have no ordinals, and are numbered here, best first.
+        leaders = [
+            p
+            for p in deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
+            if (p.get("metadata", {}).get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
+        ]
+        observed = hash_status_observations(
+            lws, leaders, revision=key, workers=lambda n: deps.caches.statefulsets.get(lws.namespace, n)
+        )
+        counts = count_groups(observed, replicas=lws.replicas, partition=lws.partition)
+    else:
+        # Counted as the groups changed (GroupBook), not by reading every group of the set here.
+        counts = deps.caches.groups.tally(lws.namespace, lws.name).counts(
+            revision=key, size_one=lws.size == 1, replicas=lws.replicas, partition=lws.partition
+        )
+    result = compute_status(lws, counts=counts, leader_sts_replicas=replicas, now=ctx.now())
     status = dict(result.status)
     if drop_restarts:
         status.pop("groupRestarts", None)  # a new template: failed groups get a fresh start

@@ -71,3 +71,6 @@ class OperatorSettings:
 
     #: Seconds between full resyncs of every set (a safety net; events drive everything).
     resync_period: float = 600.0
+    #: The least seconds between two reconciles of one set: while its groups change, the set's rollout
+    #: and status are looked at (and its status written) at most this often, not once per change.
+    set_interval: float = 0.25

@@ -23,6 +23,7 @@ from typing import Any
 
 from lws.api import constants as c
 from lws.api.defaulting import default_template
+from lws.k8s.patch import json_clone
 
 _PATCH = "$patch"
 _ANNOTATIONS_KEY = "podTemplateAnnotations"
@@ -74,12 +75,12 @@ def apply_revision(lws: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str,
     A payload without ``podTemplateAnnotations`` (an upstream-created revision, or one with none) leaves
     the live annotations as they are.
     """
-    result = copy.deepcopy(dict(lws))
+    result: dict[str, Any] = json_clone(dict(lws))
     spec = result.setdefault("spec", {})
     stored = data.get("spec") or {}
     for field in ("leaderWorkerTemplate", "networkConfig"):
         if field in stored:
-            value = copy.deepcopy(dict(stored[field]))
+            value = json_clone(dict(stored[field]))
             value.pop(_PATCH, None)
             spec[field] = value
     if _ANNOTATIONS_KEY in data:

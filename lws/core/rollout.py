@@ -10,7 +10,7 @@ Whatever is computed, the final partition is never below ``rollingUpdateConfigur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lws.api.intstr import IntOrStr, scaled_value
@@ -38,8 +38,12 @@ class RolloutInput:
     sts_replicas_annotation: int | None = None
     #: A new revision was created in this reconcile: a rollout starts now.
     revision_changed: bool = False
-    #: One state per leader ordinal ``0..S-1``.
-    states: Sequence[GroupState] = ()
+    #: One state per leader ordinal ``0..S-1``, or how to get them: they are only looked at while a
+    #: rollout is under way, so a set at rest never computes them.
+    states: Sequence[GroupState] | Callable[[], Sequence[GroupState]] = ()
+
+    def group_states(self) -> Sequence[GroupState]:
+        return self.states() if callable(self.states) else self.states
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,15 @@ def _parameters(inp: RolloutInput, set_name: str) -> RolloutDecision:
     if s < r:  # Scale-up during a rollout: keep the partition, new groups get the new template.
         return RolloutDecision(partition, r)
 
-    unready = unready_groups(inp.states, r)
+    states = inp.group_states()
+    unready = unready_groups(states, r)
     if inp.sts_replicas_annotation is not None and inp.sts_replicas_annotation != r:
         partition = min(partition, burst)  # Case 4: replicas changed mid-rollout.
         return want(unready)
 
     # Case 5: normal progress. Reclaiming surge must never break maxUnavailable.
     step = unavailable + surge - (burst - s)
-    partition = rolling_update_partition(inp.states, s, step, partition)
+    partition = rolling_update_partition(states, s, step, partition)
     return want(unready)
 
 

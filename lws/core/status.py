@@ -16,7 +16,7 @@ not exclusive with Progressing; conditions are never removed.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,38 @@ class GroupObservation:
 
 
 @dataclass(frozen=True)
+class GroupCounts:
+    """What status needs of the observed groups, counted (see :func:`count_groups`).
+
+    :ivar current: groups in the update window, ``partition <= index < replicas``.
+    :ivar ready_below_replicas: ready groups with ``index < replicas`` (surge groups left out).
+    """
+
+    ready: int = 0
+    updated: int = 0
+    current: int = 0
+    updated_in_window: int = 0
+    updated_ready_in_window: int = 0
+    ready_below_replicas: int = 0
+
+
+def count_groups(groups: Iterable[GroupObservation], *, replicas: int, partition: int) -> GroupCounts:
+    """Count observed groups for :func:`compute_status` (the operator keeps the same counts from watch
+    events: :class:`lws.core.group_tally.GroupTally`)."""
+    ready = updated = current = updated_in_window = updated_ready_in_window = ready_below = 0
+    for g in groups:
+        ready += g.ready
+        updated += g.updated
+        if g.index < replicas:
+            ready_below += g.ready
+            if g.index >= partition:
+                current += 1
+                updated_in_window += g.updated
+                updated_ready_in_window += g.updated and g.ready
+    return GroupCounts(ready, updated, current, updated_in_window, updated_ready_in_window, ready_below)
+
+
+@dataclass(frozen=True)
 class StatusResult:
     status: dict[str, Any]
     #: The rollout is complete (partition 0, every group updated and ready): old revisions can go.
@@ -59,17 +91,16 @@ def hpa_pod_selector(set_name: str) -> str:
 
 
 def compute_status(
-    lws: LeaderWorkerSet, *, groups: Sequence[GroupObservation], leader_sts_replicas: int, now: str
+    lws: LeaderWorkerSet, *, counts: GroupCounts, leader_sts_replicas: int, now: str
 ) -> StatusResult:
-    """The status the set should have now; compare with the current one before writing."""
+    """The status the set should have now; compare with the current one before writing.
+
+    :param counts: the observed groups, counted against the set's replicas and partition.
+    """
     r, partition, generation = lws.replicas, lws.partition, lws.generation
-    ready = sum(1 for g in groups if g.ready)
-    updated = sum(1 for g in groups if g.updated)
-    in_window = [g for g in groups if partition <= g.index < r]
-    current = len(in_window)
-    updated_in_window = sum(1 for g in in_window if g.updated)
-    updated_ready_in_window = sum(1 for g in in_window if g.updated and g.ready)
-    ready_non_burst = sum(1 for g in groups if g.index < r and g.ready)
+    ready, updated, current = counts.ready, counts.updated, counts.current
+    updated_in_window, updated_ready_in_window = counts.updated_in_window, counts.updated_ready_in_window
+    ready_non_burst = counts.ready_below_replicas
 
     if updated_in_window < current:
         proposals = [c.CONDITION_UPDATE_IN_PROGRESS, c.CONDITION_PROGRESSING]

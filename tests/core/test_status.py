@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from lws.api.model import LeaderWorkerSet
-from lws.core.status import GroupObservation, apply_conditions, compute_status, hpa_pod_selector
+from lws.core import status as st
+from lws.core.status import GroupObservation, apply_conditions, count_groups, hpa_pod_selector
 
 NOW = "2026-11-28T00:00:00Z"
 LATER = "2026-11-28T00:05:00Z"
@@ -32,6 +33,13 @@ def lws(
 def groups(*flags: str) -> list[GroupObservation]:
     """'RU' = ready+updated, 'R' = ready old, 'U' = updated not ready, '-' = neither."""
     return [GroupObservation(i, "R" in f, "U" in f) for i, f in enumerate(flags)]
+
+
+def compute_status(
+    obj: LeaderWorkerSet, *, groups: list[GroupObservation], leader_sts_replicas: int, now: str
+) -> st.StatusResult:
+    counts = count_groups(groups, replicas=obj.replicas, partition=obj.partition)
+    return st.compute_status(obj, counts=counts, leader_sts_replicas=leader_sts_replicas, now=now)
 
 
 def conds(result: dict[str, Any]) -> dict[str, str]:

@@ -45,9 +45,11 @@ def test_a_status_computed_from_a_stale_cache_does_not_overwrite_a_newer_write(p
     conditions = [*available["status"]["conditions"], audited]
     kube.patch(LEADERWORKERSETS, ns, "audit", {"status": {"conditions": conditions}}, subresource="status")
 
-    # A worker restarts (restartPolicy None: no group recreation), so the set's status has news to write.
+    # A worker crash-loops (restartPolicy None: no group recreation), so the set's status has news to
+    # write: a group down for as long as it takes (a single restart's blip of readiness may fall between
+    # two of the set's coalesced status writes).
     mark = operator.request_log.mark()
-    private.cluster.faults.restart_container(ns, "audit-1-1")
+    private.cluster.faults.crash_loop(ns, "audit-1-1")
     wait_until(
         lambda: any(
             call.verb == "patch" and call.target == "leaderworkersets/status" and call.status == 200
@@ -56,6 +58,7 @@ def test_a_status_computed_from_a_stale_cache_does_not_overwrite_a_newer_write(p
         timeout=20,
         what="the operator to write the set's status",
     )
+    private.cluster.faults.crash_loop(ns, "audit-1-1", enabled=False)
     faults.clear(gap.id)
     settled = kube.wait_available(ns, "audit", timeout=30)
     operator.settle(settled["metadata"]["resourceVersion"])

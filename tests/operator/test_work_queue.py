@@ -66,3 +66,44 @@ async def test_shut_down_wakes_waiting_workers() -> None:
         await asyncio.wait_for(waiting, 5)
     queue.add("late")
     assert len(queue) == 0
+
+
+async def test_a_spaced_key_runs_at_most_once_per_interval_and_changes_meanwhile_make_one_run() -> None:
+    loop = asyncio.get_running_loop()
+    queue: WorkQueue[str] = WorkQueue(spacing=lambda key: 0.3 if key.startswith("set") else 0.0)
+    queue.add("set-a")
+    first = loop.time()
+    assert await queue.get() == "set-a"
+    queue.done("set-a")
+    for _ in range(5):
+        queue.add("set-a")  # five changes of its groups, just after it ran
+    queue.add("group-1")
+    assert await asyncio.wait_for(queue.get(), 1) == "group-1", "other keys are not held back"
+    queue.done("group-1")
+    assert queue.busy() and not queue.idle(), "a key waiting for its interval is pending work"
+    assert await asyncio.wait_for(queue.get(), 2) == "set-a"
+    assert loop.time() - first >= 0.3 - 0.01
+    queue.done("set-a")
+    assert len(queue) == 0 and not queue.busy(), "the five changes made one run"
+
+
+async def test_a_reconcile_that_stopped_to_read_again_goes_on_at_once_whatever_its_spacing() -> None:
+    loop = asyncio.get_running_loop()
+    queue: WorkQueue[str] = WorkQueue(spacing=lambda _key: 60.0)
+    queue.add("set-a")
+    assert await queue.get() == "set-a"
+    queue.add("set-a", spaced=False)  # while it runs: right after it
+    queue.done("set-a")
+    started = loop.time()
+    assert await asyncio.wait_for(queue.get(), 1) == "set-a"
+    queue.done("set-a")
+    queue.add("set-a")  # spaced: waits its minute...
+    assert len(queue) == 0 and queue.busy()
+    queue.add("set-a", spaced=False)  # ...unless asked to go on at once
+    assert await asyncio.wait_for(queue.get(), 1) == "set-a"
+    assert loop.time() - started < 5
+    queue.done("set-a")
+    queue.add("set-a")
+    assert queue.busy()
+    queue.shut_down()
+    assert not queue.busy(), "shutting down drops the keys waiting for their interval"

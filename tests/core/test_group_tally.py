@@ -1,0 +1,113 @@
+"""Counts kept from one change at a time equal the counts of reading every group (the reference rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lws.api import constants as c
+from lws.api.model import LeaderWorkerSet
+from lws.core.group_tally import GroupTally, Half
+from lws.core.groups import status_observations
+from lws.core.observe import group_index_of, revision_of, statefulset_ready
+from lws.core.status import count_groups
+from lws.k8s.pods import pod_running_and_ready
+
+REVISIONS = ("old", "new")
+
+
+def _leader(name: str, index: int | None, ready: bool, revision: str) -> dict[str, Any]:
+    labels = {c.SET_NAME_LABEL: "s", c.WORKER_INDEX_LABEL: "0", c.REVISION_KEY: revision}
+    if index is not None:
+        labels[c.GROUP_INDEX_LABEL] = str(index)
+    condition = {"type": "Ready", "status": "True" if ready else "False"}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "status": {"phase": "Running", "conditions": [condition]},
+    }
+
+
+def _workers(name: str, ready: bool, revision: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {c.SET_NAME_LABEL: "s", c.REVISION_KEY: revision}},
+        "spec": {"replicas": 1},
+        "status": {"availableReplicas": 1 if ready else 0, "currentRevision": "a", "updateRevision": "a"},
+    }
+
+
+names = st.sampled_from([f"s-{i}" for i in range(6)])
+changes = st.lists(
+    st.tuples(
+        st.sampled_from(["leader", "workers"]),
+        names,
+        st.booleans(),  # present
+        st.booleans(),  # ready
+        st.sampled_from(REVISIONS),
+        st.none() | st.integers(0, 5),  # a leader's group index label (None: missing)
+    ),
+    max_size=40,
+)
+
+
+@settings(deadline=None)
+@given(
+    changes,
+    st.integers(1, 6),
+    st.integers(0, 6),
+    st.booleans(),
+    st.sampled_from(REVISIONS),
+    st.lists(st.integers(0, 40), max_size=3),
+)
+def test_the_tally_counts_what_reading_every_group_counts(
+    steps: list[Any], replicas: int, partition: int, size_one: bool, revision: str, asked_at: list[int]
+) -> None:
+    lws = LeaderWorkerSet(
+        {
+            "metadata": {"name": "s", "namespace": "ns"},
+            "spec": {
+                "replicas": replicas,
+                "leaderWorkerTemplate": {"size": 1 if size_one else 2},
+                "rolloutStrategy": {"rollingUpdateConfiguration": {"partition": partition}},
+            },
+        }
+    )
+    pods: dict[str, dict[str, Any]] = {}
+    sets: dict[str, dict[str, Any]] = {}
+    tally = GroupTally()
+    for step, (kind, name, present, ready, rev, index) in enumerate(steps):
+        if kind == "leader":
+            if present:
+                pods[name] = pod = _leader(name, index, ready, rev)
+                tally.set_leader(
+                    name, group_index_of(pod), Half(pod_running_and_ready(pod), revision_of(pod))
+                )
+            else:
+                pods.pop(name, None)
+                tally.set_leader(name, None, None)
+        elif present:
+            sets[name] = sts = _workers(name, ready, rev)
+            tally.set_workers(name, Half(statefulset_ready(sts), revision_of(sts)))
+        else:
+            sets.pop(name, None)
+            tally.set_workers(name, None)
+        if step in asked_at or step == len(steps) - 1:
+            expected = count_groups(
+                status_observations(lws, pods.values(), revision=revision, workers=sets.get),
+                replicas=replicas,
+                partition=partition,
+            )
+            # Asked with another window now and then, as a rollout moves the partition.
+            other = tally.counts(revision=revision, size_one=size_one, replicas=replicas, partition=0)
+            assert other == count_groups(
+                status_observations(lws, pods.values(), revision=revision, workers=sets.get),
+                replicas=replicas,
+                partition=0,
+            )
+            counted = tally.counts(
+                revision=revision, size_one=size_one, replicas=replicas, partition=partition
+            )
+            assert counted == expected
+    if not pods and not sets:
+        assert len(tally) == 0, "nothing kept of groups that are gone"
