@@ -16,18 +16,10 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from lws.k8s.patch import json_clone
 from lws.sim.patch import PatchError
 
 __all__ = ["apply_json_patch"]
-
-
-def _clone(value: Any) -> Any:
-    """A copy of JSON data (several times quicker than ``copy.deepcopy``, which handles any object)."""
-    if isinstance(value, dict):
-        return {key: _clone(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clone(item) for item in value]
-    return value
 
 
 def _describe(op: Any) -> str:
@@ -51,7 +43,7 @@ def apply_json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
     except (jsonpatch.InvalidJsonPatch, jsonpointer.JsonPointerException, TypeError, AttributeError) as err:
         raise PatchError(f"invalid JSON patch: {err}", code=400) from None
     del patch  # built only to validate every operation before any is applied
-    current = _clone(doc)
+    current = json_clone(doc)
     # Applied one operation at a time so that the error can say which one failed.
     for index, op in enumerate(ops):
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lws.k8s.patch import json_clone
 from lws.sim.patch import PatchError
 
 __all__ = ["apply_merge_patch"]
@@ -22,22 +23,13 @@ def apply_merge_patch(doc: Any, patch: Any) -> Any:
     :raises PatchError: (400) if the patch contains a key or value that is not JSON (e.g. a set or bytes).
     """
     _check_json(patch, "")
-    return _merge(_clone(doc), patch)
-
-
-def _clone(value: Any) -> Any:
-    """A copy of JSON data (several times quicker than ``copy.deepcopy``, which handles any object)."""
-    if isinstance(value, dict):
-        return {key: _clone(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clone(item) for item in value]
-    return value
+    return _merge(json_clone(doc), patch)
 
 
 def _merge(target: Any, patch: Any) -> Any:
     # ``target`` is already a private copy and may be changed in place; ``patch`` is only read.
     if not isinstance(patch, dict):
-        return _clone(patch)
+        return json_clone(patch)
     result: dict[str, Any] = target if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
