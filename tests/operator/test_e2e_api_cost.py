@@ -14,7 +14,7 @@ from operator_harness import E2E
 from lws.api import constants as c
 from lws.api.disaggregated import constants as d
 from lws.cluster.client import ApiCall
-from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, PODS
+from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, PODS, STATEFULSETS
 from lws.controller.deps import BY_REVISION
 from lws.controller.operator import Operator
 
@@ -112,6 +112,16 @@ def test_a_converged_set_costs_no_writes(e2e: E2E, kube: Kube, ns: str) -> None:
     writes = _reconcile_writes(operator.request_log.calls(since=mark))
     print(f"label change: writes {_tally(writes)}")
     assert _tally(writes) == {"apply statefulsets": 1}
+
+    # A group's leader pod and worker StatefulSet change in what status does not count (an annotation):
+    # the set and the group are looked at again from the watch events, and nothing is written.
+    mark = operator.request_log.mark()
+    kube.patch(PODS, ns, "quiet-1", {"metadata": {"annotations": {"touched": "1"}}})
+    touched = kube.patch(STATEFULSETS, ns, "quiet-1", {"metadata": {"annotations": {"touched": "1"}}})
+    operator.settle(touched["metadata"]["resourceVersion"])
+    writes = _reconcile_writes(operator.request_log.calls(since=mark))
+    print(f"group objects annotated: writes {_tally(writes)}")
+    assert writes == [], f"a change status does not count wrote: {_tally(writes)}"
 
 
 async def _add_handler(informer: object, handler: object) -> None:
