@@ -23,10 +23,9 @@ from lws.controller.context import Clock, Telemetry
 from lws.core import desired
 from lws.core.desired import SetRevision
 from lws.core.disaggregated.revision import compute_revision
-from lws.core.group_tally import GroupTally, Half
-from lws.core.observe import controller_of, group_index_of, revision_of, statefulset_ready
+from lws.core.group_tally import GroupTally, leader_half, workers_half
+from lws.core.observe import controller_of, group_index_of
 from lws.hooks.manager import Hooks
-from lws.k8s.pods import pod_running_and_ready
 
 Obj = dict[str, Any]
 BY_SET = "set"
@@ -113,7 +112,7 @@ class GroupBook:
         if before is not None and (after is None or after[0] != before[0]):
             self._change(before[0], lambda t: t.set_leader(before[1], None, None))
         if after is not None and new is not None:
-            half = Half(pod_running_and_ready(new), revision_of(new))
+            half = leader_half(new)
             self._change(after[0], lambda t: t.set_leader(after[1], group_index_of(new), half))
 
     def statefulset_changed(self, old: Obj | None, new: Obj | None) -> None:
@@ -122,7 +121,7 @@ class GroupBook:
         if before is not None and (after is None or after[0] != before[0]):
             self._change(before[0], lambda t: t.set_workers(before[1], None))
         if after is not None and new is not None:
-            half = Half(statefulset_ready(new), revision_of(new))
+            half = workers_half(new)
             self._change(after[0], lambda t: t.set_workers(after[1], half))
 
     def _change(self, key: tuple[str, str], change: Callable[[GroupTally], None]) -> None:

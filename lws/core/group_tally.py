@@ -9,15 +9,21 @@ them; :meth:`GroupTally.counts` adds up a handful of buckets.
 
 The rules are those of :func:`lws.core.groups.status_observations`, which stays the reference (the tests
 hold the two equal): a group is one leader pod with a group index; with workers (size > 1) it is observed
-only once its worker StatefulSet exists, ready when both halves are, updated when both carry the revision.
+only once its worker StatefulSet exists and is controlled by the leader pod as it is now (a replaced
+leader's workers, waiting for the garbage collector, do not count), ready when both halves are, updated
+when both carry the revision.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from lws.core.observe import controller_of, revision_of, statefulset_ready, uid_of
 from lws.core.status import GroupCounts
+from lws.k8s.pods import pod_running_and_ready
 
 #: Where a group stands against the update window: below the partition, inside it, at or above replicas.
 _BELOW, _INSIDE, _ABOVE = 0, 1, 2
@@ -25,10 +31,23 @@ _BELOW, _INSIDE, _ABOVE = 0, 1, 2
 
 @dataclass(frozen=True)
 class Half:
-    """One half of a group as status sees it: ready, and the revision it carries."""
+    """One half of a group as status sees it: ready, the revision it carries, and whose it is: a leader
+    pod's own uid, a worker StatefulSet's controller's (``None``: controlled by nothing)."""
 
     ready: bool
     revision: str
+    uid: str | None = None
+
+
+def leader_half(pod: Mapping[str, Any]) -> Half:
+    """A leader pod as :class:`GroupTally` keeps it."""
+    return Half(pod_running_and_ready(pod), revision_of(pod), uid_of(pod))
+
+
+def workers_half(sts: Mapping[str, Any]) -> Half:
+    """A worker StatefulSet as :class:`GroupTally` keeps it."""
+    owner = controller_of(sts)
+    return Half(statefulset_ready(sts), revision_of(sts), None if owner is None else str(owner.get("uid")))
 
 
 @dataclass
@@ -43,6 +62,8 @@ class _Group:
         if self.leader is None or self.index is None:
             return None
         workers = self.workers
+        if workers is not None and workers.uid != self.leader.uid:
+            workers = None  # an earlier leader's, about to be collected: not this group's
         return (
             self.leader.ready,
             self.leader.revision,

@@ -9,29 +9,32 @@ from hypothesis import strategies as st
 
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
-from lws.core.group_tally import GroupTally, Half
+from lws.core.group_tally import GroupTally, leader_half, workers_half
 from lws.core.groups import status_observations
-from lws.core.observe import group_index_of, revision_of, statefulset_ready
+from lws.core.observe import group_index_of
 from lws.core.status import count_groups
-from lws.k8s.pods import pod_running_and_ready
 
 REVISIONS = ("old", "new")
 
 
-def _leader(name: str, index: int | None, ready: bool, revision: str) -> dict[str, Any]:
+def _leader(name: str, index: int | None, ready: bool, revision: str, uid: str) -> dict[str, Any]:
     labels = {c.SET_NAME_LABEL: "s", c.WORKER_INDEX_LABEL: "0", c.REVISION_KEY: revision}
     if index is not None:
         labels[c.GROUP_INDEX_LABEL] = str(index)
     condition = {"type": "Ready", "status": "True" if ready else "False"}
     return {
-        "metadata": {"name": name, "labels": labels},
+        "metadata": {"name": name, "uid": uid, "labels": labels},
         "status": {"phase": "Running", "conditions": [condition]},
     }
 
 
-def _workers(name: str, ready: bool, revision: str) -> dict[str, Any]:
+def _workers(name: str, ready: bool, revision: str, owner: str | None) -> dict[str, Any]:
+    """A worker StatefulSet controlled by the leader pod of uid ``owner`` (``None``: by nothing)."""
+    meta: dict[str, Any] = {"name": name, "labels": {c.SET_NAME_LABEL: "s", c.REVISION_KEY: revision}}
+    if owner is not None:
+        meta["ownerReferences"] = [{"kind": "Pod", "name": name, "uid": owner, "controller": True}]
     return {
-        "metadata": {"name": name, "labels": {c.SET_NAME_LABEL: "s", c.REVISION_KEY: revision}},
+        "metadata": meta,
         "spec": {"replicas": 1},
         "status": {"availableReplicas": 1 if ready else 0, "currentRevision": "a", "updateRevision": "a"},
     }
@@ -46,6 +49,9 @@ changes = st.lists(
         st.booleans(),  # ready
         st.sampled_from(REVISIONS),
         st.none() | st.integers(0, 5),  # a leader's group index label (None: missing)
+        # A leader pod's incarnation (a replaced leader has another uid), or the one whose worker
+        # StatefulSet it is (None: controlled by nothing).
+        st.none() | st.integers(0, 1),
     ),
     max_size=40,
 )
@@ -76,19 +82,18 @@ def test_the_tally_counts_what_reading_every_group_counts(
     pods: dict[str, dict[str, Any]] = {}
     sets: dict[str, dict[str, Any]] = {}
     tally = GroupTally()
-    for step, (kind, name, present, ready, rev, index) in enumerate(steps):
+    for step, (kind, name, present, ready, rev, index, incarnation) in enumerate(steps):
         if kind == "leader":
             if present:
-                pods[name] = pod = _leader(name, index, ready, rev)
-                tally.set_leader(
-                    name, group_index_of(pod), Half(pod_running_and_ready(pod), revision_of(pod))
-                )
+                pods[name] = pod = _leader(name, index, ready, rev, f"{name}-{incarnation or 0}")
+                tally.set_leader(name, group_index_of(pod), leader_half(pod))
             else:
                 pods.pop(name, None)
                 tally.set_leader(name, None, None)
         elif present:
-            sets[name] = sts = _workers(name, ready, rev)
-            tally.set_workers(name, Half(statefulset_ready(sts), revision_of(sts)))
+            owner = None if incarnation is None else f"{name}-{incarnation}"
+            sets[name] = sts = _workers(name, ready, rev, owner)
+            tally.set_workers(name, workers_half(sts))
         else:
             sets.pop(name, None)
             tally.set_workers(name, None)
