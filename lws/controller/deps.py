@@ -369,6 +369,10 @@ class Deps:
     ds_revisions: DisaggregatedRevisions = field(default_factory=DisaggregatedRevisions)
     #: Sets as of their groups' revisions (see :class:`GroupViewMemo`).
     group_views: GroupViewMemo = field(default_factory=GroupViewMemo)
+    #: The least seconds between two status writes of a set that change only its counts (0: none).
+    status_interval: float = 0.0
+    #: When each set's status was last written (monotonic), for :attr:`status_interval`.
+    status_written: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.revisions is None:

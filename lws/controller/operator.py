@@ -483,6 +483,7 @@ class Operator:
             recorder=recorder,
             telemetry=self.telemetry,
             field_manager=self.settings.field_manager,
+            status_interval=self.settings.status_interval,
         )
 
     @property

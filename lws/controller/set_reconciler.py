@@ -251,12 +251,15 @@ async def _finish_with_status(
     drop_restarts: bool,
     in_place: Sequence[bool],
 ) -> Result:
-    """Status written if it changed, old revisions truncated once the update is done, and the set requeued
-    soon while a plugin object is not in place. ``leader_workload`` is the leader StatefulSet, or the
-    leader Deployment of a ``groupIdentity: Hash`` set."""
+    """Status written if it changed (or held back, and the set requeued for when it is due), old revisions
+    truncated once the update is done, and the set requeued soon while a plugin object is not in place.
+    ``leader_workload`` is the leader StatefulSet, or the leader Deployment of a ``groupIdentity: Hash``
+    set."""
     namespace, name = lws.namespace, lws.name
     try:
-        update_done = await _update_status(deps, ctx, lws, leader_workload, key, drop_restarts=drop_restarts)
+        update_done, deferred = await _update_status(
+            deps, ctx, lws, leader_workload, key, drop_restarts=drop_restarts
+        )
     except NotFound:
         # Deleted after the cache read it (its watch event is on the way, or the watch is down): forget
         # it, so that nothing else is done for it; a relist brings it back if it exists after all.
@@ -271,7 +274,10 @@ async def _finish_with_status(
         return Result(requeue_after=0.0)
     if update_done:
         await _truncate_revisions(deps, ctx, revisions, key)
-    return DONE if all(in_place) else Result(requeue_after=STALE_OBJECT_RETRY_SECONDS)
+    # A count-only status write held back is due in ``deferred`` s: nothing else may come to write it. A
+    # plugin object of an earlier set of the same name in the way is being deleted: look again soon.
+    waits = [w for w in (deferred, None if all(in_place) else STALE_OBJECT_RETRY_SECONDS) if w is not None]
+    return Result(requeue_after=min(waits)) if waits else DONE
 
 
 # --- revisions ---------------------------------------------------------------------------------------------
@@ -391,7 +397,9 @@ async def _update_status(
     key: str,
     *,
     drop_restarts: bool,
-) -> bool:
+) -> tuple[bool, float | None]:
+    """Write the set's status if it changed. Returns whether the update is done, and the seconds until
+    a count-only change that was held back (:attr:`Deps.status_interval`) is due, if one was."""
     replicas = _int(((leader_sts or {}).get("status") or {}).get("replicas"), 0)
     if lws.hashed:
         # groupIdentity Hash: the groups have no ordinals, and are numbered here, best first.
@@ -416,6 +424,10 @@ async def _update_status(
     if status_changed(lws.status, status):
         changes: dict[str, Any] = {k: v for k, v in status.items() if lws.status.get(k) != v}
         changes.update({k: None for k in lws.status if k not in status})
+        wait = 0.0 if result.event is not None else _count_write_wait(deps, lws, changes)
+        if wait > 0:
+            # Counts only, while the groups come and go: the last of them are written when it is due.
+            return result.update_done, wait
         # Computed from the cached set: written only if the set is still that version. Group reconciles
         # (restart counts) and a replica that led a moment ago write this status too.
         patch = {"metadata": {"resourceVersion": lws.metadata.get("resourceVersion")}, "status": changes}
@@ -423,11 +435,30 @@ async def _update_status(
             LEADERWORKERSETS, lws.namespace, lws.name, patch, subresource="status", ctx=ctx
         )
         deps.caches.observe_set_write(updated)
+        deps.status_written[(lws.namespace, lws.name)] = deps.clock.monotonic()
         ctx.decide(StatusUpdated(reason="changed: " + ", ".join(sorted(changes))))
     if result.event is not None:
         reason, message = result.event
         event(deps, lws.raw, "Normal", reason, "Update", message)
-    return result.update_done
+    return result.update_done, None
+
+
+#: Status fields that count groups: a change of only these may wait (see :attr:`Deps.status_interval`).
+_COUNTS = frozenset({"replicas", "readyReplicas", "updatedReplicas"})
+
+
+def _count_write_wait(deps: Deps, lws: LeaderWorkerSet, changes: Mapping[str, Any]) -> float:
+    """Seconds to hold back a status write that changes only counts (0: write now)."""
+    if deps.status_interval <= 0 or not set(changes) <= _COUNTS:
+        return 0.0
+    written = deps.status_written.get((lws.namespace, lws.name))
+    if written is None:
+        return 0.0
+    wait = written + deps.status_interval - deps.clock.monotonic()
+    if wait <= 0 and len(deps.status_written) > 4096:  # sets long gone: forget them
+        now = deps.clock.monotonic()
+        deps.status_written = {k: t for k, t in deps.status_written.items() if now - t < deps.status_interval}
+    return max(wait, 0.0)
 
 
 # --- helpers -----------------------------------------------------------------------------------------------

@@ -74,3 +74,7 @@ class OperatorSettings:
     #: The least seconds between two reconciles of one set: while its groups change, the set's rollout
     #: and status are looked at (and its status written) at most this often, not once per change.
     set_interval: float = 0.25
+    #: The least seconds between two status writes of one set that change only its counts (replicas,
+    #: readyReplicas, updatedReplicas) while its groups come and go: the last counts are written when
+    #: the interval ends. A change of its conditions (Available, Progressing...) is written at once.
+    status_interval: float = 1.0
