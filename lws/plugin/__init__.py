@@ -39,6 +39,9 @@ fails when one disappears or a new one arrives without a minor bump.
 
 History
 -------
+* 1.3: ``lws.plugin.constants.TEMPLATE_ADMITTED_LABEL`` (on a worker pod template the operator admitted when
+  it built it: its pods skip the pod webhook, and a plugin's pod mutation ran on the template) and
+  ``HISTORY_HASH_LABEL`` (Kubernetes' label on the ControllerRevisions of StatefulSets).
 * 1.2: ``groupIdentity`` and ``groupReplacementPolicy`` (upstream #987, #1050): their constants, the
   ``role`` label, the ``group-identity`` and ``leader-address`` annotations, the ``group-ready`` readiness
   gate and the ``group-replacement`` scheduling gate in ``lws.plugin.constants``. With ``groupIdentity:
@@ -82,7 +85,7 @@ from lws.hooks.types import (
 from lws.plugin.settings import Setting, SettingError, Settings, annotation_path
 
 #: The plugin API's version, ``(major, minor)``; see the module docstring for what each part promises.
-API_VERSION: tuple[int, int] = (1, 2)
+API_VERSION: tuple[int, int] = (1, 3)
 
 
 def pod_failure(pod: Mapping[str, Any]) -> PodFailure | None:
