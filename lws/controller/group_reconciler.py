@@ -25,7 +25,7 @@ from lws.cluster.errors import ApiError, Conflict, NotFound
 from lws.cluster.resources import LEADERWORKERSETS, PODS, STATEFULSETS
 from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
-from lws.controller.deps import BY_GROUP, BY_REVISION, Deps
+from lws.controller.deps import BY_GROUP, BY_REVISION, BY_SET, Deps
 from lws.controller.reporting import event, pod_ref
 from lws.core import desired, hash_identity
 from lws.core.decisions import (

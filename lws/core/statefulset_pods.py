@@ -76,7 +76,7 @@ def deployment_pod(deployment: Mapping[str, Any], suffix: str) -> dict[str, Any]
     render uses :func:`template_hash` for the hash and ``suffix`` for the random part.
     """
     meta = deployment["metadata"]
-    template = copy.deepcopy(dict(deployment["spec"]["template"]))
+    template = json_clone(dict(deployment["spec"]["template"]))
     pod_hash = template_hash(deployment)
     replica_set = f"{meta['name']}-{pod_hash}"
     tmeta = template.get("metadata") or {}
