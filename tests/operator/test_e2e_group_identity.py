@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e_kit import OTHER_IMAGE, Kube, env_of, labels, make_lws, pod_ready, rolled_out
+from e2e_kit import OTHER_IMAGE, Kube, available, env_of, labels, make_lws, pod_ready, rolled_out
 from operator_harness import E2E
 
 from lws.api import constants as c
@@ -128,6 +128,14 @@ def test_post_termination_holds_the_replacement_until_the_old_group_is_gone(kube
     assert leader is not None and _gated(leader), "scheduled while the old group still held its capacity"
     assert not leader["spec"].get("nodeName")
     assert kube.get(STATEFULSETS, ns, new_name) is None, "no workers for a gated leader"
+    # The set's status is its own reconcile's (spaced by the operator's set interval), not the group's:
+    # until it reports the missing group, its Available of before the teardown would pass the wait below.
+    kube.wait_lws(
+        ns,
+        "post",
+        lambda lws: not available(lws) and (lws.get("status") or {}).get("readyReplicas") == 0,
+        what="the set to report its group missing while the replacement waits",
+    )
 
     _release(kube, ns, held)
     kube.wait_available(ns, "post")
@@ -176,6 +184,8 @@ def test_scale_down_removes_the_unready_group_first(e2e: E2E, kube: Kube, ns: st
         ),
         what="the unready group to be the one removed",
     )
+    # The last change is counts only (status.replicas 3 to 2, Available already True), within the status
+    # interval of the last write: held back, it must land when due (a Hash set's reconcile once dropped it).
     kube.wait_available(ns, "order")
 
 
