@@ -13,6 +13,7 @@ from e2e_kit import Kube, KubeError, make_lws
 from operator_harness import E2E, Private
 
 from lws.api import constants as c
+from lws.api.disaggregated import constants as d
 from lws.cli.manifests import DEFAULT_FILE, packaged
 from lws.cluster.resources import (
     LEADERWORKERSETS,
@@ -40,7 +41,12 @@ def test_configurations_carry_upstreams_webhooks(kube: Kube) -> None:
     assert mutating is not None and validating is not None
     hooks = {h["name"]: h for h in mutating["webhooks"] + validating["webhooks"]}
     # Upstream's vpod.kb.io allows every pod: not registered, so no pod waits on it.
-    assert set(hooks) == {"mleaderworkerset.kb.io", "mpod.kb.io", "vleaderworkerset.kb.io"}
+    assert set(hooks) == {
+        "mleaderworkerset.kb.io",
+        "mpod.kb.io",
+        "vleaderworkerset.kb.io",
+        d.WEBHOOK_NAME_VALIDATE,
+    }
     for name, path in (
         ("mleaderworkerset.kb.io", c.WEBHOOK_PATH_MUTATE_LWS),
         ("vleaderworkerset.kb.io", c.WEBHOOK_PATH_VALIDATE_LWS),
