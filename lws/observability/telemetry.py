@@ -214,6 +214,10 @@ class LwsTelemetry:
                 self.lifecycles.set_applied(record)
 
     def _restart_decided(self, record: Reconcile, decision: RestartDecided) -> None:
+        if decision.trigger == "not-ready" and decision.action == "ignore":
+            # Every new pod is not ready for a while, and the restart policy is offered it in case it
+            # times such pods out; left alone, it is no restart, and is neither reported nor counted.
+            return
         record.restart = decision
         meta = decision.pod.get("metadata") or {}
         record.set_attribute(a.RESTART_DECISION, decision.action)

@@ -93,6 +93,11 @@ def test_metrics_after_create_restart_recover_and_rollout(traced: Traced) -> Non
     assert (
         sample("lws_group_restart_decisions_total", {"action": "recreate", "plugin": "restart_policies"}) == 1
     )
+    # Pods merely not ready yet (every new pod, for a while) are offered to the restart policy, which
+    # leaves them alone: that is no restart, and is counted as none.
+    assert (
+        sample("lws_group_restart_decisions_total", {"action": "ignore", "plugin": "restart_policies"}) == 0
+    )
     assert sample("lws_group_time_to_ready_seconds_sum") > 0
     assert sample("lws_group_time_to_ready_seconds_bucket", {"le": "+Inf"}) == 2
 

@@ -203,6 +203,16 @@ def test_a_worker_restart_is_one_trace_from_detection_to_ready_again(traced: Tra
     assert [e.attributes[a.K8S_POD_NAME] for e in detected.events if e.name == "restart detected"] == [
         "rec-1-2"
     ]
+    # Pods merely not ready yet are offered to the policy too, which leaves them alone: no restart is
+    # reported for them anywhere in the run.
+    reported = [
+        e.attributes[a.K8S_POD_NAME]
+        for s in spans
+        if s.name == "reconcile group"
+        for e in s.events
+        if e.name == "restart detected"
+    ]
+    assert set(reported) == {"rec-1-2"}, reported
     (policy,) = named(children(spans, detected), "call policy restartPolicy")
     assert attr(policy, a.PLUGIN_NAME) == "restart_policies"
     assert attr(policy, a.POLICY_VALUE) == "RecreateGroupOnPodRestart"
