@@ -170,7 +170,15 @@ def _group_restart() -> Schema:
     return obj(
         "Restart budget and backoff state of one group.",
         {
-            "index": int32("The group index."),
+            "index": int32(
+                "The group index. With groupIdentity Hash, whose groups have no index, a number that only "
+                "tells the entries apart; key names the group."
+            ),
+            "key": string(
+                "groupIdentity Hash only: the group key (group-index label) of the group the entry is about. "
+                "A recreated group comes back under a new key; the replacement takes the entry over, so the "
+                "count goes on from one key to the next."
+            ),
             "count": int32("How many times the group was recreated within the restart window."),
             "lastRecreateTime": string("When the group was last recreated.", format="date-time"),
             "state": string(

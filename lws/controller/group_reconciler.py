@@ -16,7 +16,7 @@ Keyed by the leader pod (``group/<ns>/<lws>-<i>``); events of any pod of the gro
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lws.api import constants as c
@@ -49,6 +49,7 @@ from lws.core.pod_failure import pod_failures
 from lws.core.restarts import (
     STATE_BACKOFF,
     STATE_FAILED,
+    inherit,
     pending_recreation,
     restart_state,
     stale_worker,
@@ -86,6 +87,8 @@ async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, lea
             f"webhook of the operator registered (lws-mutating-webhook-configuration)?"
         )
 
+    if isinstance(index, str) and not deleting(leader):
+        lws = await _inherit_restarts(deps, ctx, lws, index)
     handled, recheck = await _handle_restarts(deps, ctx, lws, leader, index)
     if handled is not None:
         return handled
@@ -249,7 +252,7 @@ async def _recreate(
         message=reason or None,
         recreatingLeaderUID=uid_of(leader),
     )
-    ctx.log.info("recreating group %d: %s", index, reason)
+    ctx.log.info("recreating group %s: %s", index, reason)
     if await _delete_leader(deps, ctx, lws, leader, index, f"Worker pod {failed_pod} failed"):
         ctx.decide(GroupRecreated(reason=reason, leader=uid_of(leader)))
 
@@ -304,46 +307,66 @@ async def _delete_leader(
 
 async def _record(
     deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int | str, **changes: Any
-) -> None:
-    """Update the group's ``status.groupRestarts`` entry; optimistic, re-read on conflict. A set that is
-    gone (404) is forgotten: there is nothing left to record."""
-    if isinstance(index, str):
-        # groupIdentity Hash: status.groupRestarts is kept per ordinal. A recreated Hash group is a new
-        # group (its leader's replacement gets a new key), so there is no memory to keep across it.
-        return
+) -> LeaderWorkerSet:
+    """Update the group's ``status.groupRestarts`` entry (``index``: its ordinal, or its Hash group key);
+    optimistic, re-read on conflict. Returns the set as written. A set that is gone (404) is forgotten:
+    there is nothing left to record."""
+    return await _write_restarts(deps, ctx, lws, lambda entries: with_entry(entries, index, **changes))
+
+
+async def _inherit_restarts(
+    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, key: str
+) -> LeaderWorkerSet:
+    """``groupIdentity: Hash``: a leader that replaces a recreated group takes over its restart history
+    (:func:`lws.core.restarts.inherit`), so the next failure counts on from it; the set as it is now."""
+    leaders = [
+        p
+        for p in deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
+        if labels(p).get(c.WORKER_INDEX_LABEL) == "0" and not deleting(p)
+    ]
+    live_keys = {labels(p).get(c.GROUP_INDEX_LABEL, "") for p in leaders}
+    entries = list(lws.status.get("groupRestarts") or [])
+    if inherit(entries, key, live_keys) == entries:
+        return lws  # nothing waits for an heir: no write
+    ctx.log.info("group %s takes over the restart history of the group it replaces", key)
+    return await _write_restarts(deps, ctx, lws, lambda current: inherit(current, key, live_keys))
+
+
+async def _write_restarts(
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    change: Callable[[list[Mapping[str, Any]]], list[dict[str, Any]]],
+) -> LeaderWorkerSet:
+    # Every group of a set and the set's own reconcile write this status: conflicts are normal when
+    # several groups restart at once, so retry with fresh data a few times before backing off; the change
+    # is computed again from each fresh copy.
     try:
-        await _record_once(deps, ctx, lws, index, **changes)
+        for _attempt in range(RECORD_ATTEMPTS):
+            entries = list(lws.status.get("groupRestarts") or [])
+            updated_entries = change(entries)
+            if updated_entries == entries:
+                return lws
+            patch = {
+                "metadata": {"resourceVersion": lws.raw["metadata"].get("resourceVersion")},
+                "status": {"groupRestarts": updated_entries},
+            }
+            try:
+                updated = await deps.cluster.patch(
+                    LEADERWORKERSETS, lws.namespace, lws.name, patch, subresource="status", ctx=ctx
+                )
+            except Conflict:
+                fresh = await deps.cluster.get(LEADERWORKERSETS, lws.namespace, lws.name, ctx=ctx)
+                deps.caches.observe_set_write(fresh)
+                lws = LeaderWorkerSet(fresh)
+                continue
+            deps.caches.observe_set_write(updated)
+            return LeaderWorkerSet(updated)
     except NotFound:
         deps.caches.forget_set(lws.namespace, lws.name)
         ctx.log.info("the LeaderWorkerSet is gone; nothing to record")
-
-
-async def _record_once(
-    deps: Deps, ctx: ReconcileContext, lws: LeaderWorkerSet, index: int, **changes: Any
-) -> None:
-    # Every group of a set and the set's own reconcile write this status: conflicts are normal when
-    # several groups restart at once, so retry with fresh data a few times before backing off.
-    for _attempt in range(RECORD_ATTEMPTS):
-        entries = list(lws.status.get("groupRestarts") or [])
-        updated_entries = with_entry(entries, index, **changes)
-        if updated_entries == entries:
-            return
-        patch = {
-            "metadata": {"resourceVersion": lws.raw["metadata"].get("resourceVersion")},
-            "status": {"groupRestarts": updated_entries},
-        }
-        try:
-            updated = await deps.cluster.patch(
-                LEADERWORKERSETS, lws.namespace, lws.name, patch, subresource="status", ctx=ctx
-            )
-        except Conflict:
-            fresh = await deps.cluster.get(LEADERWORKERSETS, lws.namespace, lws.name, ctx=ctx)
-            deps.caches.observe_set_write(fresh)
-            lws = LeaderWorkerSet(fresh)
-            continue
-        deps.caches.observe_set_write(updated)
-        return
-    raise ApiError(f"could not record the restart of group {index} of {lws.namespace}/{lws.name}: conflicts")
+        return lws
+    raise ApiError(f"could not record the restarts of {lws.namespace}/{lws.name}: conflicts")
 
 
 # --- building the group ------------------------------------------------------------------------------------

@@ -247,6 +247,7 @@ def test_status_has_upstream_fields_and_the_group_restarts_extension(crd: dict[s
     item = restarts["items"]
     assert set(item["properties"]) == {
         "index",
+        "key",
         "count",
         "lastRecreateTime",
         "state",

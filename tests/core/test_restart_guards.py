@@ -10,7 +10,7 @@ import pytest
 
 from lws.api import constants as c
 from lws.core.pod_failure import restart_trigger
-from lws.core.restarts import restart_state, stale_worker, with_entry
+from lws.core.restarts import inherit, restart_state, stale_worker, with_entry
 
 LEADER_UID = "leader-uid-2"
 STS_UID = "sts-uid-2"
@@ -109,3 +109,43 @@ def test_group_restart_entries_round_trip_through_status() -> None:
     assert restart_state({"groupRestarts": entries}, 5).restarts == 0
     cleared = with_entry(entries, 0, state=None, count=3)
     assert cleared[0] == {"index": 0, "message": "spent", "count": 3}, "None removes a key"
+
+
+K1, K2, K3 = "1" * 40, "2" * 40, "3" * 40
+
+
+def test_hash_groups_are_entries_by_key_numbered_apart_from_ordinals() -> None:
+    entries = with_entry([], K1, count=1)
+    entries = with_entry(entries, K2, state="Backoff")
+    assert entries == [{"index": 0, "key": K1, "count": 1}, {"index": 1, "key": K2, "state": "Backoff"}]
+    assert restart_state({"groupRestarts": entries}, K1).restarts == 1
+    assert restart_state({"groupRestarts": entries}, 0).restarts == 0, "an ordinal never reads a Hash entry"
+    assert with_entry(entries, K1, count=2)[0] == {"index": 0, "key": K1, "count": 2}
+    # A gap left by a removed entry is reused: index is the list's key, not a counter.
+    assert with_entry([entries[1]], K3, count=1)[0] == {"index": 0, "key": K3, "count": 1}
+
+
+def test_the_replacement_of_a_recreated_hash_group_inherits_its_count() -> None:
+    recreated = {"index": 0, "key": K1, "count": 2, "lastRecreateTime": "2026-05-01T10:00:00Z"}
+    entries = [{**recreated, "recreatingLeaderUID": "u1"}]
+    # While the recreated leader is alive (recreation not done yet), nothing is handed on.
+    assert inherit(entries, K2, live_keys={K1, K2}) == entries
+    heir = inherit(entries, K2, live_keys={K2})
+    assert heir == [{**recreated, "key": K2}]
+    assert restart_state({"groupRestarts": heir}, K2).restarts == 2
+    # Taken once: a second new leader finds nothing waiting, nor does the heir itself.
+    assert inherit(heir, K3, live_keys={K2, K3}) == heir
+    assert inherit(heir, K2, live_keys={K2}) == heir
+
+
+def test_only_a_counted_recreation_is_inherited_and_the_oldest_first() -> None:
+    removed = {"index": 0, "key": K1, "count": 1}  # a group that restarted once, later scaled away
+    first = {"index": 1, "key": K2, "count": 1, "lastRecreateTime": "2026-05-01T10:00:00Z"}
+    later = {"index": 2, "key": "4" * 40, "count": 3, "lastRecreateTime": "2026-05-01T11:00:00Z"}
+    entries = [removed, {**first, "recreatingLeaderUID": "a"}, {**later, "recreatingLeaderUID": "b"}]
+    assert inherit([removed], K3, live_keys={K3}) == [removed], "a new group starts with no one's failures"
+    assert inherit(entries, K3, live_keys={K3}) == [
+        removed,
+        {**first, "key": K3},
+        {**later, "recreatingLeaderUID": "b"},
+    ]

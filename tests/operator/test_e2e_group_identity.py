@@ -228,6 +228,64 @@ def test_a_worker_restart_replaces_the_group_with_a_new_key(e2e: E2E, kube: Kube
     kube.wait_available(ns, "restart")
 
 
+def _restart_entries(kube: Kube, ns: str, name: str) -> list[dict[str, Any]]:
+    return list(((kube.lws(ns, name) or {}).get("status") or {}).get("groupRestarts") or [])
+
+
+def test_hash_group_restarts_are_counted_and_follow_the_group_to_its_new_key(kube: Kube, ns: str) -> None:
+    # The same bookkeeping as an ordinal group's (status.groupRestarts, the restart budget): the count is
+    # written under the failed group's key, and the Deployment's replacement, under a new key, takes it
+    # over, so its own failure counts on from it. A budget of one recreation makes that visible: the
+    # replacement's failure finds the budget spent and marks it failed instead of recreating it again.
+    budget = {
+        "restart.lws.x-k8s.io/max-group-restarts": "1",
+        "restart.lws.x-k8s.io/backoff-seconds": "0",
+        "restart.lws.x-k8s.io/reset-after-seconds": "0",
+    }
+    body = make_lws("counted", replicas=2, size=2, groupIdentity="Hash", annotations=budget)
+    kube.create(LEADERWORKERSETS, ns, body)
+    kube.wait_available(ns, "counted")
+    victim, other = _leaders(kube, ns, "counted")
+    old_key = labels(victim)[c.GROUP_INDEX_LABEL]
+    assert not _restart_entries(kube, ns, "counted")
+
+    kube.delete(PODS, ns, f"{victim['metadata']['name']}-1")
+
+    def inherited() -> dict[str, Any] | None:
+        entries = _restart_entries(kube, ns, "counted")
+        live = {labels(p)[c.GROUP_INDEX_LABEL] for p in _leaders(kube, ns, "counted")}
+        if len(entries) == 1 and entries[0].get("key") in live - {
+            old_key,
+            labels(other)[c.GROUP_INDEX_LABEL],
+        }:
+            return entries[0]
+        return None
+
+    entry = wait_until(inherited, what="the recreation counted and handed to the replacement group")
+    assert entry["count"] == 1 and entry["index"] == 0 and "recreatingLeaderUID" not in entry, entry
+    heir_key = entry["key"]
+    kube.wait_available(ns, "counted")
+    [heir] = [p for p in _leaders(kube, ns, "counted") if labels(p)[c.GROUP_INDEX_LABEL] == heir_key]
+
+    kube.delete(PODS, ns, f"{heir['metadata']['name']}-1")
+    failed = wait_until(
+        lambda: next((e for e in _restart_entries(kube, ns, "counted") if e.get("state") == "Failed"), None),
+        what="the replacement's failure to find the budget spent",
+    )
+    assert failed["key"] == heir_key and failed["count"] == 1, failed
+    assert "max-group-restarts=1" in failed["message"]
+    assert (kube.get(PODS, ns, heir["metadata"]["name"]) or {}).get("metadata", {}).get("uid") == heir[
+        "metadata"
+    ]["uid"], "a failed group is left as it is"
+    [group_failed] = [e for e in kube.list(EVENTS, ns) if e.get("reason") == c.EVENT_GROUP_FAILED]
+    assert group_failed["note"].startswith(f"group {heir_key} failed: group {heir_key} of LeaderWorkerSet")
+    recreated = [e for e in kube.list(EVENTS, ns) if e.get("reason") == c.EVENT_RECREATE_GROUP]
+    assert len(recreated) == 1 and old_key in recreated[0]["note"], recreated
+    assert [e.get("key") for e in _restart_entries(kube, ns, "counted")] == [heir_key], (
+        "the other group never failed"
+    )
+
+
 def test_a_template_change_rolls_every_group_through_the_deployment(kube: Kube, ns: str) -> None:
     # The Deployment replaces leaders (maxUnavailable 1, maxSurge 0), each new one a new group, gated until
     # the group it replaces is gone (PostTermination); the status counts groups on the new revision.
