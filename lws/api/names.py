@@ -118,20 +118,19 @@ def name_budget(
 
 
 def hash_name_budget(*, size: int, subdomain_policy: str = c.SUBDOMAIN_SHARED) -> NameBudget:
-    """The name budget of a ``groupIdentity: Hash`` set, whose leader pods a Deployment names.
+    """The name budget of a ``groupIdentity: Hash`` set, whose leader pods are named after their host names
+    ``<name>-<8 characters of the group key>`` at admission.
 
-    The leader Deployment ``<name>`` makes ReplicaSets ``<name>-<hash>`` (up to 10 characters of hash), whose
-    pods are ``<name>-<hash>-<5 random characters>``; each group's worker StatefulSet is named after its
-    leader pod. Every limit is 63 characters:
+    Each group's worker StatefulSet is named after its leader pod. Every limit is 63 characters:
 
     * the worker StatefulSet labels its pods ``controller-revision-hash: <leader pod>-<hash>`` (up to 10);
     * worker pods ``<leader pod>-<j>`` are DNS labels (their hostnames);
-    * the leader's host name ``<name>-<8 characters of its group key>`` is a DNS label, and so is the
-      per-replica Service of that name (``UniquePerReplica``).
+    * the leader's host name (its pod name) is a DNS label, and so is the per-replica Service of that name
+      (``UniquePerReplica``).
     """
     limit = c.DNS1035_LABEL_MAX
-    leader_pod = 1 + c.POD_TEMPLATE_HASH_MAX_LEN + 1 + GENERATED_SUFFIX_LEN
-    shape = f"<name>-<pod-template-hash>-<{GENERATED_SUFFIX_LEN} characters>"
+    leader_pod = 1 + c.HASH_HOST_KEY_LENGTH
+    shape = f"<name>-<{c.HASH_HOST_KEY_LENGTH} characters of the group key>"
     candidates: list[NameBudget] = []
     if size > 1:
         candidates.append(

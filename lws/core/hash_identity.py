@@ -7,7 +7,9 @@ admission:
 * a random group key, ``sha1(<namespace>/<16 random characters>)``, in both the ``group-index`` and the
   ``group-key`` labels (the worker StatefulSet and the per-group Service select on it);
 * the host name ``<lws>-<first 8 characters of the key>`` and the set's Service as subdomain (its own
-  Service of that name with ``UniquePerReplica``), the address workers reach it at;
+  Service of that name with ``UniquePerReplica``), the address workers reach it at; the pod is named after
+  its host name too (a ReplicaSet asks for a generated name, which admission may set), so every name of
+  the group derives from its key as an ordinal group's derive from ``<lws>-<i>``;
 * the readiness gate ``group-ready``, True once its worker StatefulSet is ready, so the Deployment's
   rollout and scale-down count whole groups, not bare leaders;
 * the scheduling gate ``group-replacement``, lifted by the operator: at once with ``Immediate``; with
@@ -189,6 +191,12 @@ def admit_leader(pod: dict[str, Any], namespace: str, *, random_part: str | None
     key = pod_labels.get(c.GROUP_INDEX_LABEL) or new_group_key(namespace, random_part)
     pod_labels[c.GROUP_INDEX_LABEL] = key
     pod_labels[c.GROUP_UNIQUE_HASH_LABEL] = key
+    if not meta.get("name"):
+        # The ReplicaSet asks for a generated name, drawn only after admission: so the pod's name is known
+        # here (its worker StatefulSet and worker pods are named after it, and the TPU environment lists
+        # them at admission), it gets its host name. No pod name is derived from the group ordinal, which
+        # Hash groups lack.
+        meta["name"] = host_name(set_name, key)
     # The host name cannot change after creation: admission is the only chance to set it (kept if the
     # template set one, as upstream).
     host = spec.get("hostname") or host_name(set_name, key)

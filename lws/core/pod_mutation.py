@@ -116,8 +116,9 @@ def _stamp_identity(pod: dict[str, Any], namespace: str) -> PodContext:
 
 
 def _stamp_hash_identity(pod: dict[str, Any], namespace: str) -> PodContext:
-    """``groupIdentity: Hash``: a leader (a Deployment's pod, perhaps not named yet) gets a new group key,
-    its host name, subdomain and gates; a worker ``<leader pod>-<j>`` reads its group from its template."""
+    """``groupIdentity: Hash``: a leader (a Deployment's pod, not named yet) gets a new group key, its host
+    name (also its pod name), subdomain and gates; a worker ``<leader pod>-<j>`` reads its group from its
+    template."""
     meta = pod.setdefault("metadata", {})
     labels: dict[str, str] = meta.setdefault("labels", {})
     annotations: dict[str, str] = meta.get("annotations") or {}
@@ -134,6 +135,7 @@ def _stamp_hash_identity(pod: dict[str, Any], namespace: str) -> PodContext:
     is_leader = labels.get(c.WORKER_INDEX_LABEL) == "0"
     if is_leader:
         key = hash_identity.admit_leader(pod, namespace)
+        name = str(meta["name"])  # named at admission, after its host name
         leader_name, worker_index = name, 0
         address = f"{spec['hostname']}.{spec['subdomain']}.{namespace}"
         sg_index = leader_subgroup_index(sg_type) if sg_size else None

@@ -58,16 +58,16 @@ def render_set(obj: Mapping[str, Any], hooks: Hooks) -> list[dict[str, Any]]:
 def _render_hashed(lws: LeaderWorkerSet, revision: desired.SetRevision, hooks: Hooks) -> list[dict[str, Any]]:
     """``groupIdentity: Hash``: the leader Deployment, then each group as admission stamps it.
 
-    Pod names and group keys are drawn at random in a cluster; render shows stand-ins of the same shape
-    (the key of group i is derived from ``i``), with every gate as admission adds it: the operator lifts
-    the ``group-replacement`` scheduling gate and sets the ``group-ready`` condition.
+    Group keys (and so leader pod names) are drawn at random in a cluster; render shows stand-ins of the
+    same shape (the key of group i is derived from ``i``), with every gate as admission adds it: the
+    operator lifts the ``group-replacement`` scheduling gate and sets the ``group-ready`` condition.
     """
     deployment = desired.desired_leader_deployment(lws, revision)
     services = desired.set_services(lws)
     groups: list[dict[str, Any]] = []
     extras = [dict(o.manifest) for _, o in desired.extra_set_objects(lws, hooks)]
     for index in range(lws.replicas):
-        pod = deployment_pod(deployment, f"{index:05d}")
+        pod = deployment_pod(deployment)
         pod["metadata"]["labels"][c.GROUP_INDEX_LABEL] = hash_identity.new_group_key(
             lws.namespace, f"{index:016d}"
         )

@@ -69,11 +69,12 @@ def _attach_claims(pod_spec: dict[str, Any], claims: list[Mapping[str, Any]], po
     pod_spec["volumes"] = volumes
 
 
-def deployment_pod(deployment: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+def deployment_pod(deployment: Mapping[str, Any]) -> dict[str, Any]:
     """A leader pod of a ``groupIdentity: Hash`` set, as its Deployment's ReplicaSet creates it.
 
-    The ReplicaSet is ``<deployment>-<pod-template-hash>`` and names its pods with five random characters;
-    render uses :func:`template_hash` for the hash and ``suffix`` for the random part.
+    The ReplicaSet is ``<deployment>-<pod-template-hash>`` (render uses :func:`template_hash` for the hash)
+    and asks for a generated name, ``<replicaset>-``; pod admission names the pod (see
+    :func:`lws.core.hash_identity.admit_leader`).
     """
     meta = deployment["metadata"]
     template = json_clone(dict(deployment["spec"]["template"]))
@@ -82,7 +83,7 @@ def deployment_pod(deployment: Mapping[str, Any], suffix: str) -> dict[str, Any]
     tmeta = template.get("metadata") or {}
     labels = {**(tmeta.get("labels") or {}), "pod-template-hash": pod_hash}
     metadata: dict[str, Any] = {
-        "name": f"{replica_set}-{suffix}",
+        "generateName": f"{replica_set}-",
         "namespace": meta.get("namespace"),
         "labels": labels,
     }

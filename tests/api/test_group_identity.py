@@ -178,10 +178,10 @@ def test_the_immutability_error_shows_the_new_value() -> None:
 # --- the name budget ---------------------------------------------------------------------------------------
 
 BUDGETS = [
-    # The worker StatefulSet is named after its leader pod "<name>-<10>-<5>", whose pods carry
-    # controller-revision-hash "<leader pod>-<10>": 63 - 17 - 11.
-    (2, "Shared", 35, "the worker StatefulSet, named after its leader pod"),
-    (100_000, "Shared", 35, "the worker StatefulSet, named after its leader pod"),
+    # The worker StatefulSet is named after its leader pod "<name>-<8>" (its host name), whose pods carry
+    # controller-revision-hash "<leader pod>-<10>": 63 - 9 - 11.
+    (2, "Shared", 43, "the worker StatefulSet, named after its leader pod"),
+    (100_000, "Shared", 43, "the worker StatefulSet, named after its leader pod"),
     # No workers: the leader's host name "<name>-<8>" is the limit.
     (1, "Shared", 54, "the leader's host name"),
     (
@@ -202,10 +202,10 @@ def test_hash_name_budget(size: int, policy: str, max_length: int, reason_start:
 
 
 def test_a_name_over_the_hash_budget_is_rejected_naming_it() -> None:
-    name = "n" * 36
+    name = "n" * 44
     [error] = errors_of(make_lws(metadata={"name": name}, spec={**HASH, "leaderWorkerTemplate": {"size": 2}}))
     assert (error.path, error.type) == ("metadata.name", "TooLong")
-    assert error.detail.startswith("must be no more than 35 characters for groupIdentity Hash and size=2: ")
+    assert error.detail.startswith("must be no more than 43 characters for groupIdentity Hash and size=2: ")
     # The same name is fine for an Ordinal set of that shape, and for a Hash set without workers.
     assert errors_of(make_lws(metadata={"name": name}, spec={"leaderWorkerTemplate": {"size": 2}})) == []
     assert errors_of(make_lws(metadata={"name": name}, spec=HASH)) == []

@@ -52,6 +52,7 @@ def test_admitting_a_leader_stamps_key_host_subdomain_and_both_gates(
     labels = pod["metadata"]["labels"]
     assert labels[c.GROUP_INDEX_LABEL] == labels[c.GROUP_UNIQUE_HASH_LABEL] == key
     assert pod["spec"]["hostname"] == f"demo-{key[:8]}"
+    assert pod["metadata"]["name"] == f"demo-{key[:8]}", "named after its host name, not generated"
     assert pod["spec"]["subdomain"] == subdomain.format(host=key[:8])
     assert pod["spec"]["readinessGates"] == [{"conditionType": c.GROUP_READY_CONDITION}]
     assert pod["spec"]["schedulingGates"] == [{"name": GATE}]
@@ -208,3 +209,10 @@ def test_render_is_stable_and_unique_per_replica_names_services_after_host_names
         if i["kind"] == "Pod" and i["metadata"]["labels"][c.WORKER_INDEX_LABEL] == "0"
     }
     assert services == hosts and len(hosts) == 2
+
+
+def test_a_leader_that_already_has_a_name_keeps_it() -> None:
+    pod = _leader()
+    pod["metadata"]["name"] = "chosen"
+    key = h.admit_leader(pod, "ns")
+    assert pod["metadata"]["name"] == "chosen" and pod["spec"]["hostname"] == f"demo-{key[:8]}"

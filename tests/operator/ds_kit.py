@@ -36,11 +36,13 @@ def role(
     metadata: Mapping[str, Any] | None = None,
     template_labels: Mapping[str, str] | None = None,
     version: str | None = None,
+    identity: str | None = None,
 ) -> Obj:
     """One role as upstream's e2e fixtures write it: one small container, the given replicas and size.
 
     :param version: an environment variable of the container: a template change (a new revision) that
         needs no other image.
+    :param identity: the child LeaderWorkerSets' ``spec.groupIdentity`` (``Hash``: leaders from a Deployment).
     """
     container: Obj = {
         "name": "main",
@@ -55,6 +57,8 @@ def role(
     spec: Obj = {"leaderWorkerTemplate": {"size": size, "workerTemplate": template}}
     if replicas is not None:
         spec["replicas"] = replicas
+    if identity is not None:
+        spec["groupIdentity"] = identity
     if surge is not None or unavailable is not None:
         rolling: Obj = {}
         if surge is not None:

@@ -49,6 +49,7 @@ from operator_harness import E2E, Private
 from lws.api import constants as c
 from lws.api.disaggregated import constants as d
 from lws.cluster.resources import (
+    DEPLOYMENTS,
     DISAGGREGATEDSETS,
     EVENTS,
     LEADERWORKERSETS,
@@ -56,6 +57,7 @@ from lws.cluster.resources import (
     PODS,
     ROLE_SCALERS,
     SERVICES,
+    STATEFULSETS,
 )
 from lws.core.disaggregated.admission import admit
 from lws.core.disaggregated.render import render_disaggregated_set
@@ -469,6 +471,70 @@ def test_prv_services_are_headless_portless_and_select_one_role_of_one_revision(
         30,
         "only the new revision's Services",
     )
+
+
+def test_a_hash_role_rolls_out_with_deployment_leaders_role_labels_and_host_names(
+    kube: Kube, ns: str
+) -> None:
+    # groupIdentity passes through to the role's children (upstream #987): decode's leaders come from a
+    # Deployment named after its child, with the role label on the Deployment and worker StatefulSets'
+    # own metadata only (upstream #1016); prefill stays Ordinal. A rollout replaces both in lockstep.
+    def body(version: str) -> Obj:
+        return disaggregated_set(
+            "hashed",
+            role("prefill", 1, size=2, version=version),
+            role("decode", 2, size=2, version=version, identity="Hash", surge=1, unavailable=0),
+        )
+
+    _apply(kube, ns, body("1"))
+    wait_available(kube, ns, "hashed")
+    (old,) = revisions(kube, ns, "hashed")
+    by_role = {o["metadata"]["labels"][d.ROLE_LABEL]: o for o in children(kube, ns, "hashed")}
+    decode, prefill = by_role["decode"], by_role["prefill"]
+    assert decode["metadata"]["name"] == f"hashed-0-{old}-decode"
+    assert decode["spec"]["groupIdentity"] == "Hash" and prefill["spec"].get("groupIdentity") != "Hash"
+
+    child = decode["metadata"]["name"]
+    deployment = kube.get(DEPLOYMENTS, ns, child)
+    assert deployment is not None and deployment["spec"]["replicas"] == 2
+    assert deployment["metadata"]["labels"][c.ROLE_LABEL] == c.ROLE_LEADER
+    assert c.ROLE_LABEL not in deployment["spec"]["template"]["metadata"]["labels"]
+    assert kube.get(STATEFULSETS, ns, child) is None, "no leader StatefulSet for a Hash role"
+    prefill_leaders = kube.get(STATEFULSETS, ns, prefill["metadata"]["name"])
+    assert (
+        prefill_leaders is not None and prefill_leaders["metadata"]["labels"][c.ROLE_LABEL] == c.ROLE_LEADER
+    )
+
+    decode_leaders = leaders(kube, ns, "hashed", "decode")
+    assert len(decode_leaders) == 2
+    for leader in decode_leaders:
+        key = labels(leader)[c.GROUP_INDEX_LABEL]
+        assert len(key) == 40 and labels(leader)[d.ROLE_LABEL] == "decode"
+        assert labels(leader)[d.SET_NAME_LABEL] == "hashed" and labels(leader)[d.REVISION_LABEL] == old
+        assert leader["spec"]["hostname"] == f"{child}-{key[:8]}"
+        assert leader["spec"]["subdomain"] == child
+        workers = kube.get(STATEFULSETS, ns, leader["metadata"]["name"])
+        assert workers is not None and workers["metadata"]["labels"][c.ROLE_LABEL] == c.ROLE_WORKER
+        assert c.ROLE_LABEL not in workers["spec"]["template"]["metadata"]["labels"]
+        worker = kube.get(PODS, ns, f"{leader['metadata']['name']}-1")
+        assert worker is not None and labels(worker)[d.ROLE_LABEL] == "decode"
+        assert labels(worker)[c.GROUP_INDEX_LABEL] == key
+    prv = {s["metadata"]["labels"][d.ROLE_LABEL]: s for s in services(kube, ns, "hashed")}
+    selected = kube.list(PODS, ns, ",".join(f"{k}={v}" for k, v in prv["decode"]["spec"]["selector"].items()))
+    assert len(selected) == 4, "the decode -prv Service selects both Hash groups' pods"
+
+    with ChildTimeline(kube, ns, "hashed") as timeline:
+        _apply(kube, ns, body("2"))
+        new = single_revision(kube, ns, "hashed", timeout=120)
+    assert new != old
+    for state in timeline.states(old, ["prefill", "decode"]):
+        assert state[1] + state[3] <= 2 + 1, f"decode over the surge bound: {state}"
+    decode_leaders = leaders(kube, ns, "hashed", "decode")
+    assert len(decode_leaders) == 2 and all(labels(p)[d.REVISION_LABEL] == new for p in decode_leaders)
+    assert kube.get(DEPLOYMENTS, ns, child) is None or kube.get(DEPLOYMENTS, ns, child)["metadata"].get(
+        "deletionTimestamp"
+    ), "the old revision's Deployment goes with its child"
+    assert kube.get(DEPLOYMENTS, ns, f"hashed-0-{new}-decode") is not None
 
 
 def test_labels_and_annotations_reach_children_and_pods(kube: Kube, ns: str) -> None:

@@ -107,3 +107,37 @@ def test_a_leader_without_tpus_is_left_out_of_the_slice_and_worker_ids_start_at_
     assert c.LEADER_REQUESTS_TPUS_ANNOTATION not in (
         sts["spec"]["template"]["metadata"].get("annotations") or {}
     )
+
+
+def test_a_hash_group_lists_its_pods_by_the_names_they_resolve_at(
+    tpu_cluster: PluginCluster, tpu_ns: str
+) -> None:
+    # groupIdentity Hash: no group ordinal, and the Deployment's leader pod asks for a generated name that
+    # admission sees empty. Admission names the leader after its host name "<lws>-<8 characters of the
+    # key>", so the leader's TPU environment (written at its admission) lists the very names its worker
+    # StatefulSet gives the workers, and every host listed is one a pod of the group answers at.
+    env, ns = tpu_cluster, tpu_ns
+    body = slice_set("hashtpu", size=4, leader_chips=4)
+    body["spec"]["groupIdentity"] = "Hash"
+    env.kube.create(LEADERWORKERSETS, ns, body)
+    env.kube.wait_available(ns, "hashtpu")
+
+    pods = [p for p in env.pods(ns, "hashtpu") if not p["metadata"].get("deletionTimestamp")]
+    keys = {p["metadata"]["labels"][c.GROUP_INDEX_LABEL] for p in pods}
+    assert len(keys) == 2 and len(pods) == 8
+    for key in keys:
+        group = sorted(
+            (p for p in pods if p["metadata"]["labels"][c.GROUP_INDEX_LABEL] == key), key=worker_index
+        )
+        leader = group[0]
+        assert leader["metadata"]["name"] == leader["spec"]["hostname"] == f"hashtpu-{key[:8]}"
+        # The names the pods answer at: <hostname>.<subdomain>, in worker order.
+        hosts = [f"{p['spec']['hostname']}.{p['spec']['subdomain']}" for p in group]
+        assert hosts == [f"hashtpu-{key[:8]}.hashtpu", *(f"hashtpu-{key[:8]}-{k}.hashtpu" for k in (1, 2, 3))]
+        assert len(slices_of(env, group)) == 1, "a Hash group fills one slice too"
+        for pod in group:
+            tpu = env_map(pod["spec"]["containers"][0])
+            assert tpu[c.TPU_WORKER_HOSTNAMES] == ",".join(hosts)
+            assert tpu[c.TPU_WORKER_ID] == str(worker_index(pod))
+            assert tpu[c.TPU_NAME] == f"hashtpu-{key[:8]}"
+            assert tpu[c.TPU_PROCESS_ADDRESSES] == ",".join(f"{h}:8476" for h in hosts)
