@@ -205,11 +205,27 @@ class ChildTimeline:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if exc[0] is None and self._error is None:
+            # The test read the end state from the API (a LIST); the watch may not have delivered the last
+            # events yet. Stopping now would end the timeline before the state the test saw (a drained
+            # revision still listed with replicas), so let the watch catch up with a fresh listing first.
+            wait_until(self._caught_up, 15, f"the watch of {self.set_name}'s children to catch up")
         self._stop.set()
         if self._thread is not None:
             self._thread.join(15)
         if self._error is not None:
             raise AssertionError(f"the LeaderWorkerSet watch failed: {self._error}")
+
+    def _caught_up(self) -> bool:
+        """The last snapshot holds exactly the children a LIST returns now, at the same versions."""
+        listing = self.kube.request(
+            "GET",
+            LEADERWORKERSETS.path(self.namespace),
+            query={"labelSelector": f"{d.SET_NAME_LABEL}={self.set_name}"},
+        )
+        listed = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in listing.get("items") or []}
+        last = self.snapshots[-1] if self.snapshots else {}
+        return listed == {name: o["metadata"]["resourceVersion"] for name, o in last.items()}
 
     def _record(self) -> None:
         self.snapshots.append(copy.deepcopy(self._current))
