@@ -267,7 +267,11 @@ def test_hash_group_restarts_are_counted_and_follow_the_group_to_its_new_key(kub
     kube.wait_available(ns, "counted")
     [heir] = [p for p in _leaders(kube, ns, "counted") if labels(p)[c.GROUP_INDEX_LABEL] == heir_key]
 
-    kube.delete(PODS, ns, f"{heir['metadata']['name']}-1")
+    heir_worker = f"{heir['metadata']['name']}-1"
+    wait_until(
+        lambda: pod_ready(kube.get(PODS, ns, heir_worker) or {}), what="the replacement's worker, ready"
+    )
+    kube.delete(PODS, ns, heir_worker)
     failed = wait_until(
         lambda: next((e for e in _restart_entries(kube, ns, "counted") if e.get("state") == "Failed"), None),
         what="the replacement's failure to find the budget spent",
