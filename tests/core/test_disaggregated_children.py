@@ -16,6 +16,7 @@ from lws.api import constants as c
 from lws.api.disaggregated import constants as d
 from lws.api.disaggregated.defaulting import default_disaggregatedset
 from lws.core.disaggregated.children import (
+    RevisionRoles,
     child_labels,
     child_name,
     desired_child,
@@ -34,6 +35,7 @@ from lws.core.disaggregated.rollout import (
     legacy_slice_zero_to_recreate,
     plan_slice,
     rolling_update_configs,
+    scale_down_old,
 )
 from lws.core.disaggregated.scalers import plan_scalers, scaler_seed, scaler_status
 from lws.core.disaggregated.services import plan_services, prv_service
@@ -438,6 +440,32 @@ def test_a_mid_rollout_change_drains_the_intermediate_revision_first() -> None:
     assert gone_b <= gone_a
     assert world.revisions() == {revision_of(world.ds)}
     assert world.replicas("prefill", new=True) == world.replicas("decode", new=True) == 4
+
+
+def test_old_revisions_created_in_the_same_second_drain_in_one_order_whatever_the_cache_order() -> None:
+    def revision(name: str, second: int) -> RevisionRoles:
+        def child(role_name: str) -> dict[str, Any]:
+            return {
+                "metadata": {
+                    "name": f"x-{name}-{role_name}",
+                    "creationTimestamp": f"2026-01-01T00:00:0{second}Z",
+                },
+                "spec": {"replicas": 2},
+            }
+
+        return RevisionRoles(name, {"prefill": child("prefill"), "decode": child("decode")})
+
+    roles = ["prefill", "decode"]
+    tied = [revision("aaa", 5), revision("bbb", 5)]
+    first = scale_down_old(tied, roles, current=[6, 6], target=[4, 4])
+    assert first == scale_down_old(list(reversed(tied)), roles, current=[6, 6], target=[4, 4])
+    assert {a.name for a in first} == {"x-bbb-prefill", "x-bbb-decode"}
+    # A revision a second newer drains first, whatever its name.
+    newer = [revision("aaa", 6), revision("bbb", 5)]
+    assert {a.name for a in scale_down_old(newer, roles, current=[6, 6], target=[4, 4])} == {
+        "x-aaa-prefill",
+        "x-aaa-decode",
+    }
 
 
 def test_scaling_without_a_template_change_scales_in_place() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -418,6 +419,14 @@ def test_a_change_during_a_rollout_drains_the_intermediate_revision_first(kube: 
     _apply(kube, ns, revision_set("a"))
     wait_available(kube, ns, "abc")
     (a,) = revisions(kube, ns, "abc")
+    # Old revisions drain newest first by creation time, which has one-second resolution: B must be made
+    # in a later second than A for "newer" to mean anything (a tie drains in name order, as upstream's
+    # order is then left to chance). A set that is Available fast can be within A's second still.
+    a_made = max(
+        datetime.fromisoformat(o["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+        for o in children(kube, ns, "abc")
+    )
+    wait_until(lambda: datetime.now(UTC) >= a_made + timedelta(seconds=1), 5, "the second after A's")
     with ChildTimeline(kube, ns, "abc") as timeline:
         _apply(kube, ns, revision_set("b"))
 

@@ -234,12 +234,17 @@ def scale_down_old(
     old: Sequence[RevisionRoles], roles: Sequence[str], current: Sequence[int], target: Sequence[int]
 ) -> list[ScaleChild]:
     """Spread each role's drain over the old revisions, newest first (by the newest LeaderWorkerSet's
-    creation time); when a role of a revision reaches 0, every role of that revision goes to 0."""
+    creation time); when a role of a revision reaches 0, every role of that revision goes to 0.
+
+    Creation times have one-second resolution, so revisions made in the same second tie (upstream's sort
+    leaves their order to chance); the revision name breaks the tie, so that every reconcile drains the
+    same revision first instead of whichever the cache last updated."""
     budget = [c - t for c, t in zip(current, target, strict=True)]
     ordered = sorted(
-        old, key=lambda r: max((_created(lws) for lws in r.roles.values()), default=datetime.min)
+        old,
+        key=lambda r: (max((_created(lws) for lws in r.roles.values()), default=datetime.min), r.revision),
+        reverse=True,
     )
-    ordered.reverse()
     actions: list[ScaleChild] = []
     for revision in ordered:
         if all(b <= 0 for b in budget):
