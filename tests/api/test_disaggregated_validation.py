@@ -365,6 +365,38 @@ def test_name_budget_counts_the_generated_suffix_of_generate_name() -> None:
     assert [e.path for e in verdict_of(ds).errors] == ["spec.roles[0].name"]
 
 
+@pytest.mark.parametrize(
+    ("role_name", "size", "policy", "rejected"),
+    [
+        ("b" * 11, 2, None, False),  # 20 + 3 + 1 + 8 + 11 = 43: the Hash budget of a group of 2
+        ("b" * 12, 2, None, True),
+        ("b" * 12, 1, None, False),  # no worker StatefulSet: the leader's host name (54) is the limit
+        ("b" * 23, 1, "UniquePerReplica", True),
+    ],
+    ids=["exact-limit", "one-over", "size-1", "size-1-over"],
+)
+def test_a_hash_roles_child_name_must_fit_the_hash_budget(
+    role_name: str, size: int, policy: str | None, rejected: bool
+) -> None:
+    spec: dict[str, Any] = {"groupIdentity": "Hash"}
+    if policy is not None:
+        spec["networkConfig"] = {"subdomainPolicy": policy}
+    hashed = role(role_name, **spec)
+    hashed["spec"]["leaderWorkerTemplate"]["size"] = size
+    errors = verdict_of(make_ds(hashed, role("d"), name="a" * 20)).errors
+    assert [e.path for e in errors] == (["spec.roles[0].name"] if rejected else [])
+    if rejected:
+        length = 20 + 3 + 1 + 8 + len(role_name)
+        assert errors[0].detail.startswith(
+            f"the child LeaderWorkerSet name <name>-<slice>-<revision>-<role> ({length} chars) would exceed "
+        )
+        assert errors[0].detail.endswith(
+            f"shorten the DisaggregatedSet name and/or role name by {length - (43 if size == 2 else 54)}"
+        )
+    # The same names in Ordinal roles are left to the Service budget, which they fit.
+    assert verdict_of(make_ds(role(role_name), role("d"), name="a" * 20)).errors == []
+
+
 # --- placement (webhook unit cases and test/integration/webhooks/disaggregatedset_test.go) ---------------
 
 

@@ -30,7 +30,7 @@ from lws.api import constants as c
 from lws.api.disaggregated import constants as d
 from lws.api.disaggregated.schema import disaggregatedset_schema
 from lws.api.errors import FieldError
-from lws.api.names import is_dns1123_subdomain
+from lws.api.names import hash_name_budget, is_dns1123_subdomain
 from lws.api.schema import Schema
 from lws.api.structural import check, type_error
 from lws.api.validation import scaled, validate_int_or_percent, validate_metadata
@@ -145,6 +145,7 @@ def _webhook(metadata: Mapping[str, Any], spec: Mapping[str, Any]) -> Verdict:
             )
         )
     verdict.errors.extend(_name_budget(name, roles, slices))
+    verdict.errors.extend(_hash_child_name_budget(name, roles, slices))
     verdict.errors.extend(_placement(spec, roles))
     return verdict
 
@@ -238,6 +239,39 @@ def _name_budget(name: str, roles: Sequence[Mapping[str, Any]], slices: int) -> 
                 )
             )
     return errors
+
+
+def _hash_child_name_budget(name: str, roles: Sequence[Mapping[str, Any]], slices: int) -> list[FieldError]:
+    """A ``groupIdentity: Hash`` role's child LeaderWorkerSet ``<ds>-<slice>-<revision>-<role>`` must fit
+    the Hash name budget (which does not depend on replicas): said here, rather than by the child's own
+    admission once the set is rolling out, where nobody is told."""
+    errors: list[FieldError] = []
+    for i, role in enumerate(roles):
+        spec = _dict(role.get("spec"))
+        if spec.get("groupIdentity") != c.GROUP_IDENTITY_HASH or not isinstance(role.get("name"), str):
+            continue
+        size = _dict(spec.get("leaderWorkerTemplate")).get("size", 1)
+        policy = _dict(spec.get("networkConfig")).get("subdomainPolicy") or c.SUBDOMAIN_SHARED
+        if not isinstance(size, int) or size < 1:
+            continue  # the field's own rule reports it
+        budget = hash_name_budget(size=size, subdomain_policy=str(policy))
+        length = len(name) + _SEPARATORS + len(str(slices - 1)) + d.REVISION_LENGTH + len(role["name"])
+        if length > budget.max_length:
+            errors.append(
+                FieldError(
+                    f"{ROLES}[{i}].name",
+                    f"the child LeaderWorkerSet name <name>-<slice>-<revision>-<role> ({length} chars) "
+                    f"would exceed {budget.max_length} characters, the limit for groupIdentity Hash and "
+                    f"size={size} ({budget.reason}); shorten the DisaggregatedSet name and/or role name "
+                    f"by {length - budget.max_length}",
+                    value=role["name"],
+                )
+            )
+    return errors
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _placement(spec: Mapping[str, Any], roles: Sequence[Mapping[str, Any]]) -> list[FieldError]:
