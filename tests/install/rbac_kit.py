@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import yaml
@@ -43,6 +43,34 @@ OWNER_PLURALS = {
 }
 #: Reviews the proxy answers itself, as the API server's authenticator and authorizer would.
 REVIEWS = ("tokenreviews", "subjectaccessreviews")
+
+# Each kind of request the operator's work makes, which a least-privilege run must have seen allowed: the
+# proof that every permission is needed is only as good as the run that exercised them.
+OPERATOR_WORK: Final = (
+    ("patch", "statefulsets"),
+    ("create", "statefulsets"),
+    ("create", "controllerrevisions"),
+    ("delete", "controllerrevisions"),
+    ("delete", "pods"),
+    ("create", "services"),
+    ("patch", "leaderworkersets/status"),
+    ("create", "events"),
+    ("list", "nodes"),
+    ("watch", "nodes"),
+    ("update", "leases"),
+    ("update", "mutatingwebhookconfigurations"),
+    ("get", "pods"),
+    ("create", "tokenreviews"),
+    ("create", "subjectaccessreviews"),
+    ("create", "leaderworkersets"),
+    ("patch", "leaderworkersets"),
+    ("delete", "leaderworkersets"),
+    ("delete", "services"),
+    ("patch", "disaggregatedsets/status"),
+    ("create", "disaggregatedsetrolescalers"),
+    ("delete", "disaggregatedsetrolescalers"),
+    ("patch", "disaggregatedsetrolescalers/status"),
+)
 _HOP_BY_HOP = {
     "host",
     "connection",

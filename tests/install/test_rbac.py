@@ -37,7 +37,7 @@ import yaml
 from install_kit import CONFIG, kubectl
 from install_run import PROMETHEUS_BINDING, TOKENS, scrape
 from prometheus_client import CollectorRegistry
-from rbac_kit import Attributes, Authorizer, RbacProxy, Record
+from rbac_kit import OPERATOR_WORK, Attributes, Authorizer, RbacProxy, Record
 
 from lws.api import constants as c
 from lws.api.disaggregated import constants as d
@@ -369,31 +369,7 @@ def test_metrics_answer_the_scraper_bound_to_the_metrics_reader_role_only(run: R
 def test_the_run_covered_the_operators_work(run: Run) -> None:
     """The proof is only as good as the run: each kind of write the operator makes happened."""
     seen = {(r.attributes.verb, r.attributes.target) for r in run.records if r.allowed}
-    for wanted in [
-        ("patch", "statefulsets"),
-        ("create", "statefulsets"),
-        ("create", "controllerrevisions"),
-        ("delete", "controllerrevisions"),
-        ("delete", "pods"),
-        ("create", "services"),
-        ("patch", "leaderworkersets/status"),
-        ("create", "events"),
-        ("list", "nodes"),
-        ("watch", "nodes"),
-        ("update", "leases"),
-        ("update", "mutatingwebhookconfigurations"),
-        ("get", "pods"),
-        ("create", "tokenreviews"),
-        ("create", "subjectaccessreviews"),
-        ("create", "leaderworkersets"),
-        ("patch", "leaderworkersets"),
-        ("delete", "leaderworkersets"),
-        ("delete", "services"),
-        ("patch", "disaggregatedsets/status"),
-        ("create", "disaggregatedsetrolescalers"),
-        ("delete", "disaggregatedsetrolescalers"),
-        ("patch", "disaggregatedsetrolescalers/status"),
-    ]:
+    for wanted in OPERATOR_WORK:
         assert wanted in seen, f"the run never made {wanted}"
     assert Attributes(
         "update", "coordination.k8s.io", "leases", namespace=NAMESPACE, name=c.LEADER_ELECTION_LEASE

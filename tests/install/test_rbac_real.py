@@ -30,7 +30,7 @@ import yaml
 from install_kit import CONFIG, kubectl
 from install_run import PROMETHEUS_BINDING, scrape
 from prometheus_client import CollectorRegistry
-from rbac_kit import Attributes, Authorizer
+from rbac_kit import OPERATOR_WORK, Attributes, Authorizer
 from test_rbac import (
     JUSTIFIED,
     NAMESPACE,
@@ -411,28 +411,5 @@ def test_the_run_covered_the_operators_work(run: Run) -> None:
         for e in _operator_events(run)
         if e.get("annotations", {}).get("authorization.k8s.io/decision") == "allow" and (a := _attributes(e))
     }
-    for wanted in [
-        ("patch", "statefulsets"),
-        ("create", "controllerrevisions"),
-        ("delete", "controllerrevisions"),
-        ("delete", "pods"),
-        ("create", "services"),
-        ("patch", "leaderworkersets/status"),
-        ("create", "events"),
-        ("list", "nodes"),
-        ("watch", "nodes"),
-        ("update", "leases"),
-        ("update", "mutatingwebhookconfigurations"),
-        ("get", "pods"),
-        ("create", "tokenreviews"),
-        ("create", "subjectaccessreviews"),
-        ("create", "leaderworkersets"),
-        ("patch", "leaderworkersets"),
-        ("delete", "leaderworkersets"),
-        ("delete", "services"),
-        ("patch", "disaggregatedsets/status"),
-        ("create", "disaggregatedsetrolescalers"),
-        ("delete", "disaggregatedsetrolescalers"),
-        ("patch", "disaggregatedsetrolescalers/status"),
-    ]:
+    for wanted in OPERATOR_WORK:
         assert wanted in seen, f"the run never made {wanted}"
