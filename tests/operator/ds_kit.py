@@ -8,13 +8,11 @@ on the embedded cluster and, with ``LWS_TEST_KUBECONFIG``, on a real one with th
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from e2e_kit import IMAGE, Kube, condition
-from kubernetes import watch
+from e2e_kit import IMAGE, Follower, Kube, condition
 
 from lws.api import constants as c
 from lws.api.disaggregated import constants as d
@@ -191,83 +189,25 @@ class ChildTimeline:
     namespace: str
     set_name: str
     snapshots: list[dict[str, Obj]] = field(default_factory=list)
-    _current: dict[str, Obj] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _listed: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _error: BaseException | None = None
+    _follower: Follower | None = None
 
     def __enter__(self) -> ChildTimeline:
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"children of {self.set_name}")
-        self._thread.start()
-        if not self._listed.wait(10):
-            raise AssertionError("the LeaderWorkerSet watch did not start")
+        selector = f"{d.SET_NAME_LABEL}={self.set_name}"
+        listing = _list_leaderworkersets(self.kube.api)
+        self._follower = Follower(
+            self.kube, LEADERWORKERSETS, listing, self.namespace, selector, self._record
+        )
+        self._follower.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None and self._error is None:
-            # The test read the end state from the API (a LIST); the watch may not have delivered the last
-            # events yet. Stopping now would end the timeline before the state the test saw (a drained
-            # revision still listed with replicas), so let the watch catch up with a fresh listing first.
-            wait_until(self._caught_up, 15, f"the watch of {self.set_name}'s children to catch up")
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(15)
-        if self._error is not None:
-            raise AssertionError(f"the LeaderWorkerSet watch failed: {self._error}")
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        # The test read the end state from the API (a LIST); the watch may not have delivered the last events
+        # yet, and stopping now would end the timeline before the state the test saw: catch up first.
+        if self._follower is not None:
+            self._follower.stop(catch_up=exc_type is None)
 
-    def _caught_up(self) -> bool:
-        """The last snapshot holds exactly the children a LIST returns now, at the same versions."""
-        listing = self.kube.request(
-            "GET",
-            LEADERWORKERSETS.path(self.namespace),
-            query={"labelSelector": f"{d.SET_NAME_LABEL}={self.set_name}"},
-        )
-        listed = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in listing.get("items") or []}
-        last = self.snapshots[-1] if self.snapshots else {}
-        return listed == {name: o["metadata"]["resourceVersion"] for name, o in last.items()}
-
-    def _record(self) -> None:
-        self.snapshots.append(copy.deepcopy(self._current))
-
-    def _run(self) -> None:
-        try:
-            self._watch()
-        except BaseException as exc:  # reported by __exit__, in the test's thread
-            self._error = exc
-            self._listed.set()
-
-    def _watch(self) -> None:
-        selector = f"{d.SET_NAME_LABEL}={self.set_name}"
-        path = LEADERWORKERSETS.path(self.namespace)
-        listing = self.kube.request("GET", path, query={"labelSelector": selector})
-        for obj in listing.get("items") or []:
-            self._current[obj["metadata"]["name"]] = obj
-        self._record()
-        version = listing["metadata"]["resourceVersion"]
-        self._listed.set()
-        api = self.kube.api
-        while not self._stop.is_set():
-            stream = watch.Watch()
-            for event in stream.stream(
-                _list_leaderworkersets(api),
-                self.namespace,
-                label_selector=selector,
-                resource_version=version,
-                timeout_seconds=1,
-                allow_watch_bookmarks=True,
-            ):
-                obj = event["raw_object"]
-                version = obj["metadata"].get("resourceVersion", version)
-                if event["type"] == "BOOKMARK":
-                    continue
-                if event["type"] == "DELETED":
-                    self._current.pop(obj["metadata"]["name"], None)
-                else:
-                    self._current[obj["metadata"]["name"]] = obj
-                self._record()
-                if self._stop.is_set():
-                    stream.stop()
+    def _record(self, children: dict[str, Obj], delivered: Obj | None) -> None:
+        self.snapshots.append(copy.deepcopy(children))
 
     def states(self, old_revision: str, roles: Sequence[str]) -> list[State]:
         """The distinct successive states, from the first snapshot on."""

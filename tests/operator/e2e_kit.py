@@ -284,6 +284,107 @@ def group_view(pods: Mapping[str, Obj], size_of: Callable[[str], int]) -> GroupV
     return GroupView(len(leaders), ready, {i: labels(p).get(c.REVISION_KEY, "") for i, p in leaders.items()})
 
 
+class Follower:
+    """The objects of one kind in a namespace that match a label selector, as a LIST and then a watch deliver
+    them on a thread of their own. ``on_change(objects, delivered)`` runs after the listing (``delivered``
+    is ``None``) and after each watch event (the object it brought), in the follower's thread."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        resource: Resource,
+        list_function: Callable[..., Any],
+        namespace: str,
+        selector: str,
+        on_change: Callable[[dict[str, Obj], Obj | None], None],
+    ) -> None:
+        self.kube, self.resource, self.list_function = kube, resource, list_function
+        self.namespace, self.selector, self.on_change = namespace, selector, on_change
+        self.objects: dict[str, Obj] = {}
+        self._stop = threading.Event()
+        self._listed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start following; return once the listing is in."""
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=f"{self.resource.plural} follower"
+        )
+        self._thread.start()
+        if not self._listed.wait(10):
+            raise AssertionError(f"the {self.resource.plural} watch did not start")
+        self._raise_error()
+
+    def stop(self, *, catch_up: bool) -> None:
+        """Stop following, first catching up with the API if ``catch_up``; a failed watch fails here."""
+        try:
+            if catch_up and self._error is None:
+                self.catch_up()
+        finally:
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join(15)
+        self._raise_error()
+
+    def catch_up(self, timeout: float = 30.0) -> None:
+        """Wait until the watch has delivered every change made so far: it holds the objects the API lists,
+        at the versions listed. A watch runs behind the writes it reports, so what it recorded is read only
+        after this."""
+
+        def same() -> bool:
+            listed = self.kube.list(self.resource, self.namespace, self.selector)
+            held = dict(self.objects)
+            return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in listed} == {
+                name: o["metadata"]["resourceVersion"] for name, o in held.items()
+            }
+
+        what = f"the {self.resource.plural} watch of {self.selector} to catch up"
+        wait_until(same, timeout=timeout, what=what)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise AssertionError(f"the {self.resource.plural} watch failed: {self._error}")
+
+    def _run(self) -> None:
+        try:
+            self._follow()
+        except BaseException as exc:  # reported by start() or stop(), in the test's thread
+            self._error = exc
+            self._listed.set()
+
+    def _follow(self) -> None:
+        listing = self.kube.request(
+            "GET", self.resource.path(self.namespace), query={"labelSelector": self.selector}
+        )
+        for obj in listing.get("items") or []:
+            self.objects[obj["metadata"]["name"]] = obj
+        self.on_change(self.objects, None)
+        version = listing["metadata"]["resourceVersion"]
+        self._listed.set()
+        while not self._stop.is_set():
+            stream = watch.Watch()
+            for event in stream.stream(
+                self.list_function,
+                self.namespace,
+                label_selector=self.selector,
+                resource_version=version,
+                timeout_seconds=1,
+                allow_watch_bookmarks=True,
+            ):
+                obj = event["raw_object"]
+                version = obj["metadata"].get("resourceVersion", version)
+                if event["type"] == "BOOKMARK":
+                    continue
+                if event["type"] == "DELETED":
+                    self.objects.pop(obj["metadata"]["name"], None)
+                else:
+                    self.objects[obj["metadata"]["name"]] = obj
+                self.on_change(self.objects, obj)
+                if self._stop.is_set():
+                    stream.stop()
+
+
 @dataclass
 class PodTimeline:
     """Every state of one set's pods, as a watch delivered them: one snapshot after each event."""
@@ -295,81 +396,39 @@ class PodTimeline:
     views: list[GroupView] = field(default_factory=list)
     #: After each event: every live (not deleting) pod's name and whether it was Running and Ready.
     moments: list[dict[str, bool]] = field(default_factory=list)
-    pods: dict[str, Obj] = field(default_factory=dict)
     #: Every pod object the watch delivered (after the initial listing), in order.
     delivered: list[Obj] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _listed: threading.Event = field(default_factory=threading.Event)
+    _follower: Follower | None = None
+
+    @property
+    def pods(self) -> dict[str, Obj]:
+        """The set's pods as the watch has delivered them so far."""
+        return self._follower.objects if self._follower is not None else {}
 
     def __enter__(self) -> PodTimeline:
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"timeline {self.set_name}")
-        self._thread.start()
-        if not self._listed.wait(10):
-            raise AssertionError("the pod watch did not start")
+        selector = f"{c.SET_NAME_LABEL}={self.set_name}"
+        list_pods = self.kube.core.list_namespaced_pod
+        self._follower = Follower(self.kube, PODS, list_pods, self.namespace, selector, self._record)
+        self._follower.start()
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        try:
-            if exc_type is None:
-                self.catch_up()
-        finally:
-            self._stop.set()
-            if self._thread is not None:
-                self._thread.join(15)
+        if self._follower is not None:
+            self._follower.stop(catch_up=exc_type is None)
 
     def catch_up(self, timeout: float = 30.0) -> None:
-        """Wait until the watch has delivered every change made so far: it holds the pods the API lists,
-        at the versions listed. A watch runs behind the writes it reports, so the timeline is read only
-        after this (leaving the ``with`` block calls it)."""
+        """Wait until the watch has delivered every change made so far (leaving the ``with`` block calls
+        it): the timeline is read only after this."""
+        if self._follower is not None:
+            self._follower.catch_up(timeout)
 
-        def same() -> bool:
-            listed = self.kube.list(PODS, self.namespace, f"{c.SET_NAME_LABEL}={self.set_name}")
-            held = dict(self.pods)
-            return {p["metadata"]["name"]: p["metadata"]["resourceVersion"] for p in listed} == {
-                name: p["metadata"]["resourceVersion"] for name, p in held.items()
-            }
-
-        wait_until(same, timeout=timeout, what=f"the pod watch of {self.set_name} to catch up")
-
-    def _record(self) -> None:
-        self.views.append(group_view(self.pods, self.size_of))
+    def _record(self, pods: dict[str, Obj], delivered: Obj | None) -> None:
+        if delivered is not None:
+            self.delivered.append(delivered)
+        self.views.append(group_view(pods, self.size_of))
         self.moments.append(
-            {n: pod_ready(p) for n, p in self.pods.items() if not p["metadata"].get("deletionTimestamp")}
+            {n: pod_ready(p) for n, p in pods.items() if not p["metadata"].get("deletionTimestamp")}
         )
-
-    def _run(self) -> None:
-        selector = f"{c.SET_NAME_LABEL}={self.set_name}"
-        listing = self.kube.request(
-            "GET", f"/api/v1/namespaces/{self.namespace}/pods", query={"labelSelector": selector}
-        )
-        for pod in listing.get("items") or []:
-            self.pods[pod["metadata"]["name"]] = pod
-        self._record()
-        version = listing["metadata"]["resourceVersion"]
-        self._listed.set()
-        while not self._stop.is_set():
-            stream = watch.Watch()
-            for event in stream.stream(
-                self.kube.core.list_namespaced_pod,
-                self.namespace,
-                label_selector=selector,
-                resource_version=version,
-                timeout_seconds=1,
-                allow_watch_bookmarks=True,
-            ):
-                obj = event["raw_object"]
-                version = obj["metadata"].get("resourceVersion", version)
-                if event["type"] == "BOOKMARK":
-                    continue
-                self.delivered.append(obj)
-                if event["type"] == "DELETED":
-                    self.pods.pop(obj["metadata"]["name"], None)
-                else:
-                    self.pods[obj["metadata"]["name"]] = obj
-                self._record()
-                if self._stop.is_set():
-                    stream.stop()
 
 
 def unique(prefix: str) -> str:
