@@ -7,6 +7,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from lws.api import constants as c
 from lws.api.disaggregated import constants as d
 from lws.api.disaggregated.defaulting import default_disaggregatedset
@@ -238,3 +240,38 @@ UPSTREAM_SAMPLES = {
     "disaggregatedset_v1_disaggregatedset": UPSTREAM_SAMPLE_YAML,
     "disaggregatedset_v1_3role": UPSTREAM_3ROLE_SAMPLE_YAML,
 }
+
+
+# Upstream's step-tracking end-to-end cases (test/e2e/disaggregatedset_test.go): source and target replicas of
+# (prefill, decode), maxSurge, maxUnavailable, and every state the rollout passes through, as
+# (old prefill, old decode, new prefill, new decode). The planner's table test and the e2e both use them.
+UPSTREAM_STEP_CASES = [
+    pytest.param(
+        (10, 2),
+        (6, 8),
+        2,
+        0,
+        [
+            (10, 2, 0, 0),
+            (8, 2, 0, 0),
+            (6, 2, 0, 0),
+            (6, 2, 2, 2),
+            (4, 1, 2, 2),
+            (4, 1, 3, 4),
+            (4, 1, 4, 5),
+            (2, 1, 4, 5),
+            (2, 1, 5, 7),
+            (2, 1, 6, 8),
+            (0, 0, 6, 8),
+        ],
+        id="P10-D2-to-P6-D8-surge-2",
+    ),
+    pytest.param(
+        (4, 4),
+        (4, 4),
+        0,
+        2,
+        [(4, 4, 0, 0), (2, 2, 0, 0), (2, 2, 2, 2), (0, 0, 2, 2), (0, 0, 4, 4)],
+        id="4-4-surge-0-unavailable-2",
+    ),
+]

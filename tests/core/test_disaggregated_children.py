@@ -40,7 +40,7 @@ from lws.core.disaggregated.rollout import (
 from lws.core.disaggregated.scalers import plan_scalers, scaler_seed, scaler_status
 from lws.core.disaggregated.services import plan_services, prv_service
 from lws.core.disaggregated.status import desired_status, set_conditions
-from tests.api.ds_api_testing import make_ds, role, sample_three_roles
+from tests.api.ds_api_testing import UPSTREAM_STEP_CASES, make_ds, role, sample_three_roles
 
 NOW = "2026-12-05T00:00:00Z"
 LATER = "2026-12-05T01:00:00Z"
@@ -276,32 +276,7 @@ def deployed(ds: dict[str, Any]) -> World:
     return world
 
 
-@pytest.mark.parametrize(
-    ("source", "target", "surge", "unavailable", "expected"),
-    [
-        (
-            (10, 2),
-            (6, 8),
-            2,
-            0,
-            [
-                (10, 2, 0, 0),
-                (8, 2, 0, 0),
-                (6, 2, 0, 0),
-                (6, 2, 2, 2),
-                (4, 1, 2, 2),
-                (4, 1, 3, 4),
-                (4, 1, 4, 5),
-                (2, 1, 4, 5),
-                (2, 1, 5, 7),
-                (2, 1, 6, 8),
-                (0, 0, 6, 8),
-            ],
-        ),
-        ((4, 4), (4, 4), 0, 2, [(4, 4, 0, 0), (2, 2, 0, 0), (2, 2, 2, 2), (0, 0, 2, 2), (0, 0, 4, 4)]),
-    ],
-    ids=["P10-D2-to-P6-D8-surge-2", "4-4-surge-0-unavailable-2"],
-)
+@pytest.mark.parametrize(("source", "target", "surge", "unavailable", "expected"), UPSTREAM_STEP_CASES)
 def test_upstreams_step_tracking_e2e_cases(
     source: tuple[int, int],
     target: tuple[int, int],

@@ -65,7 +65,7 @@ from lws.core.disaggregated.render import render_disaggregated_set
 from lws.core.disaggregated.revision import compute_revision
 from lws.hooks.manager import make_hooks
 from lws.sim.testing import wait_until
-from tests.api.ds_api_testing import UPSTREAM_SAMPLES
+from tests.api.ds_api_testing import UPSTREAM_SAMPLES, UPSTREAM_STEP_CASES
 
 pytestmark = pytest.mark.e2e
 
@@ -273,32 +273,7 @@ def _assert_follows_plan(states: Sequence[State], plan: Sequence[State]) -> None
     assert step == len(plan) - 1, f"the planned steps were not all passed through: {states}"
 
 
-@pytest.mark.parametrize(
-    ("source", "target", "surge", "unavailable", "plan"),
-    [
-        (
-            (10, 2),
-            (6, 8),
-            2,
-            0,
-            [
-                (10, 2, 0, 0),
-                (8, 2, 0, 0),
-                (6, 2, 0, 0),
-                (6, 2, 2, 2),
-                (4, 1, 2, 2),
-                (4, 1, 3, 4),
-                (4, 1, 4, 5),
-                (2, 1, 4, 5),
-                (2, 1, 5, 7),
-                (2, 1, 6, 8),
-                (0, 0, 6, 8),
-            ],
-        ),
-        ((4, 4), (4, 4), 0, 2, [(4, 4, 0, 0), (2, 2, 0, 0), (2, 2, 2, 2), (0, 0, 2, 2), (0, 0, 4, 4)]),
-    ],
-    ids=["scale-down-role0-scale-up-role1", "surge-0-unavail-2-batches-by-unavailable"],
-)
+@pytest.mark.parametrize(("source", "target", "surge", "unavailable", "plan"), UPSTREAM_STEP_CASES)
 def test_rolling_update_moves_in_upstreams_steps(
     kube: Kube,
     ns: str,
