@@ -227,3 +227,43 @@ def test_the_webhooks_deny_deep_nesting_naming_the_field_never_a_500(e2e: E2E, d
     assert response["status"]["code"] == 422
     assert "spec.leaderWorkerTemplate.workerTemplate.spec.x.a" in response["status"]["message"]
     assert "nests more than 100 objects and arrays deep" in response["status"]["message"]
+
+
+#: Pod-template shapes upstream's CRD refuses at admission (its schema embeds the PodTemplateSpec), each with
+#: the path the refusal must name (under spec.leaderWorkerTemplate.workerTemplate.spec) and what to set there.
+_REFUSED_TEMPLATES: list[tuple[str, tuple[str | int, ...], object]] = [
+    ("containers", ("containers",), {"name": "app", "image": "i"}),
+    ("containers[0].ports[0].containerPort", ("containers", 0, "ports"), [{"containerPort": "http"}]),
+    ("containers[0].ports[1]", ("containers", 0, "ports"), [{"containerPort": 1}, {"containerPort": 1}]),
+    ("containers[0].resources.limits.cpu", ("containers", 0, "resources", "limits"), {"cpu": "lots"}),
+    (
+        "containers[0].env[0].valueFrom.fieldRef.fieldPath",
+        ("containers", 0, "env", 0, "valueFrom"),
+        {"fieldRef": {"apiVersion": "v1"}},
+    ),
+    ("containers[0].image", ("containers", 0, "image"), {"a": 1}),
+    ("restartPolicy", ("restartPolicy",), ["Always"]),
+    ("tolerations[0].tolerationSeconds", ("tolerations",), [{"key": "k", "tolerationSeconds": "x"}]),
+    ("nodeSelector.pool", ("nodeSelector",), {"pool": 7}),
+    ("volumes[0].emptyDir", ("volumes",), [{"name": "v", "emptyDir": []}]),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "at", "value"), _REFUSED_TEMPLATES, ids=[f for f, _, _ in _REFUSED_TEMPLATES]
+)
+def test_pod_templates_upstream_refuses_at_admission_are_refused_naming_the_field(
+    kube: Kube, ns: str, field: str, at: tuple[str | int, ...], value: object
+) -> None:
+    """Issue 10, bug 7: such sets were admitted, then every StatefulSet made from them was refused, for
+    ever. The CRD's pod-template schema (the published PodTemplateSpec, as upstream's) refuses them first."""
+    body = make_lws("bad-template", replicas=1, size=2)
+    target = body["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]
+    for key in at[:-1]:
+        target = target[key]
+    target[at[-1]] = value
+    with pytest.raises(KubeError) as refused:
+        kube.create(LEADERWORKERSETS, ns, body)
+    assert refused.value.status == 422, refused.value.body
+    assert f"spec.leaderWorkerTemplate.workerTemplate.spec.{field}" in refused.value.body
+    assert kube.lws(ns, "bad-template") is None
