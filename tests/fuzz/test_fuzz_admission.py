@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lws.api import constants as c
@@ -111,6 +111,9 @@ ENUMS = {
     ("spec", "networkConfig", "subdomainPolicy"): ["Unique", "shared", ""],
     ("spec", "rolloutStrategy", "type"): ["Recreate", "OnDelete"],
 }
+# 150 and 480 reach the webhooks' depth guard; 1,000 and 5,000 the embedded cluster's walk limit (Kubernetes
+# decodes them and its webhooks refuse); 20,000 the JSON decoders' own 10,000.
+DEPTHS = [150, 480, 1_000, 5_000, 20_000]
 PERCENT = ["150%", "-1%", "%", "abc%", "1.5%", "25", " 25%", "25 %", "2147483648%"]
 PERCENT_PATHS = [
     ("spec", "rolloutStrategy", "rollingUpdateConfiguration", "maxUnavailable"),
@@ -171,11 +174,29 @@ def _cases() -> st.SearchStrategy[Case]:
             st.just("deep nesting"),
             st.sampled_from(OBJECT_PATHS).map(lambda p: (*p, "nested")),
             st.just(DEEP),
-            # 150 and 480 reach the webhooks' depth guard; 1,000 and 5,000 the embedded cluster's walk limit
-            # (Kubernetes decodes them and its webhooks refuse); 20,000 the JSON decoders' own 10,000.
-            st.sampled_from([150, 480, 1_000, 5_000, 20_000]),
+            st.sampled_from(DEPTHS),
         ),
     )
+
+
+#: The classes of hostile input the issue lists, each drawn in every run (checked at the end).
+KINDS = (
+    "wrong type",
+    "null",
+    "huge number",
+    "name",
+    "unknown field",
+    "invalid enum",
+    "invalid percentage",
+    "pod template",
+    "deep nesting",
+)
+#: Sent in every run, whatever the generator draws: each hostile name, and each depth inside a pod template
+#: (the mutating webhook once failed with RecursionError at about 480 levels there).
+EXPLICIT = [Case("name", ("metadata", "name"), name) for name in NAMES] + [
+    Case("deep nesting", ("spec", "leaderWorkerTemplate", "workerTemplate", "spec", "nested"), DEEP, depth)
+    for depth in DEPTHS
+]
 
 
 def _build(case: Case, name: str) -> str:
@@ -311,10 +332,14 @@ def test_hostile_leaderworkersets_get_a_4xx_naming_the_field_and_lws_validate_ag
     figures and the traceback check need the cases' run, whichever worker or order pytest picks."""
     state, tracebacks = door
 
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None)
-    @given(case=_cases())
-    def each(case: Case) -> None:
+    def send(case: Case) -> None:
         _send(state, case)
+
+    for case in EXPLICIT:
+        send = example(case=case)(send)
+    each = settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None)(
+        given(case=_cases())(send)
+    )
 
     try:
         each()
@@ -325,6 +350,7 @@ def test_hostile_leaderworkersets_get_a_4xx_naming_the_field_and_lws_validate_ag
             f"5xx={state.stats['5xx']}, disagreements={len(state.disagreements)}, "
             f"operator tracebacks={len(tracebacks.records)}",
         )
-    assert state.seen >= MAX_EXAMPLES, "every generated case was sent"
+    assert state.seen >= MAX_EXAMPLES + len(EXPLICIT), "every explicit and generated case was sent"
+    assert set(KINDS) <= set(state.stats), f"classes never drawn: {set(KINDS) - set(state.stats)}"
     assert state.stats["5xx"] == 0 and not state.disagreements
     assert not tracebacks.records, [r.getMessage() for r in tracebacks.records]
