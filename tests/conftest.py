@@ -75,6 +75,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+_ungrouped: set[str] = set()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note, on each xdist worker, the ``xdist_group`` tests that ``--dist loadgroup`` failed to group.
+
+    Modules that share one operator or one control plane are grouped with ``xdist_group``; when xdist fails
+    to apply a group (pytest 9.2 with pytest-xdist 3.8, pytest-dev/pytest-xdist#1386), nothing fails: their
+    tests just spread over the workers and each worker pays the module's setup again. They fail instead
+    (``pytest_runtest_setup``), saying why."""
+    config = session.config
+    if hasattr(config, "workerinput") and config.getvalue("loadgroup"):
+        _ungrouped.update(
+            item.nodeid
+            for item in session.items
+            if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+        )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.nodeid in _ungrouped:
+        pytest.fail(
+            "--dist loadgroup did not apply this test's xdist_group: this pytest/pytest-xdist pair does not "
+            "group (pytest-dev/pytest-xdist#1386); install the versions in constraints.txt "
+            "(pip install -c constraints.txt -e '.[test]')",
+            pytrace=False,
+        )
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     from lws.sim.testing import REAL_CLUSTER_ENV, real_kubeconfig
 
