@@ -30,3 +30,25 @@ def test_a_folder_with_fewer_samples_is_an_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(samples, "DIRECTORY", tmp_path)
     with pytest.raises(samples.SamplesMissing, match=r"expected 18 sample files in .*, found 1"):
         samples.leaderworkersets()
+
+
+def test_no_test_finds_the_samples_on_its_own() -> None:
+    """A module that globs the folder itself gets an empty parameter set, not an error, when it is missing:
+    every test reaches the samples through ``tests/upstream_samples.py``."""
+    root = Path(__file__).resolve().parent
+    own = {root / "upstream_samples.py", Path(__file__).resolve()}
+    markers = ("LWS_UPSTREAM_SAMPLES", "samples/upstream")
+    finders = [
+        str(path.relative_to(root.parent))
+        for path in sorted(root.rglob("*.py"))
+        if path not in own and any(marker in line for line in _code_lines(path) for marker in markers)
+    ]
+    assert not finders, f"{finders} find the upstream samples themselves: use tests/upstream_samples.py"
+
+
+def _code_lines(path: Path) -> list[str]:
+    """The lines of ``path`` outside its module docstring (which may name the folder)."""
+    text = path.read_text()
+    if text.startswith('"""'):
+        text = text[text.index('"""', 3) + 3 :]
+    return text.splitlines()
