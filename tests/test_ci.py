@@ -46,3 +46,13 @@ def test_no_step_may_fail_without_failing_its_environment() -> None:
         assert not [line for line in commands(section) if line.startswith("-")], section
         for key in ("ignore_errors", "ignore_outcome"):
             assert key not in tox()[section], f"{section} sets {key}"
+
+
+def test_every_environment_ci_runs_installs_the_tested_versions() -> None:
+    """tox replaces [testenv]'s setenv with an environment's own, so each one CI runs must name
+    constraints.txt itself, or inherit the base setenv unchanged."""
+    envlist = [e.strip() for e in tox()["tox"]["envlist"].split(",")]
+    for env in envlist:
+        section = "testenv" if env == "py" else f"testenv:{env}"
+        setenv = tox()[section].get("setenv", tox()["testenv"]["setenv"])
+        assert "PIP_CONSTRAINT = {toxinidir}/constraints.txt" in setenv, f"{section} ignores constraints.txt"
