@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from lws.k8s.pods import pod_ready
 from lws.sim import errors, objects
 from lws.sim.causes import Cause
 from lws.sim.errors import APIError
@@ -26,7 +27,7 @@ from lws.sim.selectors import SelectorError, label_selector_from_dict
 if TYPE_CHECKING:
     from lws.sim.apiserver import APIServer
 
-__all__ = ["evict", "pod_ready"]
+__all__ = ["evict"]
 
 PODS = ("", "v1", "pods")
 PDBS = ("policy", "v1", "poddisruptionbudgets")
@@ -34,14 +35,6 @@ DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
 _VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 _SUCCESS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 _CONFLICT_RETRIES = 5
-
-
-def pod_ready(pod: Mapping[str, Any]) -> bool:
-    """``Ready=True`` among the pod's conditions (``podutil.IsPodReady``)."""
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in (pod.get("status") or {}).get("conditions") or ()
-    )
 
 
 async def evict(

@@ -102,7 +102,8 @@ def _none_if_empty(value: str) -> str:
 # -- built-in printers ---------------------------------------------------------------------------------
 
 
-def _pod_ready(pod: Mapping[str, Any]) -> str:
+def _ready_containers(pod: Mapping[str, Any]) -> str:
+    """kubectl's READY column: ready containers of all (not the pod's Ready condition)."""
     statuses = _get(pod, "status", "containerStatuses") or []
     total = len(_get(pod, "spec", "containers") or [])
     ready = sum(1 for status in statuses if status.get("ready"))
@@ -224,7 +225,9 @@ def _age_column(now: Now) -> Column:
 def _pods(now: Now) -> list[Column]:
     return [
         _name_column(),
-        Column("Ready", "string", _pod_ready, description="The aggregate readiness state of this pod."),
+        Column(
+            "Ready", "string", _ready_containers, description="The aggregate readiness state of this pod."
+        ),
         Column(
             "Status", "string", _pod_status, description="The aggregate status of the containers in this pod."
         ),

@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lws.k8s.pods import pod_ready
 from lws.sim.apiserver import APIServer
 from lws.sim.controllers.informer import Informers, controller_uid
-from lws.sim.eviction import disruption_condition, pod_ready
+from lws.sim.eviction import disruption_condition
 from lws.sim.objects import format_time, get_path, parse_time
 from lws.sim.selectors import SelectorError, label_selector_from_dict
 from lws.sim.workqueue import WorkQueue, run_workers

@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from lws.k8s.pods import pod_ready
 from lws.sim.apiserver import APIServer
 from lws.sim.controllers.informer import Informers, controller_uid
 from lws.sim.controllers.statefulset_plan import available_in, is_available
 from lws.sim.errors import APIError, ignoring_not_found
-from lws.sim.eviction import pod_ready
 from lws.sim.objects import clone, now
 from lws.sim.workqueue import WorkQueue, run_workers
 
