@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import subprocess
@@ -117,6 +118,31 @@ def test_the_pyproject_names_modules_the_guide_defines() -> None:
     for name, module in entry_points.items():
         path = "src/" + module.replace(".", "/")
         assert f"{path}.py" in files or f"{path}/__init__.py" in files, f"entry point {name}: no {module}"
+
+
+def test_the_guides_plugins_import_only_lws_plugin_and_the_standard_library() -> None:
+    """The guide's promise (a plugin needs nothing of lws but ``lws.plugin``) holds for every plugin it
+    shows, including those the example package (checked by ``.importlinter``) does not hold."""
+    modules = {p: t for p, t in guide_files().items() if p.startswith("src/") and p.endswith(".py")}
+    packages = {p.split("/")[1].removesuffix(".py") for p in modules}
+    for path, text in modules.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                allowed = (
+                    name == "lws.plugin"
+                    or name.startswith("lws.plugin.")
+                    or top in packages
+                    or top in sys.stdlib_module_names
+                    or top == "__future__"
+                )
+                assert allowed, f"docs/plugins.md: {path} imports {name}; a plugin imports only lws.plugin"
 
 
 HARNESS = '''
