@@ -21,6 +21,7 @@ from lws.api.model import LeaderWorkerSet
 from lws.cluster.resources import BUILTIN
 from lws.controller.context import Telemetry
 from lws.controller.deps import Caches, Deps
+from lws.core.groups import group_ready
 from lws.core.keys import split_ordinal
 from lws.core.observe import controlled_by, deleting, revision_of, statefulset_ready, uid_of
 from lws.hooks.manager import Hooks
@@ -115,7 +116,7 @@ class CacheView:
         return GroupSnapshot(
             leader_uid=uid_of(leader) if leader is not None else "",
             leader_ready=leader_ready,
-            ready=leader_ready and (size == 1 or (mine and statefulset_ready(sts))),
+            ready=group_ready(leader_ready, statefulset_ready(sts) if mine else None, size_one=size == 1),
             revision=revision_of(pod),  # a leader being deleted still says which revision it ran
             workers=size == 1 or mine,
             traceparent=str(traceparent) if mine and traceparent else None,

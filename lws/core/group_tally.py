@@ -10,8 +10,8 @@ them; :meth:`GroupTally.counts` adds up a handful of buckets.
 The rules are those of :func:`lws.core.groups.status_observations`, which stays the reference (the tests
 hold the two equal): a group is one leader pod with a group index; with workers (size > 1) it is observed
 only once its worker StatefulSet exists and is controlled by the leader pod as it is now (a replaced
-leader's workers, waiting for the garbage collector, do not count), ready when both halves are, updated
-when both carry the revision.
+leader's workers, waiting for the garbage collector, do not count); whether it is ready and updated is
+:func:`lws.core.groups.group_ready`'s and :func:`~lws.core.groups.group_updated`'s to say, for both.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lws.core.groups import group_ready, group_updated
 from lws.core.observe import controller_of, revision_of, statefulset_ready, uid_of
 from lws.core.status import GroupCounts
 from lws.k8s.pods import pod_running_and_ready
@@ -103,8 +104,10 @@ class GroupTally:
         for (zone, (l_ready, l_rev, w_exists, w_ready, w_rev)), n in self._counts.items():
             if not (size_one or w_exists):
                 continue  # upstream skips a group whose worker StatefulSet does not exist yet
-            is_ready = l_ready and (size_one or w_ready)
-            is_updated = l_rev == revision and (size_one or w_rev == revision)
+            is_ready = group_ready(l_ready, w_ready if w_exists else None, size_one=size_one)
+            is_updated = group_updated(
+                l_rev, w_rev if w_exists else None, size_one=size_one, revision=revision
+            )
             ready += n * is_ready
             updated += n * is_updated
             if zone != _ABOVE:

@@ -23,6 +23,34 @@ Obj = Mapping[str, Any]
 Lookup = Callable[[str], Obj | None]
 
 
+def group_ready(leader_ready: bool, workers_ready: bool | None, *, size_one: bool) -> bool:
+    """Upstream's rule: a group is ready when its leader pod is Running and Ready and (size > 1) its worker
+    StatefulSet is ready. ``workers_ready`` is ``None`` when the group has no worker StatefulSet of its own.
+
+    With :func:`group_updated`, the one home of the rule: the rollout's and the status pass's views below,
+    :class:`lws.core.group_tally.GroupTally` and the telemetry's view of a group apply it.
+    """
+    return leader_ready and (size_one or bool(workers_ready))
+
+
+def group_updated(
+    leader_revision: str, workers_revision: str | None, *, size_one: bool, revision: str
+) -> bool:
+    """Upstream's rule: a group is updated when its leader pod and (size > 1) its worker StatefulSet carry
+    ``revision``. ``workers_revision`` is ``None`` when the group has no worker StatefulSet of its own."""
+    return leader_revision == revision and (size_one or workers_revision == revision)
+
+
+def _halves(leader: Obj, sts: Obj | None, *, size_one: bool, revision: str) -> tuple[bool, bool]:
+    """(ready, updated) of the group of ``leader`` whose own worker StatefulSet is ``sts``."""
+    workers_ready = statefulset_ready(sts) if sts is not None else None
+    workers_revision = revision_of(sts) if sts is not None else None
+    return (
+        group_ready(pod_running_and_ready(leader), workers_ready, size_one=size_one),
+        group_updated(revision_of(leader), workers_revision, size_one=size_one, revision=revision),
+    )
+
+
 def _workers_of(leader: Obj | None, sts: Obj | None) -> Obj | None:
     """``sts`` if the leader pod controls it: a worker StatefulSet an earlier leader left is not its own."""
     if leader is None or sts is None:
@@ -46,8 +74,7 @@ def group_states(
         if leader is None or (not no_workers and sts is None):
             states.append(GroupState(ready=False, updated=False))
             continue
-        ready = pod_running_and_ready(leader) and (no_workers or statefulset_ready(sts))
-        updated = revision_of(leader) == revision and (no_workers or revision_of(sts) == revision)
+        ready, updated = _halves(leader, sts, size_one=no_workers, revision=revision)
         states.append(GroupState(ready=ready, updated=updated))
     return states
 
@@ -66,13 +93,8 @@ def status_observations(
         sts = None if no_workers else _workers_of(leader, workers(name))
         if not no_workers and sts is None:
             continue
-        seen.append(
-            GroupObservation(
-                index=index,
-                ready=pod_running_and_ready(leader) and (no_workers or statefulset_ready(sts)),
-                updated=revision_of(leader) == revision and (no_workers or revision_of(sts) == revision),
-            )
-        )
+        ready, updated = _halves(leader, sts, size_one=no_workers, revision=revision)
+        seen.append(GroupObservation(index=index, ready=ready, updated=updated))
     return seen
 
 
@@ -91,8 +113,7 @@ def hash_status_observations(
         sts = None if no_workers else workers(str(meta.get("name")))
         if not no_workers and sts is None:
             continue
-        ready = pod_running_and_ready(leader) and (no_workers or statefulset_ready(sts))
-        updated = revision_of(leader) == revision and (no_workers or revision_of(sts) == revision)
+        ready, updated = _halves(leader, sts, size_one=no_workers, revision=revision)
         order = (not updated, not ready, str(meta.get("creationTimestamp") or ""), str(meta.get("name")))
         seen.append((order, ready, updated))
     seen.sort(key=lambda item: item[0])

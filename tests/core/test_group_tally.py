@@ -4,17 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.core.group_tally import GroupTally, leader_half, workers_half
-from lws.core.groups import status_observations
+from lws.core.groups import group_ready, group_updated, status_observations
 from lws.core.observe import group_index_of
 from lws.core.status import count_groups
 
 REVISIONS = ("old", "new")
+
+
+@pytest.mark.parametrize(
+    ("leader_ready", "workers_ready", "size_one", "ready"),
+    [
+        (True, True, False, True),
+        (True, False, False, False),
+        (False, True, False, False),
+        (True, None, False, False),  # no worker StatefulSet of its own yet
+        (True, None, True, True),  # size 1: the leader alone
+        (False, None, True, False),
+        (True, False, True, True),  # size 1: a stray worker StatefulSet does not count
+    ],
+)
+def test_a_group_is_ready_when_both_halves_are(
+    leader_ready: bool, workers_ready: bool | None, size_one: bool, ready: bool
+) -> None:
+    assert group_ready(leader_ready, workers_ready, size_one=size_one) is ready
+
+
+@pytest.mark.parametrize(
+    ("leader", "workers", "size_one", "updated"),
+    [
+        ("new", "new", False, True),
+        ("new", "old", False, False),
+        ("old", "new", False, False),
+        ("new", None, False, False),
+        ("new", None, True, True),
+        ("old", None, True, False),
+        ("new", "old", True, True),
+    ],
+)
+def test_a_group_is_updated_when_both_halves_carry_the_revision(
+    leader: str, workers: str | None, size_one: bool, updated: bool
+) -> None:
+    assert group_updated(leader, workers, size_one=size_one, revision="new") is updated
 
 
 def _leader(name: str, index: int | None, ready: bool, revision: str, uid: str) -> dict[str, Any]:
