@@ -23,6 +23,10 @@ Generated, and never to be edited by hand:
 * ``charts/lws/crds/*.yaml`` and ``charts/lws/files/*.yaml``: the Helm chart's copies of the CRDs and of the
   configuration files its ConfigMap holds (its templates are written by hand, and tested against
   ``lws manifests``).
+* ``lws/k8s/go_types.json`` and ``lws/sim/protobuf_types.json``: how Go sees the Kubernetes types (JSON field
+  order and omitempty; protobuf field numbers), read by the Go commands in ``hack/go-types`` and
+  ``hack/sim-protobuf`` from the ``k8s.io/api`` their ``go.mod`` names (``go run``: Go must be installed, as
+  ``tox -e real`` needs it too).
 
 Everything is computed from the sources alone (the CRD first, then kustomize over a copy of ``config/``
 holding that CRD), so one run brings every copy up to date whatever was stale.
@@ -85,6 +89,11 @@ CHART_CONFIGS = {
     "controller_manager_config.certmanager.yaml": Path("certmanager") / "controller_manager_config.yaml",
 }
 COMMAND = ".venv/bin/python tools/generate.py"
+#: The tables Go code writes: checked-in file -> the Go command (a directory of ``hack/``) that prints it.
+GO_TABLES = {
+    ROOT / "lws" / "k8s" / "go_types.json": ROOT / "hack" / "go-types",
+    ROOT / "lws" / "sim" / "protobuf_types.json": ROOT / "hack" / "sim-protobuf",
+}
 
 HEADER = "# Generated from config/{source} by tools/generate.py (the real kustomize); do not edit.\n"
 
@@ -200,6 +209,33 @@ def chart_files(config: Path, default_text: str) -> dict[Path, str]:
     return files
 
 
+def go_tables() -> dict[Path, str]:
+    """The tables of :data:`GO_TABLES`, as their Go commands print them (``go run .`` in each directory)."""
+    go = shutil.which("go")
+    if go is None:
+        tables = ", ".join(str(path.relative_to(ROOT)) for path in GO_TABLES)
+        raise RuntimeError(
+            f"tools/generate.py needs Go on PATH to write {tables} (hack/go-types, hack/sim-protobuf): "
+            "install Go 1.26+, as tox -e real needs"
+        )
+    tables: dict[Path, str] = {}
+    for target, command in GO_TABLES.items():
+        done = subprocess.run(
+            [go, "run", "-buildvcs=false", "."],
+            cwd=command,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"go run in {command.relative_to(ROOT)} failed ({done.returncode}):\n{done.stderr}"
+            )
+        tables[target] = done.stdout
+    return tables
+
+
 def generated() -> dict[Path, str]:
     """Every generated file and the text it should have, computed from the sources alone."""
     files = crd_texts()
@@ -215,6 +251,7 @@ def generated() -> dict[Path, str]:
             files[DEPLOY / name] = text
         files.update(chart_files(config, deploy[DEFAULT_FILE]))
         files.update(bundle_files(deploy))
+    files.update(go_tables())
     return files
 
 
