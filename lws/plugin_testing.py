@@ -17,8 +17,9 @@ fixtures exist in every test session (``-p no:lws`` turns them off):
 Everything is also importable for use without pytest: :func:`make_test_hooks`, :func:`render`,
 :func:`admission_errors`, :func:`lws_manifest`, and the context builders :func:`pod_context`,
 :func:`group_context` and :func:`restart_event` for unit tests of single hooks, :func:`installed_hooks`
-to check your package loads through its entry point, and :func:`settings_for_tests` for end-to-end tests
-that run the operator in-process::
+to check your package loads through its entry point, and :func:`embedded_operator` (with
+:func:`wait_until`) for end-to-end tests, an embedded cluster with the operator running your plugin on it.
+For example::
 
     from lws.plugin_testing import lws_manifest, pod_context
 
@@ -34,11 +35,13 @@ that run the operator in-process::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.metadata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -49,9 +52,11 @@ from lws.hooks.types import GroupContext, GroupRestartState, PodContext, Restart
 
 if TYPE_CHECKING:
     from lws.api.errors import FieldError
+    from lws.controller.in_process import InProcessOperator
     from lws.controller.settings import OperatorSettings
     from lws.hooks.manager import Hooks
     from lws.hooks.types import HookObserver
+    from lws.sim.runner import EmbeddedCluster
 
 # The operator's modules are imported where they are used: pytest imports this plugin in every session, and
 # a session that tests only the embedded cluster should not depend on (or pay for) the core.
@@ -389,6 +394,75 @@ def restart_event(
         state=state or GroupRestartState(),
         now=now or datetime(2026, 1, 1, tzinfo=UTC),
     )
+
+
+# --- end to end -------------------------------------------------------------------------------------------
+
+#: The CRD resource, as the embedded cluster's API names resources: (group, version, plural).
+_CRDS = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+
+
+@dataclass(frozen=True)
+class EmbeddedOperator:
+    """An embedded cluster with the operator running on it, as :func:`embedded_operator` yields it.
+
+    :ivar cluster: the embedded cluster (:class:`lws.sim.runner.EmbeddedCluster`). ``cluster.sync`` is its
+        API (``create``, ``get``, ``list``, ``patch``, ``delete``, resources named ``(group, version,
+        plural)``; every write passes the admission webhooks); ``cluster.faults`` acts through the
+        kubelets (``restart_container``, ``crash_pod``, ``crash_loop``, ``delete_pod``, ``fail_node``,
+        ``recover_node``).
+    :ivar operator: the operator as ``lws run`` runs it
+        (:class:`lws.controller.in_process.InProcessOperator`); ``operator.settle(resource_version)`` returns
+        once it has seen that version and has nothing left to do about it.
+    :ivar kubeconfig: a kubeconfig for the cluster (the ``kubernetes`` client and ``kubectl`` read it).
+    """
+
+    cluster: EmbeddedCluster
+    operator: InProcessOperator
+    kubeconfig: Path
+
+
+@contextlib.contextmanager
+def embedded_operator(
+    *plugins: object,
+    topology: str | Path = "tiny",
+    enable: Iterable[str] = (),
+    hooks: Hooks | None = None,
+) -> Iterator[EmbeddedOperator]:
+    """An embedded cluster of ``topology`` (a shipped topology's name or a YAML file) with the CRD the
+    plugins define installed and the operator running your ``plugins`` next to the default built-ins (and
+    the opt-in ones in ``enable``), or exactly ``hooks``. Starting both takes about a second: share them per
+    module. Everything stops when the block ends.
+
+    Watch bookmarks come every 0.2 s, so that ``operator.settle`` sees how far the operator has got.
+    """
+    import tempfile
+
+    from lws.api.crd import build_crd
+    from lws.cluster.kube import connect
+    from lws.controller.in_process import InProcessOperator
+    from lws.sim.runner import EmbeddedCluster
+
+    hooks = hooks if hooks is not None else make_test_hooks(*plugins, enable=enable)
+    with (
+        tempfile.TemporaryDirectory(prefix="lws-e2e-") as tmp,
+        EmbeddedCluster(topology=topology, bookmark_interval=0.2) as cluster,
+    ):
+        crd = build_crd(startup_policies=hooks.startup_values, restart_policies=hooks.restart_values)
+        cluster.sync.create(_CRDS, None, crd)
+        kubeconfig = cluster.write_kubeconfig(Path(tmp) / "kubeconfig")
+        settings = settings_for_tests(kubeconfig=str(kubeconfig))
+        # Entering returns once the operator's webhooks are registered in the cluster.
+        with InProcessOperator(settings, hooks, connect=connect) as operator:
+            yield EmbeddedOperator(cluster, operator, kubeconfig)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition") -> Any:
+    """Call ``predicate`` until it returns something truthy, and return that; fail naming ``what`` after
+    ``timeout`` seconds. Wait on a condition with it, never with ``sleep``."""
+    from lws.sim.testing import wait_until as wait
+
+    return wait(predicate, timeout=timeout, what=what)
 
 
 # --- pytest fixtures ----------------------------------------------------------------------------------------
