@@ -32,12 +32,14 @@ from typing import Any
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.core.keys import group_key
-from lws.core.meta import lws_owner, owner_reference, propagated
+from lws.core.meta import owner_reference
 from lws.core.observe import deleting, labels
 from lws.core.statefulsets import (
     group_worker_statefulset,
+    leader_metadata,
+    leader_pod_template,
+    leader_selector,
     leader_template_annotations,
-    pod_template,
 )
 
 Obj = Mapping[str, Any]
@@ -86,32 +88,18 @@ def leader_deployment(
     """
     annotations = leader_template_annotations(lws, pod_annotations)
     annotations[c.GROUP_IDENTITY_ANNOTATION] = c.GROUP_IDENTITY_HASH
-    template = pod_template(
-        lws.leader_template,
-        labels={c.WORKER_INDEX_LABEL: "0", c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision},
-        annotations=annotations,
-    )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {
-            "name": lws.name,
-            "namespace": lws.namespace,
-            "labels": propagated(
-                lws.labels,
-                {c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision, c.ROLE_LABEL: c.ROLE_LEADER},
-            ),
-            "annotations": propagated(lws.annotations, {c.REPLICAS_ANNOTATION: str(lws.replicas)}),
-            "ownerReferences": [lws_owner(lws)],
-        },
+        "metadata": leader_metadata(lws, revision),
         "spec": {
             "replicas": lws.replicas,
-            "selector": {"matchLabels": {c.SET_NAME_LABEL: lws.name, c.WORKER_INDEX_LABEL: "0"}},
+            "selector": leader_selector(lws),
             "strategy": {
                 "type": c.ROLLING_UPDATE,
                 "rollingUpdate": {"maxSurge": lws.max_surge, "maxUnavailable": lws.max_unavailable},
             },
-            "template": template,
+            "template": leader_pod_template(lws, revision, annotations),
         },
     }
 

@@ -33,16 +33,12 @@ def leader_statefulset(
     :param partition: StatefulSet partition: leader ordinals below it keep their revision.
     :param pod_annotations: LWS annotations that plugins propagate to the pod templates.
     """
-    template = pod_template(
-        lws.leader_template,
-        labels={c.WORKER_INDEX_LABEL: "0", c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision},
-        annotations=leader_template_annotations(lws, pod_annotations),
-    )
+    template = leader_pod_template(lws, revision, leader_template_annotations(lws, pod_annotations))
     unavailable = scaled_value(lws.max_unavailable, lws.replicas, round_up=False)
     surge = min(scaled_value(lws.max_surge, lws.replicas, round_up=True), lws.replicas)
     spec: dict[str, Any] = {
         "replicas": replicas,
-        "selector": {"matchLabels": {c.SET_NAME_LABEL: lws.name, c.WORKER_INDEX_LABEL: "0"}},
+        "selector": leader_selector(lws),
         "serviceName": lws.name,
         "podManagementPolicy": "Parallel",
         "template": template,
@@ -55,18 +51,40 @@ def leader_statefulset(
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": {
-            "name": lws.name,
-            "namespace": lws.namespace,
-            "labels": propagated(
-                lws.labels,
-                {c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision, c.ROLE_LABEL: c.ROLE_LEADER},
-            ),
-            "annotations": propagated(lws.annotations, {c.REPLICAS_ANNOTATION: str(lws.replicas)}),
-            "ownerReferences": [lws_owner(lws)],
-        },
+        "metadata": leader_metadata(lws, revision),
         "spec": spec,
     }
+
+
+def leader_metadata(lws: LeaderWorkerSet, revision: str) -> dict[str, Any]:
+    """The metadata of the object that makes a set's leader pods (the leader StatefulSet, or with
+    ``groupIdentity: Hash`` the leader Deployment): named after the set, owned by it, with its labels and
+    annotations propagated and the revision, leader role and replicas stamped."""
+    return {
+        "name": lws.name,
+        "namespace": lws.namespace,
+        "labels": propagated(
+            lws.labels, {c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision, c.ROLE_LABEL: c.ROLE_LEADER}
+        ),
+        "annotations": propagated(lws.annotations, {c.REPLICAS_ANNOTATION: str(lws.replicas)}),
+        "ownerReferences": [lws_owner(lws)],
+    }
+
+
+def leader_selector(lws: LeaderWorkerSet) -> dict[str, Any]:
+    """What the object that makes the leader pods selects them by: the set's name, worker index 0."""
+    return {"matchLabels": {c.SET_NAME_LABEL: lws.name, c.WORKER_INDEX_LABEL: "0"}}
+
+
+def leader_pod_template(
+    lws: LeaderWorkerSet, revision: str, annotations: Mapping[str, str]
+) -> dict[str, Any]:
+    """The leader pod template of the set at ``revision``, with ``annotations``."""
+    return pod_template(
+        lws.leader_template,
+        labels={c.WORKER_INDEX_LABEL: "0", c.SET_NAME_LABEL: lws.name, c.REVISION_KEY: revision},
+        annotations=annotations,
+    )
 
 
 def worker_statefulset(
