@@ -20,7 +20,7 @@ from deploy_kit import CertManager, resolve
 from gotools import helm_template
 from install_kit import CONFIG, kubectl
 from install_run import STUBS, WEBHOOK_GVRS, peer_certificate, scrape, service_monitor_tls
-from olm_kit import olm_install
+from olm_kit import OlmCertificates, olm_install
 from prometheus_client import CollectorRegistry
 
 from lws.api import constants as c
@@ -159,14 +159,28 @@ def available(plane: RealCluster, namespace: str, name: str) -> bool:
     return conditions.get("Available") == "True" and status.get("readyReplicas") == obj["spec"]["replicas"]
 
 
-@pytest.mark.parametrize("components", [(), CERT_MANAGER], ids=["own-certificates", "cert-manager"])
+def certificates_of(which: str, objects: list[Obj]) -> CertManager | None:
+    """Who issues the install's mounted certificates: OLM, cert-manager, or nobody (the operator's own)."""
+    if which == "olm":
+        return OlmCertificates(objects)
+    return CertManager(objects) if any(o["kind"] == "Certificate" for o in objects) else None
+
+
+@pytest.mark.parametrize("which", INSTALLS)
 def test_lws_run_with_the_installs_service_account_serves_a_leaderworkerset(
-    components: tuple[str, ...], tmp_path: Path
+    which: str, tmp_path: Path
 ) -> None:
-    objects = customize(Options(components=components))
+    """Each install as it is shipped (``lws manifests``, the chart, the bundle as OLM installs it), in each
+    certificate mode: its RBAC decided by the real authorizer for its ServiceAccount's token, its
+    certificates on the paths its Deployment mounts."""
+    objects = install_objects(which, tmp_path)
     with RealCluster(HERE / "topology.yaml") as plane, pytest.MonkeyPatch.context() as env:
         admin = plane.write_kubeconfig(tmp_path / "admin")
         apply_crds(objects, admin)
+        if not any(
+            o["kind"] == "Namespace" for o in objects
+        ):  # helm --create-namespace's, the OperatorGroup's
+            kubectl("create", "namespace", NAMESPACE, kubeconfig=admin)
         kubectl("apply", "--server-side", "-f", "-", stdin=to_yaml_documents(objects), kubeconfig=admin)
         # Prometheus, allowed to read /metrics as the cluster admin would allow it; and someone who is not.
         prometheus = token(plane, "monitoring", "prometheus-k8s")
@@ -180,7 +194,7 @@ def test_lws_run_with_the_installs_service_account_serves_a_leaderworkerset(
             kubeconfig=admin,
         )
         resolved = resolve(objects, tmp_path / "volumes", env)
-        certs = CertManager(objects) if components else None
+        certs = certificates_of(which, objects)
         if certs is not None:
             for name in certs.certificates:
                 resolved.kubelet.write_secret(certs.secret_name(name), certs.issue(name).secret_data)
@@ -214,6 +228,7 @@ def test_lws_run_with_the_installs_service_account_serves_a_leaderworkerset(
         with InProcessOperator(
             settings, make_hooks(), connect=connect, telemetry=telemetry, metrics=metrics
         ) as operator:
+            assert operator.running_operator.settings.internal_certs is (certs is None)
             if certs is not None:
                 _route_webhooks(plane, objects, certs, operator)
             sample = yaml.safe_load(
@@ -233,8 +248,11 @@ def test_lws_run_with_the_installs_service_account_serves_a_leaderworkerset(
             )
             wait_until(lambda: metrics.server is not None and metrics.server.port, 10, "/metrics")
             assert metrics.server is not None
-            tls: dict[str, Any] = service_monitor_tls(objects) if components else {}
-            ca = certs.issued["lws-metrics-cert"].secret_data["ca.crt"] if certs is not None else None
+            monitored = any(o["kind"] == "ServiceMonitor" for o in objects)
+            tls: dict[str, Any] = service_monitor_tls(objects) if monitored else {}
+            # cert-manager's metrics certificate; else the operator's own, self-signed (OLM's covers webhooks).
+            issued = certs.issued.get("lws-metrics-cert") if certs is not None else None
+            ca = issued.secret_data["ca.crt"] if issued is not None else None
             server_name = tls.get("serverName", "localhost")
             status, body = scrape(metrics.server.port, prometheus, server_name=server_name, cadata=ca)
             assert status == 200 and "lws_reconcile_total" in body
