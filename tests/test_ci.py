@@ -56,3 +56,12 @@ def test_every_environment_ci_runs_installs_the_tested_versions() -> None:
         section = "testenv" if env == "py" else f"testenv:{env}"
         setenv = tox()[section].get("setenv", tox()["testenv"]["setenv"])
         assert "PIP_CONSTRAINT = {toxinidir}/constraints.txt" in setenv, f"{section} ignores constraints.txt"
+
+
+def test_both_test_environments_reach_go_and_the_tool_cache() -> None:
+    """The embedded suite builds Helm and operator-verify (tests/install/gotools.py) and the real env builds
+    the control plane, both with Go into one cache: each passes Go's settings (module proxy, GOFLAGS, ...)
+    and $LWS_REALCLUSTER_CACHE, or a CI that sets them would build again, or not at all, in one of them."""
+    for section in ("testenv", "testenv:real"):
+        passed = tox()[section]["passenv"].split()
+        assert {"GO*", "LWS_REALCLUSTER_CACHE"} <= set(passed), f"{section} passes {passed}"
