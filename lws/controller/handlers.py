@@ -30,12 +30,12 @@ def build_registry(
     hooks: Hooks,
     connection: Callable[[], Awaitable[ConnectionDetails]],
     webhooks: bool = True,
-    warnings: Callable[[str | None], list[str]] = lambda _operation: [],
+    warnings: Callable[[str | None, str], list[str]] = lambda _operation, _kind: [],
 ) -> kopf.OperatorRegistry:
     """A fresh registry with the operator's handlers (one per operator; nothing registered at import).
 
-    :param warnings: admission warnings for a LeaderWorkerSet operation (reconciling paused, see
-        :mod:`lws.controller.management`), sent with the validation's answer.
+    :param warnings: admission warnings for an operation on a kind the operator reconciles, by kind
+        (reconciling paused, see :mod:`lws.controller.management`), sent with the validation's answer.
     """
     registry = kopf.OperatorRegistry()
 
@@ -79,7 +79,7 @@ def build_registry(
         old = kwargs.get("old")
         previous = dict(old) if old is not None and kwargs.get("operation") == "UPDATE" else None
         _admit(lambda: admission.validate_set(body, previous, hooks))
-        kwargs["warnings"].extend(warnings(kwargs.get("operation")))
+        kwargs["warnings"].extend(warnings(kwargs.get("operation"), c.KIND))
 
     @kopf.on.validate(
         d.GROUP,
@@ -89,10 +89,10 @@ def build_registry(
         operations=["CREATE", "UPDATE"],
         registry=registry,
     )
-    async def validate_disaggregatedset(body: kopf.Body, warnings: list[str], **_: Any) -> None:
+    async def validate_disaggregatedset(body: kopf.Body, **kwargs: Any) -> None:
         namespace = body.metadata.namespace
         found = _admit(lambda: admission.validate_disaggregated_set(body, hooks, namespace=namespace))
-        warnings.extend(found)
+        kwargs["warnings"].extend([*found, *warnings(kwargs.get("operation"), d.KIND)])
 
     return registry
 

@@ -11,7 +11,7 @@ change is applied at once:
   the operator's workers stop taking keys from the queue (a reconcile already running finishes; nothing
   is deleted; informers keep the caches and the queue current), then resume, after a full resync, when it
   is ``Managed`` again. Admission keeps defaulting and validating (pods of existing groups still need
-  their mutation) and warns that a LeaderWorkerSet change waits;
+  their mutation) and warns that a LeaderWorkerSet or DisaggregatedSet change waits;
 * status: the replica holding the Lease writes ``Available``/``Progressing``/``Degraded``,
   ``observedGeneration`` and ``version`` with a merge patch, only when they change.
 
@@ -72,9 +72,10 @@ class ManagementWatch:
         self._changed = asyncio.Event()
         self._saved_levels: dict[str, int] | None = None
 
-    def warnings(self, operation: str | None) -> list[str]:
-        """Admission warnings for a LeaderWorkerSet ``operation`` (see :mod:`lws.core.management`)."""
-        return admission_warnings(self.current, operation=operation)
+    def warnings(self, operation: str | None, kind: str) -> list[str]:
+        """Admission warnings for an ``operation`` on a ``kind`` the operator reconciles (see
+        :mod:`lws.core.management`)."""
+        return admission_warnings(self.current, operation=operation, kind=kind)
 
     def poke(self) -> None:
         """Look at the object again and report on it if leading (on gaining the Lease, on resyncs)."""

@@ -84,13 +84,16 @@ def log_levels(management: Management) -> dict[str, int]:
     return levels
 
 
-def admission_warnings(management: Management, *, operation: str | None) -> list[str]:
-    """Warnings for a LeaderWorkerSet create or update while reconciling is paused (the change is admitted
-    as ever, and kept for when it resumes)."""
+def admission_warnings(
+    management: Management, *, operation: str | None, kind: str = "LeaderWorkerSet"
+) -> list[str]:
+    """Warnings for a create or update of a ``kind`` the operator reconciles (LeaderWorkerSet,
+    DisaggregatedSet) while reconciling is paused (the change is admitted as ever, and kept for when it
+    resumes)."""
     if management.managed or operation not in ("CREATE", "UPDATE"):
         return []
     return [
-        f"{KIND} {NAME} has managementState {management.state}: this LeaderWorkerSet is stored but not "
+        f"{KIND} {NAME} has managementState {management.state}: this {kind} is stored but not "
         "reconciled until managementState is Managed"
     ]
 
@@ -106,8 +109,9 @@ def conditions(
         available = (
             "False",
             management.state,
-            f"managementState is {management.state}: LeaderWorkerSets are not reconciled and nothing is "
-            "deleted; admission still defaults and validates them. Set it to Managed to resume.",
+            f"managementState is {management.state}: LeaderWorkerSets and DisaggregatedSets are not "
+            "reconciled and nothing is deleted; admission still defaults and validates them. Set it to "
+            "Managed to resume.",
         )
     wanted = {
         "Available": available,

@@ -63,6 +63,8 @@ def test_a_paused_operator_warns_on_set_changes_only() -> None:
         "managementState Removed" in warning and "not reconciled until managementState is Managed" in warning
     )
     assert admission_warnings(paused, operation="DELETE") == []
+    (warning,) = admission_warnings(paused, operation="UPDATE", kind="DisaggregatedSet")
+    assert "this DisaggregatedSet is stored but not reconciled" in warning
     assert admission_warnings(management_of(cr(managementState="Managed")), operation="CREATE") == []
 
 

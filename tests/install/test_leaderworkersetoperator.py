@@ -1,7 +1,8 @@
 """The LeaderWorkerSetOperator named cluster, honoured by ``lws run`` as installed (its CRD ships with every
 install; the operator's RBAC reads it by name and writes its status): log levels applied live,
-``managementState: Unmanaged`` and ``Removed`` pause reconciling without deleting anything while
-admission keeps answering (with a warning), ``Managed`` resumes, and the status conditions say which.
+``managementState: Unmanaged`` and ``Removed`` pause reconciling (LeaderWorkerSets and DisaggregatedSets)
+without deleting anything while admission keeps answering (with a warning), ``Managed`` resumes, and the
+status conditions say which.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import yaml
 from install_kit import KUBECTL
 from install_run import LWS_GVR, Running, apply_sample, available, denied, running
 
+from lws.api.disaggregated import constants as d
 from lws.cli.manifests import Options, customize
-from lws.cluster.resources import STATEFULSETS
+from lws.cluster.resources import DISAGGREGATEDSETS, STATEFULSETS
 from lws.sim.testing import wait_until
+from tests.api.ds_api_testing import make_ds, role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only, pytest.mark.xdist_group("management")]
 
@@ -120,6 +123,12 @@ def test_a_paused_operator_reconciles_nothing_deletes_nothing_and_resumes(run: R
     assert f"managementState {state}: this LeaderWorkerSet is stored but not reconciled" in warnings
     waits = run.cluster.sync.get(LWS_GVR, namespace, "waits")
     assert waits["spec"]["startupPolicy"] == "LeaderCreated"  # the mutating webhook still defaults
+    # A DisaggregatedSet too: validated, warned about, and given no child LeaderWorkerSet while paused.
+    ds = make_ds(role("prefill"), role("decode"), name="pd-waits")
+    _, warnings = kubectl_both(run.admin, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(ds))
+    assert f"managementState {state}: this DisaggregatedSet is stored but not reconciled" in warnings
+    ds_version = run.cluster.sync.get(DS_GVR, namespace, "pd-waits")["metadata"]["resourceVersion"]
+    wait_until(lambda: run.operator.call(_async(queued_and_idle, run, ds_version)), 10, "the set queued")
     scaled = run.cluster.sync.patch(
         LWS_GVR, namespace, name, {"spec": {"replicas": 3}}, "application/merge-patch+json"
     )
@@ -138,6 +147,7 @@ def test_a_paused_operator_reconciles_nothing_deletes_nothing_and_resumes(run: R
     assert not run.cluster.sync.list(
         STATEFULSETS_GVR, namespace, label_selector="leaderworkerset.sigs.k8s.io/name=waits"
     )["items"]
+    assert not ds_children(run, namespace)
 
     set_spec(run, managementState="Managed")
     wait_until(lambda: reported(run, "True", "AsExpected"), 10, "Available=True again")
@@ -146,6 +156,12 @@ def test_a_paused_operator_reconciles_nothing_deletes_nothing_and_resumes(run: R
             lambda lws=lws: available(run.cluster, namespace, lws), 60, f"{lws} reconciled after resuming"
         )
     assert run.cluster.sync.get(LWS_GVR, namespace, name)["status"]["replicas"] == 3
+    wait_until(lambda: len(ds_children(run, namespace)) == 2, 60, "the DisaggregatedSet's two role sets")
+
+
+def ds_children(run: Running, namespace: str) -> list[dict[str, Any]]:
+    selector = f"{d.SET_NAME_LABEL}=pd-waits"
+    return list(run.cluster.sync.list(LWS_GVR, namespace, label_selector=selector)["items"])
 
 
 def test_the_operator_needed_no_more_than_its_rbac(run: Running) -> None:
@@ -157,6 +173,7 @@ def test_the_operator_needed_no_more_than_its_rbac(run: Running) -> None:
 
 
 STATEFULSETS_GVR = (STATEFULSETS.group, STATEFULSETS.version, STATEFULSETS.plural)
+DS_GVR = (DISAGGREGATEDSETS.group, DISAGGREGATEDSETS.version, DISAGGREGATEDSETS.plural)
 
 
 def _async(check: Any, *args: Any) -> Any:
