@@ -123,10 +123,13 @@ def test_a_paused_operator_reconciles_nothing_deletes_nothing_and_resumes(run: R
     assert f"managementState {state}: this LeaderWorkerSet is stored but not reconciled" in warnings
     waits = run.cluster.sync.get(LWS_GVR, namespace, "waits")
     assert waits["spec"]["startupPolicy"] == "LeaderCreated"  # the mutating webhook still defaults
-    # A DisaggregatedSet too: validated, warned about, and given no child LeaderWorkerSet while paused.
-    ds = make_ds(role("prefill"), role("decode"), name="pd-waits")
+    # A DisaggregatedSet too: validated (its own warnings still come), warned about, and given no child
+    # LeaderWorkerSet while paused.
+    external = {**role("prefill", 3), "scaling": {"mode": "External"}}
+    ds = make_ds(external, role("decode"), name="pd-waits")
     _, warnings = kubectl_both(run.admin, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(ds))
     assert f"managementState {state}: this DisaggregatedSet is stored but not reconciled" in warnings
+    assert 'role "prefill" sets scaling.mode: External and spec.replicas: 3' in warnings
     ds_version = run.cluster.sync.get(DS_GVR, namespace, "pd-waits")["metadata"]["resourceVersion"]
     wait_until(lambda: run.operator.call(_async(queued_and_idle, run, ds_version)), 10, "the set queued")
     scaled = run.cluster.sync.patch(
