@@ -15,7 +15,7 @@ import yaml
 from gotools import operator_verify
 from install_kit import ROOT, kubectl
 from install_run import apply_sample, denied, install, running, scrape
-from olm_kit import WEBHOOK_CERT_DIR, OlmCertificates, olm_install, read_bundle
+from olm_kit import NAMESPACED, WEBHOOK_CERT_DIR, OlmCertificates, olm_install, read_bundle
 
 from lws import __version__
 from lws.cli.manifests import Obj, Options, customize, manager_deployment, object_key
@@ -120,21 +120,17 @@ def test_installed_by_olm_it_is_the_installation_lws_manifests_prints() -> None:
         assert _rules(olm, kind) == _rules(printed, kind), f"{kind} rules differ"
     assert _webhooks(olm) == _webhooks(printed)
     keyed = {object_key(o): o for o in olm}
-    for obj in printed:
-        if (
-            obj["kind"] in ("CustomResourceDefinition", "ConfigMap")
-            or (
-                obj["kind"] == "ClusterRole"
-                and obj["metadata"]["name"]
-                in (
-                    "lws-metrics-reader",
-                    "lws-leaderworkerset-viewer-role",
-                    "lws-leaderworkerset-editor-role",
-                )
-            )
-            or (obj["kind"] == "Service" and "metrics" in obj["metadata"]["name"])
-        ):
-            assert keyed[object_key(obj)] == obj, f"{object_key(obj)} differs"
+    # Every object the bundle ships as a plain manifest (all but what OLM makes from the CSV: the
+    # ServiceAccount, the Deployment) is lws manifests' own, byte for byte; none is left out.
+    shipped = [
+        o for o in printed if object_key(o) in keyed and o["kind"] not in ("ServiceAccount", "Deployment")
+    ]
+    for obj in shipped:
+        assert keyed[object_key(obj)] == obj, f"{object_key(obj)} differs"
+    _, plain, _ = read_bundle(BUNDLE)
+    assert sorted(object_key(o)[1:] for o in shipped) == sorted(
+        (o["kind"], "lws-system" if o["kind"] in NAMESPACED else "", o["metadata"]["name"]) for o in plain
+    )
     # The same Deployment, the certificate mounted by OLM where cert-manager's was.
     ours, theirs = manager_deployment(printed)["spec"], manager_deployment(olm)["spec"]
     (mount,) = [
