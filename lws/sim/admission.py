@@ -115,10 +115,10 @@ class WebhookAdmission:
 
         :raises APIError: a webhook denied the request, or failed under ``failurePolicy: Fail``.
         """
-        hooks = await self._webhooks(_MUTATING, attrs)
+        request = self._request(attrs, obj)
+        hooks = await self._wanting(_MUTATING, attrs, request)
         if not hooks:
             return obj
-        request = self._request(attrs, obj)
         namespace_labels = await self._namespace_labels(request, hooks)
         current = obj
         after: list[tuple[str, Mapping[str, Any], dict[str, Any]]] = []
@@ -136,10 +136,10 @@ class WebhookAdmission:
 
         :raises APIError: a webhook denied the request, or failed under ``failurePolicy: Fail``.
         """
-        hooks = await self._webhooks(_VALIDATING, attrs)
-        if not hooks:
-            return
         request = self._request(attrs, obj)
+        hooks = await self._wanting(_VALIDATING, attrs, request)
+        if not hooks:
+            return  # without awaiting a gather: a write no webhook wants costs its caller no loop turn
         namespace_labels = await self._namespace_labels(request, hooks)
         outcomes = await asyncio.gather(
             *(self._consult(name, webhook, request, namespace_labels) for name, webhook in hooks),
@@ -150,6 +150,20 @@ class WebhookAdmission:
                 raise outcome
 
     # -- steps ---------------------------------------------------------------------------------------------
+
+    async def _wanting(
+        self, gvr: tuple[str, str, str], attrs: AdmissionAttributes, request: Request
+    ) -> list[tuple[str, Mapping[str, Any]]]:
+        """The configured webhooks some rule of which names the request's operation and resource.
+
+        Most writes (status, bindings, other resources) are wanted by none: they return here without
+        suspending, as kube-apiserver skips such webhooks before dispatching any call.
+        """
+        return [
+            (name, webhook)
+            for name, webhook in await self._webhooks(gvr, attrs)
+            if may_match(webhook, request)
+        ]
 
     async def _webhooks(
         self, gvr: tuple[str, str, str], attrs: AdmissionAttributes
