@@ -355,6 +355,24 @@ class GroupViewMemo:
 
 
 @dataclass
+class RestartWrites:
+    """The ``status.groupRestarts`` changes of one set that wait for a write, and the lock that lets one
+    reconcile at a time write them.
+
+    Groups that restart together would each patch the same status with the version they read, and all but
+    one would conflict, read the set again and retry: a recreation's teardown waited on those round trips.
+    Instead, each change waits here; whoever holds the lock writes every change waiting, and the others
+    find theirs written when their turn comes.
+    """
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: ``(change, done)``: the change to the entries, and the set as written once it is (or the error).
+    waiting: list[tuple[Callable[[list[Mapping[str, Any]]], list[dict[str, Any]]], asyncio.Future[Any]]] = (
+        field(default_factory=list)
+    )
+
+
+@dataclass
 class Deps:
     cluster: Cluster
     caches: Caches
@@ -373,6 +391,9 @@ class Deps:
     status_interval: float = 0.0
     #: When each set's status was last written (monotonic), for :attr:`status_interval`.
     status_written: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: Each set's ``status.groupRestarts`` changes waiting to be written, in one write (see
+    #: :class:`RestartWrites`).
+    restart_writes: dict[tuple[str, str], RestartWrites] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.revisions is None:

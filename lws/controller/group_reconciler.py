@@ -15,6 +15,7 @@ Keyed by the leader pod (``group/<ns>/<lws>-<i>``); events of any pod of the gro
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,10 +23,11 @@ from typing import Any
 from lws.api import constants as c
 from lws.api.model import LeaderWorkerSet
 from lws.cluster.errors import ApiError, Conflict, NotFound
+from lws.cluster.informer import newer_or_equal
 from lws.cluster.resources import LEADERWORKERSETS, PODS, STATEFULSETS
 from lws.controller.children import STALE_OBJECT_RETRY_SECONDS, ensure_extra, ensure_service
 from lws.controller.context import DONE, ReconcileContext, Result, rfc3339
-from lws.controller.deps import BY_GROUP, BY_REVISION, BY_SET, Deps
+from lws.controller.deps import BY_GROUP, BY_REVISION, BY_SET, Deps, RestartWrites
 from lws.controller.reporting import event, pod_ref
 from lws.core import desired, hash_identity
 from lws.core.decisions import (
@@ -338,13 +340,62 @@ async def _write_restarts(
     lws: LeaderWorkerSet,
     change: Callable[[list[Mapping[str, Any]]], list[dict[str, Any]]],
 ) -> LeaderWorkerSet:
-    # Every group of a set and the set's own reconcile write this status: conflicts are normal when
-    # several groups restart at once, so retry with fresh data a few times before backing off; the change
-    # is computed again from each fresh copy.
+    """Write ``change`` to the set's ``status.groupRestarts``, together with the changes other groups of the
+    set are waiting to write (:class:`lws.controller.deps.RestartWrites`); the set as written."""
+    key = (lws.namespace, lws.name)
+    writes = deps.restart_writes.setdefault(key, RestartWrites())
+    done: asyncio.Future[LeaderWorkerSet] = asyncio.get_running_loop().create_future()
+    writes.waiting.append((change, done))
+    try:
+        async with writes.lock:
+            if done.done():
+                return done.result()  # written by the reconcile that held the lock before
+            batch, writes.waiting[:] = list(writes.waiting), []
+            try:
+                # The newest copy this operator has: the one just written by the holder before, if any.
+                written = await _write_entries(deps, ctx, _newest(deps, lws), [c for c, _ in batch])
+            except BaseException as exc:
+                others = [(c, d) for c, d in batch if d is not done and not d.done()]
+                if isinstance(exc, asyncio.CancelledError):
+                    writes.waiting[:0] = others  # cut short (the Lease lost): the next holder writes them
+                else:
+                    for _, other in others:
+                        other.set_exception(exc)
+                raise
+            for _, waiter in batch:
+                if not waiter.done():
+                    waiter.set_result(written)
+            return written
+    except asyncio.CancelledError:
+        if (change, done) in writes.waiting:
+            writes.waiting.remove((change, done))  # not taken yet: a reconcile cut short records nothing
+        raise
+    finally:
+        if not writes.lock.locked() and not writes.waiting and deps.restart_writes.get(key) is writes:
+            del deps.restart_writes[key]
+
+
+def _newest(deps: Deps, lws: LeaderWorkerSet) -> LeaderWorkerSet:
+    cached = deps.caches.sets.get(lws.namespace, lws.name)
+    if cached is None or cached["metadata"].get("uid") != lws.raw["metadata"].get("uid"):
+        return lws
+    return LeaderWorkerSet(cached) if newer_or_equal(cached, dict(lws.raw)) else lws
+
+
+async def _write_entries(
+    deps: Deps,
+    ctx: ReconcileContext,
+    lws: LeaderWorkerSet,
+    changes: list[Callable[[list[Mapping[str, Any]]], list[dict[str, Any]]]],
+) -> LeaderWorkerSet:
+    # The set's own reconcile writes this status too: a conflict is retried with fresh data a few times
+    # before backing off; the changes are computed again from each fresh copy.
     try:
         for _attempt in range(RECORD_ATTEMPTS):
             entries = list(lws.status.get("groupRestarts") or [])
-            updated_entries = change(entries)
+            updated_entries: list[Any] = entries
+            for change in changes:
+                updated_entries = change(updated_entries)
             if updated_entries == entries:
                 return lws
             patch = {

@@ -3,6 +3,8 @@ writes, and a rollout costs writes per group, not per pod. Measured through the 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import Counter
 
@@ -13,10 +15,14 @@ from operator_harness import E2E
 
 from lws.api import constants as c
 from lws.api.disaggregated import constants as d
+from lws.api.model import LeaderWorkerSet
 from lws.cluster.client import ApiCall
 from lws.cluster.resources import CONTROLLER_REVISIONS, LEADERWORKERSETS, PODS, STATEFULSETS
+from lws.controller.context import reconciling
 from lws.controller.deps import BY_REVISION
+from lws.controller.group_reconciler import _record
 from lws.controller.operator import Operator
+from lws.core.routing import Key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim_only]
 
@@ -122,6 +128,48 @@ def test_a_converged_set_costs_no_writes(e2e: E2E, kube: Kube, ns: str) -> None:
     writes = _reconcile_writes(operator.request_log.calls(since=mark))
     print(f"group objects annotated: writes {_tally(writes)}")
     assert writes == [], f"a change status does not count wrote: {_tally(writes)}"
+
+
+def test_groups_that_restart_together_record_their_restarts_in_shared_writes(
+    e2e: E2E, kube: Kube, ns: str
+) -> None:
+    """Each recreation writes its count to the set's status before it deletes the leader. Groups that fail
+    at once used to patch that status each with the version they had read: all but one conflicted, read the
+    set again and retried, and the leaders' teardown waited on those round trips. Changes that wait for one
+    another now go out together, and none conflicts."""
+    operator = e2e.require_operator()
+    kube.create(LEADERWORKERSETS, ns, make_lws("together", replicas=6, size=2))
+    settled = kube.wait_available(ns, "together")
+    operator.settle(settled["metadata"]["resourceVersion"])
+    mark = operator.request_log.mark()
+    operator.call(_record_together(operator.running_operator, ns, "together", 6))
+    status_writes = [
+        call.status
+        for call in operator.request_log.calls(since=mark)
+        if call.target == "leaderworkersets/status" and call.verb == "patch"
+    ]
+    # The first change goes out alone (nothing waited yet); the five that came meanwhile, in one write.
+    assert status_writes == [200, 200], status_writes
+    entries = kube.get(LEADERWORKERSETS, ns, "together")["status"]["groupRestarts"]
+    assert sorted(e["index"] for e in entries if e.get("message") == "recorded together") == list(range(6))
+
+
+async def _record_together(operator: Operator, ns: str, name: str, groups: int) -> None:
+    deps = operator.deps
+    assert deps is not None
+    cached = deps.caches.sets.get(ns, name)
+    assert cached is not None
+    lws = LeaderWorkerSet(cached)  # every group read the same version, as reconciles running at once do
+    with reconciling(
+        Key("group", ns, name),
+        clock=deps.clock,
+        telemetry=deps.telemetry,
+        logger=logging.getLogger(__name__),
+        attributes={},
+    ) as ctx:
+        await asyncio.gather(
+            *(_record(deps, ctx, lws, i, message="recorded together") for i in range(groups))
+        )
 
 
 async def _add_handler(informer: object, handler: object) -> None:
