@@ -35,6 +35,8 @@ BY_DS = "disaggregatedset"
 BY_REVISION = "revision"
 #: Revisions :class:`RevisionMemo` remembers (upstream keeps an LRU of 10,000 comparisons).
 REVISIONS_KEPT = 10_000
+#: Leaders remembered as built for (:class:`BuiltLeaders`): a uid each, a few MB at most.
+LEADERS_KEPT = 100_000
 
 
 def set_index(obj: Mapping[str, Any]) -> Iterable[str]:
@@ -354,6 +356,32 @@ class GroupViewMemo:
         return found
 
 
+class BuiltLeaders:
+    """Leaders (by uid) this operator has already begun to build a group for.
+
+    Before the first object that depends on a leader is created, the leader may need reading from the API
+    server: a leader deleted in the foreground loses its dependents first, and a dependent's cache can show
+    them gone before the pod cache shows the leader going. That is only so once something was built for
+    the leader: a first build needs no read (if the leader is being deleted unseen, the garbage collector
+    removes what was made, and the next build, no longer a first, reads). The most recent
+    :data:`LEADERS_KEPT` are kept; a leader forgotten is read again, never built on unread twice.
+    """
+
+    def __init__(self, *, keep: int = LEADERS_KEPT) -> None:
+        self.keep = keep
+        self._built: OrderedDict[str, None] = OrderedDict()
+
+    def first(self, uid: str) -> bool:
+        """Whether this is the first build for the leader ``uid`` (it is noted: the next is not)."""
+        if uid in self._built:
+            self._built.move_to_end(uid)
+            return False
+        self._built[uid] = None
+        while len(self._built) > self.keep:
+            self._built.popitem(last=False)
+        return True
+
+
 @dataclass
 class RestartWrites:
     """The ``status.groupRestarts`` changes of one set that wait for a write, and the lock that lets one
@@ -394,6 +422,8 @@ class Deps:
     #: Each set's ``status.groupRestarts`` changes waiting to be written, in one write (see
     #: :class:`RestartWrites`).
     restart_writes: dict[tuple[str, str], RestartWrites] = field(default_factory=dict)
+    #: Leaders already built for: only a later build reads the leader first (see :class:`BuiltLeaders`).
+    built_leaders: BuiltLeaders = field(default_factory=BuiltLeaders)
 
     def __post_init__(self) -> None:
         if self.revisions is None:

@@ -593,12 +593,15 @@ def lws_namespace(obj: Obj) -> str:
 
 class _LeaderCheck:
     """Whether the leader is alive, read from the API server once per reconcile, before the first object
-    that depends on it is created.
+    that depends on it is created, unless this is the first build for the leader.
 
     The caches are fed by separate watches: one may already show a dependent gone (the garbage collector
     deletes a leader's dependents first when it is deleted in the foreground) while another does not yet
     show the leader being deleted. A dependent created then would be made for a leader that is going
-    away, and would hold its deletion. Creations are once per group incarnation, so one read each is cheap.
+    away, and would hold its deletion, again on every rebuild while the pod cache lags. A first build is
+    not read for (:class:`lws.controller.deps.BuiltLeaders`): it is what every new group does, and a
+    round trip each was a third of a new group's requests; at worst its objects are removed by the
+    garbage collector and the next build reads.
     """
 
     def __init__(self, deps: Deps, ctx: ReconcileContext, leader: Obj) -> None:
@@ -610,6 +613,8 @@ class _LeaderCheck:
         return self.answer is False
 
     async def __call__(self) -> bool:
+        if self.answer is None and self.deps.built_leaders.first(uid_of(self.leader)):
+            self.answer = True
         if self.answer is None:
             meta = self.leader["metadata"]
             try:

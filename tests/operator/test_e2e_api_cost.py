@@ -247,6 +247,13 @@ def test_a_new_set_converges_with_the_writes_it_needs_and_few_more(e2e: E2E, kub
     # Counts are written at most once per status_interval; conditions (Progressing, Available) at once.
     interval = e2e.require_operator().settings.status_interval
     assert statuses <= elapsed / interval + 4, f"{statuses} status writes in {elapsed:.1f}s: one per interval"
+    # A first build reads nothing: its leader is read only when something is built for it again.
+    reads = [
+        call
+        for call in operator.request_log.calls(since=mark)
+        if call.namespace == ns and call.verb == "get" and call.resource == "pods"
+    ]
+    assert reads == [], f"{len(reads)} leaders read before their first build"
 
 
 def test_the_statefulset_controllers_revisions_never_reach_the_cache(e2e: E2E, kube: Kube, ns: str) -> None:
