@@ -34,7 +34,9 @@ Obj = dict[str, Any]
 INJECT_CA_FROM = "cert-manager.io/inject-ca-from"
 
 #: Optional kustomize components of ``config/``, in the order they are applied.
-COMPONENTS = ("prometheus", "certmanager", "volcano", "coscheduling")
+COMPONENTS = ("prometheus", "certmanager", "volcano", "coscheduling", "no-disaggregatedset-webhook")
+#: The component leaving out what upstream's chart gates with ``enableDisaggregatedSet``.
+NO_DISAGGREGATEDSET_WEBHOOK = "no-disaggregatedset-webhook"
 GANG_SCHEDULERS = ("volcano", "coscheduling")
 DEFAULT_FILE = "default.yaml"
 DEPLOYMENT_NAME = "lws-controller-manager"
@@ -262,7 +264,8 @@ Examples:
   lws manifests | kubectl apply --server-side -f -
   lws manifests --image registry.example/lws-operator:0.1.0 --replicas 3 | kubectl apply -f -
   lws manifests --service-monitor --gang-scheduling volcano > lws-install.yaml
-  lws manifests --cert-manager --service-monitor | kubectl apply --server-side -f -""",
+  lws manifests --cert-manager --service-monitor | kubectl apply --server-side -f -
+  lws manifests --no-disaggregatedset-webhook       (what upstream's Helm chart installs by default)""",
 )
 @click.option(
     "--image",
@@ -294,6 +297,14 @@ Examples:
     "the operator makes; the cluster needs cert-manager.",
 )
 @click.option(
+    "--disaggregatedset-webhook/--no-disaggregatedset-webhook",
+    default=True,
+    show_default=True,
+    help="The DisaggregatedSet validating webhook and the DisaggregatedSet editor and viewer ClusterRoles. "
+    "Off: neither, and the operator runs with --no-disaggregatedset-webhook, as upstream's Helm chart "
+    "with enableDisaggregatedSet=false (its default); the CRDs, the controller and its RBAC stay.",
+)
+@click.option(
     "--gang-scheduling",
     type=click.Choice(GANG_SCHEDULERS),
     help="Create a PodGroup per group for this scheduler: its RBAC, and the plugin turned on.",
@@ -308,6 +319,7 @@ def command(
     replicas: int | None,
     service_monitor: bool,
     cert_manager: bool,
+    disaggregatedset_webhook: bool,
     gang_scheduling: str | None,
 ) -> None:
     """Print the objects that install the operator: CRD, namespace, RBAC, Deployment, Services, webhooks.
@@ -325,6 +337,7 @@ def command(
         *(("prometheus",) if service_monitor else ()),
         *(("certmanager",) if cert_manager else ()),
         *((gang_scheduling,) if gang_scheduling else ()),
+        *(() if disaggregatedset_webhook else (NO_DISAGGREGATEDSET_WEBHOOK,)),
     )
     options = Options(
         namespace=namespace,

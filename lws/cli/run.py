@@ -83,6 +83,7 @@ class Flags:
     renew_deadline: str | None = None
     retry_period: str | None = None
     webhooks: bool | None = None
+    disaggregatedset_webhook: bool | None = None
     webhook_port: int | None = None
     webhook_host: str | None = None
     webhook_url: str | None = None
@@ -140,6 +141,9 @@ def resolve_settings(flags: Flags, config: OperatorConfig, env: Mapping[str, str
             pick(flags.retry_period, election, "retryPeriod", defaults.retry_period), where="retry period"
         ),
         webhooks=bool(webhooks if webhooks is not None else True),
+        disaggregatedset_webhook=bool(
+            pick(flags.disaggregatedset_webhook, {}, "", defaults.disaggregatedset_webhook)
+        ),
         webhook_port=pick(flags.webhook_port, webhook, "port", None),
         webhook_host=pick(flags.webhook_host, webhook, "host", None),
         webhook_url=flags.webhook_url,
@@ -229,6 +233,17 @@ Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 when it cannot start or
     help="Serve and register the admission webhooks [env LWS_WEBHOOKS, or upstream's ENABLE_WEBHOOKS=false; "
     "default: on]. Without them, LeaderWorkerSets are not defaulted or validated and group pods get no "
     "LWS_* variables: use only where another installation serves them.",
+)
+@click.option(
+    "--disaggregatedset-webhook/--no-disaggregatedset-webhook",
+    default=None,
+    envvar="LWS_DISAGGREGATEDSET_WEBHOOK",
+    help="Register the DisaggregatedSet validating webhook (vdisaggregatedset.kb.io) with the others [env "
+    "LWS_DISAGGREGATEDSET_WEBHOOK; default: on]. Off, as upstream's Helm chart with "
+    "enableDisaggregatedSet=false: DisaggregatedSets are checked by their CRD's schema only (a partition or "
+    "a bad rollout strategy is stored, not refused); they are still reconciled, and the path is still "
+    "served. Without internal certificate management the installed configurations decide instead: lws "
+    "manifests --no-disaggregatedset-webhook, or the Helm chart's enableDisaggregatedSet=false.",
 )
 @click.option(
     "--webhook-port",

@@ -3,6 +3,8 @@
 ``lws-mutating-webhook-configuration`` and ``lws-validating-webhook-configuration`` carry upstream's
 webhooks that decide something (``mleaderworkerset.kb.io``, ``mpod.kb.io``, ``vleaderworkerset.kb.io`` and
 ``vdisaggregatedset.kb.io``), with upstream's paths, rules, ``failurePolicy: Fail`` and ``sideEffects: None``.
+``vdisaggregatedset.kb.io`` is left out with ``lws run --no-disaggregatedset-webhook``, as upstream's Helm
+chart leaves it out with ``enableDisaggregatedSet: false`` (:func:`registered_webhooks`).
 
 ``mpod.kb.io`` (pod CREATE) gets the pods labelled ``leaderworkerset.sigs.k8s.io/name`` (so an outage of
 the operator never blocks unrelated pods) *that still need it*: upstream's selector, plus "no
@@ -100,6 +102,18 @@ WEBHOOKS: dict[ConfigKind, tuple[WebhookSpec, ...]] = {
         ),
     ),
 }
+
+
+def registered_webhooks(*, disaggregatedset: bool = True) -> dict[ConfigKind, tuple[WebhookSpec, ...]]:
+    """The webhooks a replica registers: :data:`WEBHOOKS`, without ``vdisaggregatedset.kb.io`` unless
+    ``disaggregatedset`` (``lws run --no-disaggregatedset-webhook``, upstream's chart with
+    ``enableDisaggregatedSet: false``). Its path is served either way, so that a configuration installed
+    with it keeps working while replicas switch."""
+    if disaggregatedset:
+        return dict(WEBHOOKS)
+    return {kind: tuple(s for s in specs if s.group != d.GROUP) for kind, specs in WEBHOOKS.items()}
+
+
 #: Group pods, but not those whose template was admitted already.
 GROUP_PODS_TO_ADMIT: dict[str, Any] = {
     "matchExpressions": [
@@ -155,11 +169,17 @@ class Endpoint:
 
 
 def configuration(
-    kind: ConfigKind, endpoint: Endpoint, ca_bundle: bytes, *, annotations: Mapping[str, str] | None = None
+    kind: ConfigKind,
+    endpoint: Endpoint,
+    ca_bundle: bytes,
+    *,
+    annotations: Mapping[str, str] | None = None,
+    specs: Sequence[WebhookSpec] | None = None,
 ) -> dict[str, Any]:
-    """The whole webhook configuration object of ``kind``."""
+    """The whole webhook configuration object of ``kind``, with ``specs`` (default: all of
+    :data:`WEBHOOKS`' of that kind)."""
     webhooks: list[dict[str, Any]] = []
-    for spec in WEBHOOKS[kind]:
+    for spec in WEBHOOKS[kind] if specs is None else specs:
         hook: dict[str, Any] = {
             "name": spec.name,
             "admissionReviewVersions": ["v1"],
@@ -356,6 +376,8 @@ class WebhookRegistrar:
     :param certificate: this replica's CA and serving certificate.
     :param endpoint: where the API server reaches this replica (URL or Service).
     :param operator_namespace: where replica pods live, to check that a CA's owner still exists.
+    :param webhooks: the webhooks to register (:func:`registered_webhooks`); any other webhook in the
+        configurations is taken out when this replica joins them.
     """
 
     def __init__(
@@ -365,6 +387,7 @@ class WebhookRegistrar:
         certificate: ServingCertificate,
         endpoint: Endpoint,
         operator_namespace: str | None = None,
+        webhooks: Mapping[ConfigKind, Sequence[WebhookSpec]] = WEBHOOKS,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         own = describe_ca(certificate.ca_pem)
@@ -374,6 +397,7 @@ class WebhookRegistrar:
         self.own = own
         self.endpoint = endpoint
         self.operator_namespace = operator_namespace
+        self.webhooks = webhooks
         self._now = now
         self.registered = asyncio.Event()
         #: The configurations this replica has put its CA into (and so may have to take it out of).
@@ -517,7 +541,9 @@ class WebhookRegistrar:
                     log.info("removed %s (last replica serving it)", name)
                     return
                 annotations = self._annotations(live, plan)
-                desired = configuration(kind, plan.endpoint, plan.ca_bundle, annotations=annotations)
+                desired = configuration(
+                    kind, plan.endpoint, plan.ca_bundle, annotations=annotations, specs=self.webhooks[kind]
+                )
                 if live is None:
                     await self.cluster.create(res, None, desired)
                     log.info("registered %s", name)

@@ -51,7 +51,7 @@ from lws.cluster.resources import (
     STATEFULSETS,
 )
 from lws.cluster.tls import CertificateFilesError, ServingTLS
-from lws.cluster.webhooks import Endpoint, WebhookRegistrar
+from lws.cluster.webhooks import Endpoint, WebhookRegistrar, registered_webhooks
 from lws.controller import handlers, instrumentation, refusals
 from lws.controller.context import Telemetry, hook_observer, reconciling
 from lws.controller.deps import (
@@ -562,7 +562,11 @@ class Operator:
             identity=identity, dns_names=dns, ip_addresses=ips, url=endpoint.url
         )
         self.registrar = WebhookRegistrar(
-            cluster, certificate=certificate, endpoint=endpoint, operator_namespace=namespace
+            cluster,
+            certificate=certificate,
+            endpoint=endpoint,
+            operator_namespace=namespace,
+            webhooks=registered_webhooks(disaggregatedset=self.settings.disaggregatedset_webhook),
         )
         self.webhook_url = endpoint.url
         return ServingTLS.from_certificate(certificate), advertised

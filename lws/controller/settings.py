@@ -41,6 +41,9 @@ class OperatorSettings:
         ``tls.key`` of ``webhook_cert_dir`` (mounted by cert-manager or OLM, who also fill in the
         ``caBundle``), reloaded when they rotate, and leave the webhook configurations alone.
     :ivar cert_check_interval: seconds between checks of mounted certificate files for a rotation.
+    :ivar disaggregatedset_webhook: register ``vdisaggregatedset.kb.io`` with the other webhooks;
+        ``False`` (upstream's chart with ``enableDisaggregatedSet: false``) leaves it out, and
+        DisaggregatedSets are checked by their CRD's schema only; they are reconciled either way.
     """
 
     kubeconfig: str | None = None
@@ -65,6 +68,7 @@ class OperatorSettings:
     internal_certs: bool = True
     webhook_cert_dir: str = WEBHOOK_CERT_DIR
     cert_check_interval: float = 10.0
+    disaggregatedset_webhook: bool = True
 
     health_host: str | None = None
     health_port: int | None = 8081

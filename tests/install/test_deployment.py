@@ -16,19 +16,32 @@ from install_kit import ROOT
 
 from lws.api import constants as c
 from lws.api.config import load_config
-from lws.cli.manifests import DEFAULT_FILE, Obj, Options, combinations, customize, object_key, packaged
+from lws.api.disaggregated import constants as d
+from lws.cli.manifests import (
+    NO_DISAGGREGATEDSET_WEBHOOK,
+    Obj,
+    Options,
+    combinations,
+    customize,
+    object_key,
+    packaged,
+)
 from lws.cli.run import Flags, resolve_settings
 from lws.cli.run import command as run_command
-from lws.cluster.webhooks import CONFIG_NAMES, Endpoint, configuration
+from lws.cluster.webhooks import CONFIG_NAMES, Endpoint, configuration, registered_webhooks
 from lws.controller.settings import OperatorSettings
 
 NAMESPACE = "lws-system"
 POD_NAME = "lws-controller-manager-5d8c7-abcde"
 
 
-@pytest.fixture(scope="module")
-def objects() -> dict[tuple[str, str, str, str], Obj]:
-    return {object_key(obj): obj for obj in packaged(DEFAULT_FILE)}
+@pytest.fixture(
+    scope="module", params=[(), (NO_DISAGGREGATEDSET_WEBHOOK,)], ids=["default", NO_DISAGGREGATEDSET_WEBHOOK]
+)
+def objects(request: pytest.FixtureRequest) -> dict[tuple[str, str, str, str], Obj]:
+    """The default installation, and the one without the DisaggregatedSet webhook (whose operator must
+    then register only what is shipped)."""
+    return {object_key(obj): obj for obj in customize(Options(components=request.param))}
 
 
 def find(objects: dict[tuple[str, str, str, str], Obj], kind: str, name: str) -> Obj:
@@ -123,13 +136,17 @@ def test_the_shipped_webhook_configurations_are_what_the_operator_registers(
 ) -> None:
     endpoint = Endpoint(service_namespace=settings.operator_namespace, service_name=settings.webhook_service)
     for kind, name in CONFIG_NAMES.items():
-        registered = configuration(kind, endpoint, b"")
+        specs = registered_webhooks(disaggregatedset=settings.disaggregatedset_webhook)[kind]
+        registered = configuration(kind, endpoint, b"", specs=specs)
         shipped = find(objects, registered["kind"], name)
         for webhook in registered["webhooks"]:
             del webhook["clientConfig"]["caBundle"]  # the operator adds its CA at run time
             for rule in webhook["rules"]:
                 rule["scope"] = "*"  # the API server's default, which the shipped rules spell out
         assert shipped["webhooks"] == registered["webhooks"]
+    validating = find(objects, "ValidatingWebhookConfiguration", CONFIG_NAMES["validating"])
+    names = {webhook["name"] for webhook in validating["webhooks"]}
+    assert (d.WEBHOOK_NAME_VALIDATE in names) is settings.disaggregatedset_webhook
 
 
 def test_the_lease_role_names_the_lease_lws_run_uses(

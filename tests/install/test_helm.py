@@ -15,7 +15,7 @@ from gotools import helm_template, run_helm
 from install_kit import CHART, kubectl
 from install_run import apply_sample, available, denied, install_crds, running, scrape, service_monitor_tls
 
-from lws.cli.manifests import Obj, Options, customize, object_key, with_crd
+from lws.cli.manifests import NO_DISAGGREGATEDSET_WEBHOOK, Obj, Options, customize, object_key, with_crd
 from lws.sim.runner import EmbeddedCluster
 
 pytestmark = pytest.mark.xdist_group("helm")
@@ -61,9 +61,26 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("helm-home")
 
 
+#: The chart's default, enableDisaggregatedSet=false (upstream's): no DisaggregatedSet webhook or user roles.
+NO_DS = (NO_DISAGGREGATEDSET_WEBHOOK,)
+
 CASES: list[tuple[str, list[str], Options]] = [
-    ("defaults", [], Options()),
-    ("namespace", [], Options(namespace="ml-platform")),
+    ("defaults", [], Options(components=NO_DS)),
+    ("namespace", [], Options(namespace="ml-platform", components=NO_DS)),
+    # llm-d's: https://github.com/llm-d/llm-d/pull/2379
+    ("disaggregatedset", ["--set", "enableDisaggregatedSet=true"], Options()),
+    (
+        "disaggregatedset-cert-manager-volcano",
+        [
+            "--set",
+            "enableDisaggregatedSet=true",
+            "--set",
+            "enableCertManager=true",
+            "--set",
+            "gangSchedulingManagement.schedulerProvider=volcano",
+        ],
+        Options(components=("certmanager", "volcano")),
+    ),
     (
         "image-and-replicas",
         [
@@ -74,14 +91,14 @@ CASES: list[tuple[str, list[str], Options]] = [
             "--set",
             "replicaCount=3",
         ],
-        Options(image=f"{IMAGE}:1.2.3", replicas=3),
+        Options(image=f"{IMAGE}:1.2.3", replicas=3, components=NO_DS),
     ),
-    ("service-monitor", ["--set", "enablePrometheus=true"], Options(components=("prometheus",))),
-    ("cert-manager", ["--set", "enableCertManager=true"], Options(components=("certmanager",))),
+    ("service-monitor", ["--set", "enablePrometheus=true"], Options(components=("prometheus", *NO_DS))),
+    ("cert-manager", ["--set", "enableCertManager=true"], Options(components=("certmanager", *NO_DS))),
     (
         "volcano",
         ["--set", "gangSchedulingManagement.schedulerProvider=volcano"],
-        Options(components=("volcano",)),
+        Options(components=("volcano", *NO_DS)),
     ),
     (
         "everything",
@@ -102,7 +119,7 @@ CASES: list[tuple[str, list[str], Options]] = [
         Options(
             namespace="gang",
             replicas=1,
-            components=("prometheus", "certmanager", "coscheduling"),
+            components=("prometheus", "certmanager", "coscheduling", *NO_DS),
             enable_plugins=("coscheduling",),
             disable_plugins=("tpu", "vllm"),
         ),
@@ -124,13 +141,17 @@ def test_helm_template_renders_what_lws_manifests_prints(
 def test_the_release_name_changes_no_object_name(home: Path) -> None:
     """The webhook configurations and the Lease are upstream's, fixed: so are all names."""
     rendered = without_helm_labels(template(home, release="my-lws"), release="my-lws")
-    assert sorted(rendered) == sorted(lws_manifests(Options()))
+    assert sorted(rendered) == sorted(lws_manifests(Options(components=NO_DS)))
 
 
 @pytest.mark.parametrize(
     "values",
-    [[], ["--set", "enableCertManager=true", "--set", "enablePrometheus=true"]],
-    ids=["defaults", "cert-manager-and-prometheus"],
+    [
+        [],
+        ["--set", "enableCertManager=true", "--set", "enablePrometheus=true"],
+        ["--set", "enableDisaggregatedSet=true"],
+    ],
+    ids=["defaults", "cert-manager-and-prometheus", "disaggregatedset"],
 )
 def test_helm_lint_passes_strictly(home: Path, values: list[str]) -> None:
     done = run_helm("lint", "--strict", str(CHART), *values, home=home)
@@ -140,7 +161,7 @@ def test_helm_lint_passes_strictly(home: Path, values: list[str]) -> None:
 @pytest.mark.parametrize(
     ("value", "named"),
     [
-        ("enableDisaggregatedSet=true", "enableDisaggregatedSet"),
+        ("enableDisaggregatedSet=yes", "enableDisaggregatedSet"),
         ("fullnameOverride=x", "fullnameOverride"),
         ("gangSchedulingManagement.schedulerProvider=kueue", "schedulerProvider"),
         ("replicaCount=-1", "replicaCount"),

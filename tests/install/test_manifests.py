@@ -54,6 +54,14 @@ def plugin_args(*args: str) -> dict[str, Any]:
         (["--service-monitor"], ["prometheus"], None, None),
         (["--cert-manager"], ["certmanager"], None, None),
         (["--gang-scheduling", "coscheduling"], ["coscheduling"], None, None),
+        (["--no-disaggregatedset-webhook"], ["no-disaggregatedset-webhook"], None, None),
+        (["--disaggregatedset-webhook"], [], None, None),
+        (
+            ["--cert-manager", "--gang-scheduling", "volcano", "--no-disaggregatedset-webhook"],
+            ["certmanager", "volcano", "no-disaggregatedset-webhook"],
+            None,
+            None,
+        ),
         (
             ["--service-monitor", "--gang-scheduling", "volcano", "-n", "gang", "--replicas", "1"],
             ["prometheus", "volcano"],

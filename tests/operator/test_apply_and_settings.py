@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from lws.api.config import parse_config
 from lws.api.errors import FieldError
 from lws.cli.options import CliError
 from lws.cli.run import Flags, parse_bind_address, parse_duration, resolve_settings
+from lws.cli.run import command as run_command
 from lws.controller.admission import invalid_message
 from lws.core.applied import APPLIED_HASH, contains, needs_apply, with_hash
 
@@ -112,6 +115,27 @@ def test_flags_win_over_the_configuration_file_which_wins_over_defaults() -> Non
     assert (
         defaults.leader_elect and defaults.lease_name == "b8b2488c.x-k8s.io" and defaults.health_port == 8081
     )
+
+
+def test_the_disaggregatedset_webhook_is_registered_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--no-disaggregatedset-webhook`` (or its variable): what upstream's chart's ``enableDisaggregatedSet:
+    false`` installs, and what ``lws manifests --no-disaggregatedset-webhook`` puts on the command line."""
+    monkeypatch.delenv("LWS_DISAGGREGATEDSET_WEBHOOK", raising=False)
+
+    def registers(*args: str) -> bool:
+        params = run_command.make_context("run", list(args)).params
+        flags = Flags(**{f.name: params[f.name] for f in dataclasses.fields(Flags)})
+        return resolve_settings(flags, parse_config({}), os.environ).disaggregatedset_webhook
+
+    assert registers() is True
+    assert registers("--no-disaggregatedset-webhook") is False
+    monkeypatch.setenv("LWS_DISAGGREGATEDSET_WEBHOOK", "false")
+    assert registers() is False
+    assert registers("--disaggregatedset-webhook") is True, "the flag over its variable"
+    help_text = " ".join(run_command.get_help(run_command.make_context("run", [])).split())
+    assert "--no-disaggregatedset-webhook" in help_text and "enableDisaggregatedSet=false" in help_text
 
 
 def test_bad_settings_say_what_is_wrong() -> None:

@@ -54,11 +54,13 @@ from lws.cluster.resources import (
     DISAGGREGATEDSETS,
     EVENTS,
     LEADERWORKERSETS,
+    MUTATING_WEBHOOK_CONFIGURATIONS,
     NODES,
     PODS,
     ROLE_SCALERS,
     SERVICES,
     STATEFULSETS,
+    VALIDATING_WEBHOOK_CONFIGURATIONS,
 )
 from lws.core.disaggregated.admission import admit
 from lws.core.disaggregated.render import render_disaggregated_set
@@ -173,6 +175,44 @@ def test_the_webhook_rejects_a_partition_and_warns_about_external_replicas(kube:
     warned = disaggregated_set("warn", role("prefill", 1), role("decode", 3, external=True))
     applied = _apply(kube, ns, warned)
     assert 'role "decode" sets scaling.mode: External and spec.replicas: 3' in applied.stderr, applied.stderr
+
+
+@pytest.mark.sim_only
+def test_without_its_webhook_sets_are_stored_unchecked_and_still_reconciled(private: Private) -> None:
+    """Upstream's Helm chart with ``enableDisaggregatedSet: false`` (its default; this chart's too), which
+    runs ``lws run --no-disaggregatedset-webhook``: the operator registers every webhook but
+    ``vdisaggregatedset.kb.io``, so a set that webhook refuses is stored, and sets are reconciled as ever."""
+    kube, ns = private.kube, "default"
+    private.start_operator(disaggregatedset_webhook=False)
+    registered = {
+        hook["name"]
+        for resource, name in (
+            (MUTATING_WEBHOOK_CONFIGURATIONS, c.MUTATING_WEBHOOK_CONFIGURATION),
+            (VALIDATING_WEBHOOK_CONFIGURATIONS, c.VALIDATING_WEBHOOK_CONFIGURATION),
+        )
+        for hook in (kube.get(resource, None, name) or {}).get("webhooks") or []
+    }
+    assert registered == {"mleaderworkerset.kb.io", "mpod.kb.io", "vleaderworkerset.kb.io"}
+
+    unchecked = prefill_decode("unchecked", 1, 1)
+    unchecked["spec"]["roles"][0]["spec"]["rolloutStrategy"] = {
+        "rollingUpdateConfiguration": {"partition": 1, "maxSurge": 1}
+    }
+    applied = _apply(kube, ns, unchecked)
+    assert applied.returncode == 0 and not applied.stderr, applied.stderr
+    stored = kube.get(DISAGGREGATEDSETS, ns, "unchecked")
+    assert stored is not None
+    assert (
+        stored["spec"]["roles"][0]["spec"]["rolloutStrategy"]["rollingUpdateConfiguration"]["partition"] == 1
+    )
+
+    _apply(kube, ns, prefill_decode("served", 1, 2))
+    served = wait_available(kube, ns, "served")
+    assert (role_replicas(kube, ns, "served", "prefill"), role_replicas(kube, ns, "served", "decode")) == (
+        1,
+        2,
+    )
+    assert served["metadata"]["generation"] == 1
 
 
 # --- create, scale, delete -------------------------------------------------------------------------------
