@@ -299,8 +299,8 @@ Examples:
 @click.option(
     "--disaggregatedset-webhook/--no-disaggregatedset-webhook",
     default=True,
-    show_default=True,
-    help="The DisaggregatedSet validating webhook and the DisaggregatedSet editor and viewer ClusterRoles. "
+    help="The DisaggregatedSet validating webhook and the DisaggregatedSet editor and viewer ClusterRoles "
+    "[default: on]. "
     "Off: neither, and the operator runs with --no-disaggregatedset-webhook, as upstream's Helm chart "
     "with enableDisaggregatedSet=false (its default); the CRDs, the controller and its RBAC stay.",
 )

@@ -13,10 +13,21 @@ import pytest
 import yaml
 from gotools import helm_template, run_helm
 from install_kit import CHART, kubectl
-from install_run import apply_sample, available, denied, install_crds, running, scrape, service_monitor_tls
+from install_run import (
+    WEBHOOK_GVRS,
+    apply_sample,
+    available,
+    denied,
+    install_crds,
+    running,
+    scrape,
+    service_monitor_tls,
+)
 
+from lws.api.disaggregated import constants as d
 from lws.cli.manifests import NO_DISAGGREGATEDSET_WEBHOOK, Obj, Options, customize, object_key, with_crd
 from lws.sim.runner import EmbeddedCluster
+from tests.api.ds_api_testing import UPSTREAM_SAMPLES
 
 pytestmark = pytest.mark.xdist_group("helm")
 
@@ -210,13 +221,33 @@ def test_the_values_for_the_pod_land_in_the_deployment(home: Path) -> None:
 @pytest.mark.sim_only
 @pytest.mark.parametrize(
     "values",
-    [[], ["--set", "enableCertManager=true", "--set", "enablePrometheus=true"]],
-    ids=["own-certificates", "cert-manager"],
+    [
+        [],
+        ["--set", "enableDisaggregatedSet=true"],
+        ["--set", "enableCertManager=true", "--set", "enablePrometheus=true"],
+        [
+            "--set",
+            "enableCertManager=true",
+            "--set",
+            "enablePrometheus=true",
+            "--set",
+            "enableDisaggregatedSet=true",
+        ],
+    ],
+    ids=[
+        "own-certificates",
+        "own-certificates-disaggregatedset",
+        "cert-manager",
+        "cert-manager-disaggregatedset",
+    ],
 )
 def test_lws_run_as_the_chart_installs_it_serves_a_leaderworkerset(
     home: Path, tmp_path: Path, values: list[str]
 ) -> None:
-    """``helm install``, then the operator as the chart's pod would run (its settings, RBAC, certificates)."""
+    """``helm install``, then the operator as the chart's pod would run (its settings, RBAC, certificates).
+
+    The webhooks in force are the ones the chart ships (the operator registers no other), so a
+    DisaggregatedSet upstream's webhook refuses is refused with ``enableDisaggregatedSet=true`` only."""
     objects = template(home, *values)
 
     def helm_install(objs: list[Obj], admin: Path) -> None:
@@ -243,6 +274,27 @@ def test_lws_run_as_the_chart_installs_it_serves_a_leaderworkerset(
             run.metrics_port, "prometheus-token", server_name=tls.get("serverName", "localhost"), cadata=ca
         )
         assert status == 200 and "lws_reconcile_total" in body
+
+        shipped = {h["name"] for o in objects if o["kind"] in WEBHOOK_GVRS for h in o["webhooks"]}
+        live = {
+            hook["name"]
+            for kind, gvr in WEBHOOK_GVRS.items()
+            for o in objects
+            if o["kind"] == kind
+            for hook in run.cluster.sync.get(gvr, None, o["metadata"]["name"])["webhooks"]
+        }
+        assert live == shipped
+        with_webhook = "enableDisaggregatedSet=true" in values
+        assert (d.WEBHOOK_NAME_VALIDATE in live) is with_webhook
+        ds = yaml.safe_load(UPSTREAM_SAMPLES["disaggregatedset_v1_disaggregatedset"])
+        ds["metadata"].pop("namespace", None)
+        ds["spec"]["roles"][0]["spec"]["rolloutStrategy"] = {"rollingUpdateConfiguration": {"partition": 1}}
+        ds_yaml = yaml.safe_dump(ds)
+        if with_webhook:
+            with pytest.raises(AssertionError, match="partition"):
+                kubectl("apply", "-n", "helm", "-f", "-", stdin=ds_yaml, kubeconfig=run.admin)
+        else:
+            kubectl("apply", "-n", "helm", "-f", "-", stdin=ds_yaml, kubeconfig=run.admin)
     assert not denied(run.records), denied(run.records)
 
 
