@@ -24,7 +24,7 @@ from lws.core import desired
 from lws.core.desired import SetRevision
 from lws.core.disaggregated.revision import compute_revision
 from lws.core.group_tally import GroupTally, leader_half, workers_half
-from lws.core.observe import controller_of, group_index_of
+from lws.core.observe import controller_of, group_index_of, is_leader_pod
 from lws.hooks.manager import Hooks
 
 Obj = dict[str, Any]
@@ -76,9 +76,8 @@ def group_index(obj: Mapping[str, Any]) -> Iterable[str]:
 
 def node_index(obj: Mapping[str, Any]) -> Iterable[str]:
     """The node a leader pod is bound to: a change of that node's labels concerns its group."""
-    labels = (obj.get("metadata") or {}).get("labels") or {}
     node = (obj.get("spec") or {}).get("nodeName")
-    return [str(node)] if node and labels.get(c.WORKER_INDEX_LABEL) == "0" else []
+    return [str(node)] if node and is_leader_pod(obj) else []
 
 
 def node_labels_only(node: Obj) -> Obj:
@@ -140,7 +139,7 @@ def _leader_of(pod: Obj | None) -> tuple[tuple[str, str], str] | None:
     meta = (pod or {}).get("metadata") or {}
     labels = meta.get("labels") or {}
     set_name = labels.get(c.SET_NAME_LABEL)
-    if not set_name or labels.get(c.WORKER_INDEX_LABEL) != "0":
+    if not set_name or not is_leader_pod(pod):
         return None
     return (str(meta.get("namespace") or ""), str(set_name)), str(meta.get("name"))
 
@@ -254,6 +253,10 @@ class Caches:
 
     def synced(self) -> bool:
         return all(informer.synced.is_set() for informer in self.informers)
+
+    def leader_pods(self, namespace: str, name: str) -> list[Obj]:
+        """The leader pods of set ``namespace/name`` in the pod cache (those being deleted included)."""
+        return [p for p in self.pods.by_index(BY_SET, f"{namespace}/{name}") if is_leader_pod(p)]
 
     def observe_set_write(self, obj: Mapping[str, Any]) -> None:
         """Keep the set cache current after our own write to a LeaderWorkerSet (the watch event follows);

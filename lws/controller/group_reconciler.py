@@ -42,6 +42,7 @@ from lws.core.observe import (
     controller_of,
     deleting,
     group_index_of,
+    is_leader_pod,
     labels,
     revision_of,
     statefulset_ready,
@@ -72,7 +73,7 @@ RECORD_ATTEMPTS = 8
 async def reconcile_group(deps: Deps, ctx: ReconcileContext, namespace: str, leader_name: str) -> Result:
     """Apply the restart policy to the group's pods, then create what the leader's group still lacks."""
     leader = deps.caches.pods.get(namespace, leader_name)
-    if leader is None or labels(leader).get(c.WORKER_INDEX_LABEL) != "0":
+    if leader is None or not is_leader_pod(leader):
         return DONE  # the leader StatefulSet recreates it; its workers wait for it
     set_name = labels(leader).get(c.SET_NAME_LABEL)
     obj = deps.caches.sets.get(namespace, set_name or "")
@@ -321,12 +322,11 @@ async def _inherit_restarts(
 ) -> LeaderWorkerSet:
     """``groupIdentity: Hash``: a leader that replaces a recreated group takes over its restart history
     (:func:`lws.core.restarts.inherit`), so the next failure counts on from it; the set as it is now."""
-    leaders = [
-        p
-        for p in deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
-        if labels(p).get(c.WORKER_INDEX_LABEL) == "0" and not deleting(p)
-    ]
-    live_keys = {labels(p).get(c.GROUP_INDEX_LABEL, "") for p in leaders}
+    live_keys = {
+        labels(p).get(c.GROUP_INDEX_LABEL, "")
+        for p in deps.caches.leader_pods(lws.namespace, lws.name)
+        if not deleting(p)
+    }
     entries = list(lws.status.get("groupRestarts") or [])
     if inherit(entries, key, live_keys) == entries:
         return lws  # nothing waits for an heir: no write

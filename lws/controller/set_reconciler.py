@@ -403,13 +403,11 @@ async def _update_status(
     replicas = _int(((leader_sts or {}).get("status") or {}).get("replicas"), 0)
     if lws.hashed:
         # groupIdentity Hash: the groups have no ordinals, and are numbered here, best first.
-        leaders = [
-            p
-            for p in deps.caches.pods.by_index(BY_SET, f"{lws.namespace}/{lws.name}")
-            if (p.get("metadata", {}).get("labels") or {}).get(c.WORKER_INDEX_LABEL) == "0"
-        ]
         observed = hash_status_observations(
-            lws, leaders, revision=key, workers=lambda n: deps.caches.statefulsets.get(lws.namespace, n)
+            lws,
+            deps.caches.leader_pods(lws.namespace, lws.name),
+            revision=key,
+            workers=lambda n: deps.caches.statefulsets.get(lws.namespace, n),
         )
         counts = count_groups(observed, replicas=lws.replicas, partition=lws.partition)
     else:

@@ -56,6 +56,11 @@ def statefulset_ready(sts: Obj | None) -> bool:
     ) == status.get("updateRevision")
 
 
+def is_leader_pod(pod: Obj | None) -> bool:
+    """A group's leader pod: worker index 0."""
+    return labels(pod).get(c.WORKER_INDEX_LABEL) == "0"
+
+
 def group_index_of(pod: Obj) -> int | None:
     value = labels(pod).get(c.GROUP_INDEX_LABEL)
     try:
