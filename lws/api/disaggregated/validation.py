@@ -214,12 +214,15 @@ def _surge_and_unavailable(rolling: Mapping[str, Any], replicas: int | None, ruc
     return []
 
 
+def child_name_length(set_name_length: int, role: str, slices: int) -> int:
+    """The longest child LeaderWorkerSet name ``<ds>-<slice>-<revision>-<role>`` a set of ``slices`` slices
+    can produce."""
+    return set_name_length + _SEPARATORS + len(str(slices - 1)) + d.REVISION_LENGTH + len(role)
+
+
 def service_name_length(set_name_length: int, role: str, slices: int) -> int:
     """The longest ``<ds>-<slice>-<revision>-<role>-prv`` a set of ``slices`` slices can produce."""
-    slice_digits = len(str(slices - 1))
-    return (
-        set_name_length + _SEPARATORS + slice_digits + d.REVISION_LENGTH + len(role) + len(d.SERVICE_SUFFIX)
-    )
+    return child_name_length(set_name_length, role, slices) + len(d.SERVICE_SUFFIX)
 
 
 def _name_budget(name: str, roles: Sequence[Mapping[str, Any]], slices: int) -> list[FieldError]:
@@ -255,7 +258,7 @@ def _hash_child_name_budget(name: str, roles: Sequence[Mapping[str, Any]], slice
         if not isinstance(size, int) or size < 1:
             continue  # the field's own rule reports it
         budget = hash_name_budget(size=size, subdomain_policy=str(policy))
-        length = len(name) + _SEPARATORS + len(str(slices - 1)) + d.REVISION_LENGTH + len(role["name"])
+        length = child_name_length(len(name), role["name"], slices)
         if length > budget.max_length:
             errors.append(
                 FieldError(
