@@ -54,6 +54,17 @@ def slice_set(name: str, *, size: int, leader_chips: int) -> Obj:
     return body
 
 
+def assert_tpu_env(pod: Obj, hosts: list[str], *, name: str) -> None:
+    """Upstream's TPU environment on a pod whose whole group holds TPUs: every host of the group in worker
+    order, the pod's own worker id, the group's name and the process addresses on upstream's port."""
+    tpu = env_map(pod["spec"]["containers"][0])
+    assert tpu[c.TPU_WORKER_HOSTNAMES] == ",".join(hosts)
+    assert tpu[c.TPU_WORKER_ID] == str(worker_index(pod))
+    assert tpu[c.TPU_NAME] == name
+    assert tpu[c.TPU_PROCESS_ADDRESSES] == ",".join(f"{h}:8476" for h in hosts)
+    assert tpu[c.TPU_PROCESS_PORT] == "8476"
+
+
 def slices_of(env: PluginCluster, pods: list[Obj]) -> set[str]:
     slices = {n["metadata"]["name"]: n["metadata"]["labels"][SLICE] for n in env.kube.list(NODES, None)}
     return {slices[p["spec"]["nodeName"]] for p in pods}
@@ -73,12 +84,7 @@ def test_every_tpu_pod_of_a_group_knows_the_groups_hosts_and_its_own_id(
         hosts = [f"slice-{i}.slice", *(f"slice-{i}-{k}.slice" for k in (1, 2, 3))]
         assert len(slices_of(env, pods)) == 1, f"group {i} fills one slice"
         for pod in pods:
-            tpu = env_map(pod["spec"]["containers"][0])
-            assert tpu[c.TPU_WORKER_HOSTNAMES] == ",".join(hosts)
-            assert tpu[c.TPU_WORKER_ID] == str(worker_index(pod))
-            assert tpu[c.TPU_NAME] == f"slice-{i}"
-            assert tpu[c.TPU_PROCESS_ADDRESSES] == ",".join(f"{h}:8476" for h in hosts)
-            assert tpu[c.TPU_PROCESS_PORT] == "8476"
+            assert_tpu_env(pod, hosts, name=f"slice-{i}")
     assert slices_of(env, groups[0]) != slices_of(env, groups[1]), "one slice per group"
     workers = env.kube.get(STATEFULSETS, ns, "slice-0")
     assert workers is not None
@@ -136,8 +142,4 @@ def test_a_hash_group_lists_its_pods_by_the_names_they_resolve_at(
         assert hosts == [f"hashtpu-{key[:8]}.hashtpu", *(f"hashtpu-{key[:8]}-{k}.hashtpu" for k in (1, 2, 3))]
         assert len(slices_of(env, group)) == 1, "a Hash group fills one slice too"
         for pod in group:
-            tpu = env_map(pod["spec"]["containers"][0])
-            assert tpu[c.TPU_WORKER_HOSTNAMES] == ",".join(hosts)
-            assert tpu[c.TPU_WORKER_ID] == str(worker_index(pod))
-            assert tpu[c.TPU_NAME] == f"hashtpu-{key[:8]}"
-            assert tpu[c.TPU_PROCESS_ADDRESSES] == ",".join(f"{h}:8476" for h in hosts)
+            assert_tpu_env(pod, hosts, name=f"hashtpu-{key[:8]}")
