@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import random
 import time
@@ -33,6 +32,7 @@ from typing import Any, Literal, Protocol
 from lws.cluster import resources
 from lws.cluster.errors import ApiError, NotFound, from_response
 from lws.cluster.resources import Resource
+from lws.k8s import wire
 
 PatchType = Literal["merge", "json", "strategic", "apply"]
 _CONTENT_TYPES: dict[str, str] = {
@@ -350,7 +350,7 @@ class Cluster:
                         return
                     line = line.strip()
                     if line:
-                        yield json.loads(line)
+                        yield wire.loads(line)
             finally:
                 response.release()
 
@@ -575,7 +575,7 @@ class Cluster:
                 )
             if not data:
                 return {}
-            parsed = json.loads(data)
+            parsed = wire.loads(data)
             return parsed if isinstance(parsed, dict) else {"items": parsed}
 
 

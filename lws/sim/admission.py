@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from lws.k8s import wire
 from lws.sim import errors
 from lws.sim.clientwarnings import warn
 from lws.sim.errors import APIError
@@ -78,6 +79,7 @@ _MUTATING = ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfiguration
 _VALIDATING = ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")
 _NAMESPACES = ("", "v1", "namespaces")
 _DRY_RUN_SAFE = ("None", "NoneOnDryRun")
+_JSON = {"Content-Type": "application/json"}
 _CONFIGURATIONS = frozenset((group, plural) for group, _, plural in (_MUTATING, _VALIDATING))
 
 
@@ -299,7 +301,8 @@ class WebhookAdmission:
         try:
             async with session.post(
                 target,
-                json=review,
+                data=wire.dumps(review),
+                headers=_JSON,
                 ssl=tls if tls is not None else True,
                 timeout=aiohttp.ClientTimeout(total=float(timeout)),
             ) as response:

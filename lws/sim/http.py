@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from lws.k8s import wire
 from lws.sim import discovery, errors, protobuf, tables
 from lws.sim.apifaults import APIFaults
 from lws.sim.apiserver import APPLY_PATCH, PATCH_TYPES, APIServer
@@ -84,7 +85,7 @@ def parse_path(path: str) -> Target | None:
 
 def _json_response(body: Any, status: int = 200, content_type: str = "application/json") -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=wire.dumps(body),
         status=status,
         headers={"Content-Type": content_type},
     )
@@ -574,7 +575,7 @@ async def _encoded(
                 ),
             }
             first = False
-        yield json.dumps(event, separators=(",", ":")).encode() + b"\n"
+        yield wire.dumps(event) + b"\n"
 
 
 def _load_yaml(raw: bytes) -> Any:
