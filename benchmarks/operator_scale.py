@@ -13,18 +13,23 @@ processes of their own:
   operator makes it) as soon as the leader pod exists. No webhooks, no reconciling. Timed until every pod
   is Ready.
 
-Figures, one run each:
+Figures, in one run of this script:
 
-* operator time / floor time for 500 x 2 and 200 x 8;
+* operator time / floor time for 500 x 2 and 200 x 8, as the median of ``--pairs`` (3) alternated trios:
+  a floor, then the operator with tracing off, then with tracing on; every trio is printed;
 * writes per converged group, against the minimum (the Service, the leader StatefulSet, one
   ControllerRevision, one worker StatefulSet per group and one status write), counted in the operator's
-  own request log once it has settled (queued events sent);
+  own request log once it has settled (queued events sent), in the median operator run;
 * operator CPU per group at 100, 500 and 1,000 groups of 2 (the child's CPU time from the create to
   convergence, over the groups);
 * the same with tracing on.
 
-Wall times depend on what else the machine runs: each figure is printed with the 1-minute load average
-at its end, and ratios compare runs made one after another. Counts and CPU times are steadier.
+Why medians of alternated pairs: on the 2-CPU machines this runs on, the CPU a single run gets varies by
+tens of percent from minute to minute (the same pure-Python loop timed 0.39 to 0.67 s in one minute), and a
+busy process on the other CPU slows the cluster's thread (the floor took 4.06 s alone and 7.16 s beside a
+busy loop: the two CPUs share a core). A floor and an operator run made one after the other share most
+of the first; the second is the operator's own cost (its CPU competes with the cluster's), and stays in.
+Each figure is printed with the 1-minute load average at its end. Counts and CPU times are steadier.
 
     .venv/bin/python benchmarks/operator_scale.py [--quick]
 """
@@ -36,6 +41,7 @@ import asyncio
 import json
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -488,30 +494,46 @@ def run_in_fresh_interpreter(
 # --- the figures -------------------------------------------------------------------------------------------
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, pairs: int) -> None:
     shapes = [(100, 2), (40, 8)] if quick else [(500, 2), (200, 8)]
     per_group = [50, 100] if quick else [100, 500, 1000]
     print(f"operator and floor each in a process of their own; cluster in this one ({os.cpu_count()} CPUs)")
-    for tracing in (False, True):
-        print(f"\n--- tracing {'on' if tracing else 'off'}", flush=True)
-        runs: dict[tuple[int, int], Run] = {}
-        for groups, size in shapes:
-            floor = None if tracing else run_in_fresh_interpreter("floor", groups, size, False)
-            op = run_in_fresh_interpreter("operator", groups, size, tracing)
-            runs[(groups, size)] = op
-            line = f"{groups} x {size}: operator {op.seconds:.2f} s (load {op.load:.1f})"
-            if floor is not None:
+    medians: dict[bool, dict[tuple[int, int], Run]] = {False: {}, True: {}}
+    for groups, size in shapes:
+        print(f"\n--- {groups} x {size}: {pairs} alternated trios (floor, operator, operator with tracing)")
+        ratios: dict[bool, list[float]] = {False: [], True: []}
+        ops: dict[bool, list[Run]] = {False: [], True: []}
+        for _ in range(pairs):
+            floor = run_in_fresh_interpreter("floor", groups, size, False)
+            line = f"floor {floor.seconds:.2f} s (load {floor.load:.1f})"
+            for tracing in (False, True):
+                op = run_in_fresh_interpreter("operator", groups, size, tracing)
+                ops[tracing].append(op)
+                ratios[tracing].append(op.seconds / floor.seconds)
                 line += (
-                    f", floor {floor.seconds:.2f} s (load {floor.load:.1f}): "
-                    f"ratio {op.seconds / floor.seconds:.2f}"
+                    f", operator{' with tracing' if tracing else ''} {op.seconds:.2f} s "
+                    f"(load {op.load:.1f}): {op.seconds / floor.seconds:.2f}"
                 )
             print(line, flush=True)
+        for tracing in (False, True):
+            medians[tracing][(groups, size)] = sorted(ops[tracing], key=lambda r: r.seconds)[
+                len(ops[tracing]) // 2
+            ]
+        print(
+            f"{groups} x {size}: operator / floor, median of {pairs} pairs: "
+            f"{statistics.median(ratios[False]):.2f} (tracing on: {statistics.median(ratios[True]):.2f})",
+            flush=True,
+        )
+    for tracing in (False, True):
+        print(f"\n--- tracing {'on' if tracing else 'off'}", flush=True)
+        runs = medians[tracing]
         for (groups, size), op in runs.items():
             minimum = minimum_writes(groups, size)
             detail = ", ".join(f"{k} {v}" for k, v in sorted(op.writes.items()))
             print(
-                f"{groups} x {size} writes: {op.total_writes} = {op.total_writes / groups:.3f} per group, "
-                f"minimum {minimum}: ratio {op.total_writes / minimum:.3f} ({detail})",
+                f"{groups} x {size} writes (median run): {op.total_writes} = "
+                f"{op.total_writes / groups:.3f} per group, minimum {minimum}: "
+                f"ratio {op.total_writes / minimum:.3f} ({detail})",
                 flush=True,
             )
         cpus: list[tuple[int, float]] = []
@@ -549,6 +571,7 @@ def _print_aftermath(op: Run) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller shapes, for a try")
+    parser.add_argument("--pairs", type=int, default=3, help="alternated floor and operator runs per shape")
     parser.add_argument("--one", choices=["operator", "floor"], help="one run in this process")
     parser.add_argument("--child", choices=["operator", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--kubeconfig", help=argparse.SUPPRESS)
@@ -567,4 +590,4 @@ if __name__ == "__main__":
             result = one_run(args.one, args.groups, args.size, args.tracing, Path(tmp), args.aftermath)
         print(json.dumps(result.__dict__))
     else:
-        main(args.quick)
+        main(args.quick, args.pairs)
