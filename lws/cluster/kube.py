@@ -10,6 +10,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
 from kubernetes.aio import client as k8s_client
@@ -159,10 +161,34 @@ class KubeTransport:
         await self._api.close()  # type: ignore[no-untyped-call]
 
 
+def _read_environment_once(configuration: k8s_client.Configuration) -> None:
+    """The proxy for the API server read once from the environment, and no ``~/.netrc``, as client-go does.
+
+    The client's aiohttp session would otherwise look both up on every request, each in a worker thread:
+    two thread hops per request. And netrc credentials for the API server's host clash with the
+    kubeconfig's token: aiohttp refuses to send both, and every request failed.
+    """
+    if not configuration.proxy:
+        configuration.proxy = environment_proxy(str(configuration.host))
+    configuration.client_session_kwargs = {**(configuration.client_session_kwargs or {}), "trust_env": False}
+
+
+def environment_proxy(server: str) -> str | None:
+    """The proxy ``HTTPS_PROXY`` / ``HTTP_PROXY`` name for ``server`` (by its scheme), unless ``NO_PROXY``
+    exempts its host; ``None`` when there is none."""
+    parts = urlsplit(server)
+    proxies = getproxies_environment()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or proxy_bypass(parts.netloc):
+        return None
+    return proxy
+
+
 async def connect(
     kubeconfig: str | None = None, context: str | None = None, observers: Sequence[ApiObserver] = ()
 ) -> Cluster:
     """A :class:`Cluster` for the configured cluster (see :func:`load_configuration`)."""
     configuration, info = await load_configuration(kubeconfig, context=context)
+    _read_environment_once(configuration)
     transport = KubeTransport(k8s_client.ApiClient(configuration=configuration))
     return Cluster(transport, info=info, observers=observers)

@@ -15,7 +15,7 @@ from lws.cluster.client import NO_RETRY, Cluster, RetryPolicy
 from lws.cluster.errors import AlreadyExists, ApiError, Conflict, Forbidden, Invalid, NotFound
 from lws.cluster.events import EventRecorder
 from lws.cluster.informer import Informer
-from lws.cluster.kube import connect
+from lws.cluster.kube import connect, environment_proxy
 from lws.cluster.lease import LeaderElector, LeaseConfig
 from lws.cluster.resources import EVENTS, Resource
 from lws.sim.runner import EmbeddedCluster
@@ -377,3 +377,76 @@ def test_a_retry_after_longer_than_the_deadline_is_not_waited_for() -> None:
     assert policy.delay(throttled, attempt=1, elapsed=0.0) is None
     assert policy.delay(ApiError("x", status=429, retry_after=2.0), attempt=1, elapsed=0.0) == 2.0
     assert policy.delay(ApiError("x", status=422), attempt=1, elapsed=0.0) is None
+
+
+def _with_token(kubeconfig: Path) -> Path:
+    kubeconfig.write_text(kubeconfig.read_text().replace("user: {}", "user: {token: a-token}"))
+    return kubeconfig
+
+
+async def test_netrc_credentials_for_the_api_server_do_not_break_requests(
+    embedded_cluster: EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp's trust_env read ~/.netrc on every request, and refused to send its credentials and the
+    # kubeconfig's token together: every request failed. client-go reads no netrc; neither do we.
+    kubeconfig = _with_token(embedded_cluster.write_kubeconfig(tmp_path / "kubeconfig"))
+    assert "a-token" in kubeconfig.read_text()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    client = await connect(str(kubeconfig))
+    try:
+        listed = await client.list_page(CONFIGMAPS, "default")
+        assert listed["kind"] == "ConfigMapList"
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("server", "env", "expected"),
+    [
+        ("https://api.example:6443", {"HTTPS_PROXY": "http://proxy:3128"}, "http://proxy:3128"),
+        ("http://127.0.0.1:8080", {"HTTP_PROXY": "http://proxy:3128"}, "http://proxy:3128"),
+        ("https://api.example:6443", {"HTTP_PROXY": "http://proxy:3128"}, None),  # by the server's scheme
+        ("https://api.example:6443", {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "api.example"}, None),
+        ("https://api.example:6443", {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": ".example"}, None),
+        (
+            "https://api.example:6443",
+            {"https_proxy": "http://proxy:3128", "no_proxy": "other"},
+            "http://proxy:3128",
+        ),
+        ("https://api.example:6443", {}, None),
+    ],
+)
+def test_the_proxy_comes_from_the_environment_by_scheme_unless_no_proxy_exempts_the_host(
+    server: str, env: dict[str, str], expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "NO_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "no_proxy",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert environment_proxy(server) == expected
+
+
+async def test_the_client_resolves_the_proxy_once_and_leaves_the_environment_alone_after(
+    embedded_cluster: EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NO_PROXY exempts the embedded cluster; requests work, and the session does not consult the
+    # environment per request (aiohttp's trust_env did, in a worker thread, twice per request).
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = await connect(str(embedded_cluster.write_kubeconfig(tmp_path / "kubeconfig")))
+    try:
+        monkeypatch.delenv("NO_PROXY")  # read once, at connect: a later change is not seen
+        assert (await client.list_page(CONFIGMAPS, "default"))["kind"] == "ConfigMapList"
+    finally:
+        await client.close()
