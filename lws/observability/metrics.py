@@ -195,6 +195,7 @@ class LwsMetrics:
             ["plugin", "hook"],
             FAST_BUCKETS,
         )
+        self._hook_timers: dict[tuple[str, str], Histogram] = {}
         self.hook_errors = counter(
             "plugin_hook_errors", "Plugin hook or policy calls that raised.", ["plugin", "hook"]
         )
@@ -227,6 +228,15 @@ class LwsMetrics:
                 self.webhook_requests.labels(webhook, result)
         for kind in RECOVERY_KINDS:
             self.group_recovery.labels(kind)
+
+    def hook_timer(self, plugin: str, hook: str) -> Histogram:
+        """``lws_plugin_hook_duration_seconds`` of one plugin's hook. Plugins run dozens of times per group:
+        the labelled child is looked up once, not on every call."""
+        key = (plugin, hook)
+        child = self._hook_timers.get(key)
+        if child is None:
+            child = self._hook_timers[key] = self.hook_duration.labels(plugin, hook)
+        return child
 
     def known_plugins(self, hooks: Iterable[tuple[str, str]], restart_deciders: Iterable[str]) -> None:
         """Export zeros for the (plugin, hook) pairs and restart deciders the loaded plugins make known."""

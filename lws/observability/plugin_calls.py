@@ -34,7 +34,7 @@ def record_plugin_call(
         hook, _, policy_value = plugin.partition("=")
         plugin = policy_plugins.get(f"{hook}={policy_value}", "lws")
     if metrics is not None:
-        metrics.hook_duration.labels(plugin, hook).observe(seconds)
+        metrics.hook_timer(plugin, hook).observe(seconds)
         if error is not None:
             metrics.hook_errors.labels(plugin, hook).inc()
     if record is None or record.children is None:
