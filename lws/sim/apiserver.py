@@ -353,6 +353,33 @@ class APIServer:
         send_initial_events: bool | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Like :meth:`watch`, but events carry the stored objects themselves: serialise, never mutate."""
+        return _flattened(
+            self.watch_batches(
+                gvr,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                resource_version=resource_version,
+                allow_bookmarks=allow_bookmarks,
+                timeout_seconds=timeout_seconds,
+                send_initial_events=send_initial_events,
+            )
+        )
+
+    def watch_batches(
+        self,
+        gvr: GVR,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        allow_bookmarks: bool = False,
+        timeout_seconds: float | None = None,
+        send_initial_events: bool | None = None,
+    ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
+        """The events of :meth:`watch_raw` in lists: those that were ready together come together (one
+        write can carry them to an HTTP client). Never an empty list."""
         resource = self.resource(gvr)
         labels, fields = self._selectors(resource, label_selector, field_selector)
         if resource_version in (None, "", "0"):
@@ -361,7 +388,7 @@ class APIServer:
         else:
             start_rv = _parse_rv(resource_version)
             initial = bool(send_initial_events)
-        return self._watch_stream(
+        return self._watch_batches(
             resource,
             (namespace or None) if resource.namespaced else None,
             labels,
@@ -385,7 +412,7 @@ class APIServer:
             self._drop_watches = asyncio.get_running_loop().create_future()
         return self._drop_watches
 
-    async def _watch_stream(
+    async def _watch_batches(
         self,
         resource: ResourceType,
         namespace: str | None,
@@ -398,54 +425,63 @@ class APIServer:
         allow_bookmarks: bool,
         timeout_seconds: float | None,
         dropped: asyncio.Future[None],
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
         loop = asyncio.get_running_loop()
         gr = resource.storage
         deadline = loop.time() + timeout_seconds if timeout_seconds else None
         if start_rv is None or initial:
             # Snapshot and cursor are taken together, with no await in between: nothing is missed.
             cursor = self.store.cursor_now(gr)
+            first: builtins.list[dict[str, Any]] = []
             if initial:
-                for obj in self.store.items(gr, namespace):
-                    if _matches(obj, labels, fields):
-                        yield {"type": ADDED, "object": present(obj, resource)}
+                first = [
+                    {"type": ADDED, "object": present(obj, resource)}
+                    for obj in self.store.items(gr, namespace)
+                    if _matches(obj, labels, fields)
+                ]
             if initial_end_bookmark:
-                yield _bookmark(resource, self.store.resource_version, initial_events_end=True)
+                first.append(_bookmark(resource, self.store.resource_version, initial_events_end=True))
+            if first:
+                yield first
         else:
             try:
                 cursor = self.store.cursor_after(gr, start_rv)
             except TooOld as exc:
-                yield _expired(exc)
+                yield [_expired(exc)]
                 return
         next_bookmark = loop.time() + self.bookmark_interval
         while True:
+            # Taken before reading: a change while the consumer holds a batch resolves it, and is read at
+            # once. Taken after, such a change waited for the next one (or the next bookmark).
+            changed = self.store.changed(gr)
             try:
                 events, cursor = self.store.read(gr, cursor)
             except TooOld as exc:
                 if self.registry.get(resource.gvr) is None:
                     return  # the CRD went away: the stream simply ends
-                yield _expired(exc)
+                yield [_expired(exc)]
                 return
+            batch = []
             for event in events:
                 out = _visible(event, namespace, labels, fields)
                 if out is not None:
-                    yield {"type": out[0], "object": present(out[1], resource)}
+                    batch.append({"type": out[0], "object": present(out[1], resource)})
+            if batch:
+                yield batch
             if dropped.done() or self.registry.get(resource.gvr) is None:
                 return
             now = loop.time()
             if deadline is not None and now >= deadline:
                 if allow_bookmarks:
-                    yield _bookmark(resource, self.store.resource_version)
+                    yield [_bookmark(resource, self.store.resource_version)]
                 return
             if allow_bookmarks and now >= next_bookmark:
-                yield _bookmark(resource, self.store.resource_version)
+                yield [_bookmark(resource, self.store.resource_version)]
                 next_bookmark = now + self.bookmark_interval
                 continue
             wake_times = [t for t in (deadline, next_bookmark if allow_bookmarks else None) if t is not None]
             timeout = max(0.0, min(wake_times) - now) if wake_times else None
-            await asyncio.wait(
-                (self.store.changed(gr), dropped), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait((changed, dropped), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
 
     # -- writes: create --------------------------------------------------------------------------
 
@@ -1467,6 +1503,12 @@ def _expired(exc: TooOld) -> dict[str, Any]:
         "type": "ERROR",
         "object": errors.gone(f"too old resource version: {exc.requested} ({exc.oldest})").status,
     }
+
+
+async def _flattened(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
+    async for batch in batches:
+        for event in batch:
+            yield event
 
 
 async def _cloned(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:

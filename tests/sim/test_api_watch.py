@@ -106,6 +106,50 @@ async def test_a_waiting_watcher_wakes_on_a_change(api):
     assert event["object"]["metadata"]["name"] == "late"
 
 
+async def test_a_change_made_while_the_watcher_holds_an_event_is_delivered_at_once(api):
+    # The stream used to start waiting for the next change only after its consumer came back: a change
+    # made meanwhile sat in the log until another one came, or the next bookmark (a second in lws run).
+    rv = (await api.list(CM, "default"))["metadata"]["resourceVersion"]
+    stream = api.watch(CM, "default", resource_version=rv)
+    await api.create(CM, "default", _cm("first"))
+    first = await asyncio.wait_for(anext(stream), 5)
+    await api.create(CM, "default", _cm("second"))  # while the watcher holds "first"
+    second = await asyncio.wait_for(anext(stream), 5)
+    assert [first["object"]["metadata"]["name"], second["object"]["metadata"]["name"]] == ["first", "second"]
+    await stream.aclose()
+
+
+async def test_events_committed_together_come_in_one_batch_and_in_order(api):
+    # An HTTP watch writes each batch at once: one transport write for the three, not three.
+    rv = (await api.list(CM, "default"))["metadata"]["resourceVersion"]
+    batches = api.watch_batches(CM, "default", resource_version=rv, label_selector="batch=yes")
+    for name in ("one", "two", "three"):
+        await api.create(CM, "default", _cm(name, batch="yes"))
+    await api.create(CM, "default", _cm("left-out"))
+    first = await asyncio.wait_for(anext(batches), 5)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in first] == [
+        ("ADDED", "one"),
+        ("ADDED", "two"),
+        ("ADDED", "three"),
+    ]
+    await api.delete(CM, "default", "two")
+    second = await asyncio.wait_for(anext(batches), 5)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in second] == [("DELETED", "two")]
+    await batches.aclose()
+
+
+async def test_the_initial_list_and_its_closing_bookmark_come_as_one_batch(api):
+    for name in ("a", "b"):
+        await api.create(CM, "default", _cm(name, initial="yes"))
+    batches = api.watch_batches(
+        CM, "default", label_selector="initial=yes", send_initial_events=True, allow_bookmarks=True
+    )
+    first = await asyncio.wait_for(anext(batches), 5)
+    assert [e["type"] for e in first] == ["ADDED", "ADDED", "BOOKMARK"]
+    assert {e["object"]["metadata"]["name"] for e in first[:2]} == {"a", "b"}
+    await batches.aclose()
+
+
 async def test_label_selector_watch_reports_objects_entering_and_leaving(api):
     await api.create(CM, "default", _cm("x", tier="db"))
     rv = (await api.list(CM, "default"))["metadata"]["resourceVersion"]
