@@ -693,6 +693,9 @@ class Operator:
         deps = self.deps
         while True:
             await self._synced()
+            # Nothing is built before the pod webhook is in place: a pod created before it bypasses
+            # admission, and a leader pod without its group labels stays unusable.
+            await self._webhooks_ready()
             await self.leading.wait()
             if self.management is not None:
                 await self.management.managed.wait()  # managementState Unmanaged or Removed: paused
@@ -789,12 +792,16 @@ class Operator:
         await self._webhooks_listening.wait()
         await self.registrar.run()
 
-    async def _readiness(self) -> None:
-        await self._synced()
+    async def _webhooks_ready(self) -> None:
+        """Until this replica's webhooks are registered (or, when an install registers them, served)."""
         if self.registrar is not None:
             await self.registrar.registered.wait()
         elif self.settings.webhooks:
             await self._webhooks_listening.wait()
+
+    async def _readiness(self) -> None:
+        await self._synced()
+        await self._webhooks_ready()
         self.ready.set()
         served = ", webhooks served" if self.settings.webhooks else ""
         if self.registrar is not None:
