@@ -73,7 +73,8 @@ class ListOptions(TypedDict, total=False):
 
 
 class WatchOptions(TypedDict, total=False):
-    """The keyword arguments of :meth:`APIServer.watch` and :meth:`APIServer.watch_raw`."""
+    """The keyword arguments of :meth:`APIServer.watch`, :meth:`APIServer.watch_raw` and
+    :meth:`APIServer.watch_batches`."""
 
     label_selector: str | None
     field_selector: str | None
@@ -332,7 +333,7 @@ class APIServer:
         self, gvr: GVR, namespace: str | None = None, **options: Unpack[WatchOptions]
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream ``{"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": {...}}`` events; ``options``
-        as :meth:`watch_raw` takes them.
+        as :meth:`watch_batches` takes them.
 
         ``resource_version`` None/""/"0" starts with synthetic ADDED events for the current objects (unless
         ``send_initial_events`` is False); a number resumes after it, or yields one ERROR ``410 Expired``
@@ -341,30 +342,10 @@ class APIServer:
         return _cloned(self.watch_raw(gvr, namespace, **options))
 
     def watch_raw(
-        self,
-        gvr: GVR,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        resource_version: str | None = None,
-        allow_bookmarks: bool = False,
-        timeout_seconds: float | None = None,
-        send_initial_events: bool | None = None,
+        self, gvr: GVR, namespace: str | None = None, **options: Unpack[WatchOptions]
     ) -> AsyncIterator[dict[str, Any]]:
         """Like :meth:`watch`, but events carry the stored objects themselves: serialise, never mutate."""
-        return _flattened(
-            self.watch_batches(
-                gvr,
-                namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                resource_version=resource_version,
-                allow_bookmarks=allow_bookmarks,
-                timeout_seconds=timeout_seconds,
-                send_initial_events=send_initial_events,
-            )
-        )
+        return _flattened(self.watch_batches(gvr, namespace, **options))
 
     def watch_batches(
         self,
