@@ -403,6 +403,14 @@ async def test_netrc_credentials_for_the_api_server_do_not_break_requests(
         await client.close()
 
 
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variable from the machine running the tests, in either case."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.mark.parametrize(
     ("server", "env", "expected"),
     [
@@ -420,25 +428,15 @@ async def test_netrc_credentials_for_the_api_server_do_not_break_requests(
     ],
 )
 def test_the_proxy_comes_from_the_environment_by_scheme_unless_no_proxy_exempts_the_host(
-    server: str, env: dict[str, str], expected: str | None, monkeypatch: pytest.MonkeyPatch
+    server: str, env: dict[str, str], expected: str | None, monkeypatch: pytest.MonkeyPatch, no_proxies: None
 ) -> None:
-    for name in (
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "NO_PROXY",
-        "https_proxy",
-        "http_proxy",
-        "no_proxy",
-        "ALL_PROXY",
-    ):
-        monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert environment_proxy(server) == expected
 
 
 async def test_the_client_resolves_the_proxy_once_and_leaves_the_environment_alone_after(
-    embedded_cluster: EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    embedded_cluster: EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_proxies: None
 ) -> None:
     # NO_PROXY exempts the embedded cluster; requests work, and the session does not consult the
     # environment per request (aiohttp's trust_env did, in a worker thread, twice per request).
